@@ -1,0 +1,259 @@
+"""The one place that builds boto3 clients and resources.
+
+Every client used by the helpers, the notebooks and the tests comes from here, so
+that the backend (local endpoint, real AWS, or another AWS-compatible endpoint),
+the region, the credentials and the botocore quirks are decided once.
+
+Backends
+--------
+``local`` (default)
+    The embedded endpoint on ``http://127.0.0.1:<port>`` (port 4566 unless
+    ``WORKSHOP_LOCAL_PORT`` says otherwise) with dummy credentials. The endpoint
+    is started in the background if nothing listens.
+``aws``
+    The default credential chain and region. Refuses the local dummy credentials.
+``endpoint``
+    Any AWS-compatible URL, from ``endpoint_url=`` or ``AWS_ENDPOINT_URL``.
+
+The backend is chosen by argument, else ``WORKSHOP_BACKEND``, else ``endpoint``
+when ``AWS_ENDPOINT_URL`` is set, else ``local``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import boto3
+import botocore.config
+
+BACKENDS = ("local", "aws", "endpoint")
+DEFAULT_REGION = "us-east-1"
+DEFAULT_LOCAL_PORT = 4566
+LOCAL_ACCESS_KEY = "testing"
+LOCAL_SECRET_KEY = "testing"
+LOCAL_ACCOUNT_ID = "123456789012"
+_DUMMY_KEYS = {"testing", "test", "foobar_key", "fake", "dummy"}
+
+ENV_BACKEND = "WORKSHOP_BACKEND"
+ENV_LOCAL_PORT = "WORKSHOP_LOCAL_PORT"
+ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+
+
+class BackendConfigError(ValueError):
+    """The backend settings make no sense (the caller's fault): says what to change."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where the AWS calls go.
+
+    Parameters
+    ----------
+    name : str
+        ``"local"``, ``"aws"`` or ``"endpoint"``.
+    region : str
+        AWS region name.
+    endpoint_url : str or None
+        Endpoint for every service, ``None`` on real AWS.
+    """
+
+    name: str
+    region: str
+    endpoint_url: str | None = None
+    _session: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_local(self) -> bool:
+        """True when calls go to the embedded local endpoint."""
+        return self.name == "local"
+
+    @property
+    def session(self) -> boto3.session.Session:
+        """The boto3 session for this backend."""
+        return self._session
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """Build a boto3 client for ``service`` on this backend.
+
+        Parameters
+        ----------
+        service : str
+            boto3 service name, e.g. ``"dynamodb"``.
+        **kwargs
+            Extra arguments for :meth:`boto3.session.Session.client`.
+
+        Returns
+        -------
+        botocore.client.BaseClient
+        """
+        return self._session.client(service, **self._client_args(kwargs))
+
+    def resource(self, service: str, **kwargs: Any) -> Any:
+        """Build a boto3 resource for ``service`` on this backend."""
+        return self._session.resource(service, **self._client_args(kwargs))
+
+    def _client_args(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        args = dict(kwargs)
+        extra = args.pop("config", None)
+        # botocore >= 1.44 routes ARN-bearing DynamoDB Streams calls to an
+        # account-specific host, which local endpoints do not serve.
+        config = botocore.config.Config(
+            account_id_endpoint_mode="disabled",
+            retries={"mode": "standard", "max_attempts": 3 if self.name == "aws" else 1},
+            connect_timeout=10,
+            read_timeout=930,
+            max_pool_connections=32,
+        )
+        if extra is not None:
+            config = config.merge(extra)
+        args["config"] = config
+        args.setdefault("region_name", self.region)
+        if self.endpoint_url:
+            args.setdefault("endpoint_url", self.endpoint_url)
+        return args
+
+    def account_id(self) -> str:
+        """Return the account id the credentials belong to (``sts:GetCallerIdentity``)."""
+        return self.client("sts").get_caller_identity()["Account"]
+
+    def describe(self) -> dict[str, str]:
+        """A small summary to show before anything is created."""
+        return {
+            "backend": self.name,
+            "region": self.region,
+            "endpoint": self.endpoint_url or "AWS (default endpoints)",
+            "account": self.account_id(),
+        }
+
+
+def local_port() -> int:
+    """The local endpoint's port: ``WORKSHOP_LOCAL_PORT`` or 4566."""
+    raw = os.environ.get(ENV_LOCAL_PORT, str(DEFAULT_LOCAL_PORT))
+    try:
+        return int(raw)
+    except ValueError:
+        raise BackendConfigError(
+            f"{ENV_LOCAL_PORT}={raw!r} is not a port number: set it to e.g. 4566"
+        ) from None
+
+
+def local_endpoint_url(port: int | None = None) -> str:
+    """URL of the embedded local endpoint."""
+    return f"http://127.0.0.1:{port or local_port()}"
+
+
+def _check_region(region: str) -> str:
+    regions = boto3.session.Session().get_available_regions("dynamodb")
+    if region not in regions:
+        raise BackendConfigError(
+            f"region {region!r} is not an AWS region with DynamoDB: use e.g. 'us-east-1'"
+        )
+    return region
+
+
+def get_backend(
+    backend: str | None = None,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    *,
+    start_local: bool = True,
+) -> Backend:
+    """Resolve the backend and return a :class:`Backend`.
+
+    Parameters
+    ----------
+    backend : {"local", "aws", "endpoint"}, optional
+        Defaults to ``WORKSHOP_BACKEND``, else ``"endpoint"`` when
+        ``AWS_ENDPOINT_URL`` is set, else ``"local"``.
+    region : str, optional
+        Defaults to ``us-east-1`` for local/endpoint and to the configured
+        region (``AWS_REGION`` / profile) for ``aws``.
+    endpoint_url : str, optional
+        Only for ``"endpoint"``; defaults to ``AWS_ENDPOINT_URL``.
+    start_local : bool
+        Start the local endpoint if nothing listens (``local`` only).
+
+    Returns
+    -------
+    Backend
+
+    Raises
+    ------
+    BackendConfigError
+        Unknown backend, bad region, missing endpoint URL, or dummy credentials on AWS.
+    """
+    env_url = os.environ.get(ENV_ENDPOINT_URL)
+    name = backend or os.environ.get(ENV_BACKEND)
+    if not name:
+        name = "endpoint" if env_url and env_url.rstrip("/") != local_endpoint_url() else "local"
+    if name not in BACKENDS:
+        raise BackendConfigError(
+            f"backend={name!r} is unknown: use one of {', '.join(map(repr, BACKENDS))}"
+        )
+    if name == "local":
+        return _local_backend(_check_region(region or DEFAULT_REGION), start_local, local_port())
+    if name == "endpoint":
+        url = endpoint_url or env_url
+        if not url:
+            raise BackendConfigError(
+                "backend='endpoint' needs an endpoint_url (or AWS_ENDPOINT_URL), "
+                "e.g. 'http://localhost:4566'"
+            )
+        session = boto3.session.Session(
+            aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", LOCAL_ACCESS_KEY),
+            aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", LOCAL_SECRET_KEY),
+            region_name=_check_region(region or DEFAULT_REGION),
+        )
+        return Backend("endpoint", session.region_name, url, session)
+    return _aws_backend(region)
+
+
+def _aws_backend(region: str | None) -> Backend:
+    # A real account must never see the endpoint override meant for local runs.
+    session = boto3.session.Session(region_name=region) if region else boto3.session.Session()
+    if not session.region_name:
+        raise BackendConfigError(
+            "backend='aws' needs a region: pass region='eu-west-1' or set AWS_REGION"
+        )
+    _check_region(session.region_name)
+    creds = session.get_credentials()
+    if creds is None:
+        raise BackendConfigError(
+            "backend='aws' found no AWS credentials: run 'aws configure' or set AWS_PROFILE"
+        )
+    if creds.access_key in _DUMMY_KEYS:
+        raise BackendConfigError(
+            "backend='aws' refuses the local dummy credentials "
+            f"(access key {creds.access_key!r}): unset AWS_ACCESS_KEY_ID or use backend='local'"
+        )
+    return Backend("aws", session.region_name, None, session)
+
+
+@lru_cache(maxsize=8)
+def _local_backend(region: str, start_local: bool, port: int) -> Backend:
+    url = local_endpoint_url(port)
+    if start_local:
+        from helpers.local import lifecycle
+
+        lifecycle.ensure_running(port)
+    session = boto3.session.Session(
+        aws_access_key_id=LOCAL_ACCESS_KEY,
+        aws_secret_access_key=LOCAL_SECRET_KEY,
+        region_name=region,
+    )
+    return Backend("local", region, url, session)
+
+
+def client(service: str, backend: str | None = None, region: str | None = None,
+           **kwargs: Any) -> Any:
+    """Shortcut: ``get_backend(backend, region).client(service, **kwargs)``."""
+    return get_backend(backend, region).client(service, **kwargs)
+
+
+def resource(service: str, backend: str | None = None, region: str | None = None,
+             **kwargs: Any) -> Any:
+    """Shortcut: ``get_backend(backend, region).resource(service, **kwargs)``."""
+    return get_backend(backend, region).resource(service, **kwargs)

@@ -1,0 +1,240 @@
+"""Delivering one batch to the function, with AWS's error handling.
+
+:class:`BatchDelivery.deliver` takes the records of one batch (one shard, in
+order) and does not return until every record is done:
+
+* success -> done;
+* ``ReportBatchItemFailures`` response (only when enabled) -> the records before
+  the lowest failed sequence number are done, the rest is retried;
+* function error (exception, timeout, out of memory, bad response) -> the whole
+  batch is retried; with ``BisectBatchOnFunctionError`` a failed batch of more than
+  one record is split in two halves first, which does not consume the retry quota;
+* after ``MaximumRetryAttempts`` retries (N + 1 invocations in all) the records go
+  to the on-failure destination with condition ``RetryAttemptsExhausted``;
+* records older than ``MaximumRecordAgeInSeconds`` are not sent again: they go to
+  the destination with condition ``RecordAgeExceeded``;
+* throttles and errors before the function runs (function missing) never consume
+  retries: the batch waits and is tried again.
+
+It is synchronous and sleeps only through the ``wait`` callable, so the driving
+loop can stop it at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from helpers.local.errors import ServiceError
+from helpers.local.esm.config import MappingConfig
+from helpers.local.esm.records import sequence_number
+from helpers.local.esm.responses import (
+    RECORD_AGE_EXCEEDED,
+    RETRY_ATTEMPTS_EXHAUSTED,
+    failure_record,
+    parse_batch_item_failures,
+)
+
+log = logging.getLogger("helpers.local.esm")
+
+OK = "OK"
+FUNCTION_CALL_FAILED = "PROBLEM: Function call failed"
+RETRY_BACKOFF_S = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+
+
+class DeliveryStoppedError(Exception):
+    """The mapping was disabled, updated or deleted while a batch was in flight."""
+
+
+@dataclass
+class _Part:
+    records: list[dict[str, Any]]
+    invocations: int = 0
+    last_response: dict[str, Any] | None = None
+
+
+@dataclass
+class DeliveryReport:
+    """What happened to one batch."""
+
+    invocations: int = 0
+    throttles: int = 0
+    processed: int = 0
+    failed_to_destination: int = 0
+    dropped: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+
+
+@dataclass
+class DeliveryHooks:
+    """The side effects a delivery needs, injected by the worker."""
+
+    invoke: Callable[[bytes], Any]
+    send_failure: Callable[[dict[str, Any]], None]
+    config: Callable[[], MappingConfig]
+    wait: Callable[[float], bool]  # sleeps; True means "stop now"
+    set_result: Callable[[str], None]
+    arrival: Callable[[dict[str, Any]], float]
+    batch_done: Callable[[list[dict[str, Any]]], None]
+
+
+class BatchDelivery:
+    """Delivers batches of one shard of one mapping.
+
+    Parameters
+    ----------
+    hooks : DeliveryHooks
+        Invocation, destination and clock seams.
+    shard_id, stream_arn : str
+        Where the records come from (for failure records).
+    """
+
+    def __init__(self, hooks: DeliveryHooks, shard_id: str, stream_arn: str) -> None:
+        self.hooks = hooks
+        self.shard_id = shard_id
+        self.stream_arn = stream_arn
+
+    def deliver(self, records: list[dict[str, Any]]) -> DeliveryReport:
+        """Deliver ``records`` until every one is done.
+
+        Raises
+        ------
+        DeliveryStoppedError
+            When the mapping stops; records not yet done must be re-read.
+        """
+        report = DeliveryReport()
+        parts = deque([_Part(list(records))])
+        while parts:
+            part = parts[0]
+            cfg = self.hooks.config()
+            part.records = self._expire(part, cfg, report)
+            if not part.records:
+                parts.popleft()
+                continue
+            outcome = self._invoke(part, cfg, report)
+            if outcome is None:  # throttled or not invoked: wait, no retry consumed
+                if self.hooks.wait(RETRY_BACKOFF_S[min(report.throttles, 5)]):
+                    raise DeliveryStoppedError
+                continue
+            failed = self._failed_records(part, outcome, cfg, report)
+            if not failed:
+                parts.popleft()
+                continue
+            if outcome["bisect"] and cfg.bisect_on_error and len(failed) > 1:
+                half = len(failed) // 2
+                parts.popleft()
+                parts.appendleft(_Part(failed[half:]))
+                parts.appendleft(_Part(failed[:half]))
+                continue
+            part.records = failed
+            retries = cfg.maximum_retry_attempts
+            if retries != -1 and part.invocations > retries:
+                self._to_destination(part, RETRY_ATTEMPTS_EXHAUSTED, report)
+                parts.popleft()
+                continue
+            delay = RETRY_BACKOFF_S[min(part.invocations - 1, len(RETRY_BACKOFF_S) - 1)]
+            if self.hooks.wait(delay):
+                raise DeliveryStoppedError
+        return report
+
+    # -- steps ------------------------------------------------------------------------
+    def _expire(self, part: _Part, cfg: MappingConfig, report: DeliveryReport
+                ) -> list[dict[str, Any]]:
+        if cfg.maximum_record_age == -1:
+            return part.records
+        now = time.time()
+        old = [now - self.hooks.arrival(r) > cfg.maximum_record_age for r in part.records]
+        if not any(old):
+            return part.records
+        expired = [r for r, too_old in zip(part.records, old, strict=True) if too_old]
+        keep = [r for r, too_old in zip(part.records, old, strict=True) if not too_old]
+        self._send(part, expired, RECORD_AGE_EXCEEDED, report)
+        return keep
+
+    def _invoke(self, part: _Part, cfg: MappingConfig, report: DeliveryReport
+                ) -> dict[str, Any] | None:
+        payload = json.dumps({"Records": part.records}).encode()
+        try:
+            result = self.hooks.invoke(payload)
+        except ServiceError as err:
+            report.throttles += 1
+            if err.status != 429:
+                log.warning("mapping could not invoke its function: %s", err)
+                self.hooks.set_result(FUNCTION_CALL_FAILED)
+            return None
+        part.invocations += 1
+        report.invocations += 1
+        report.batch_sizes.append(len(part.records))
+        part.last_response = {
+            "statusCode": 200,
+            "executedVersion": result.executed_version,
+            "functionError": result.function_error,
+            "requestId": result.request_id,
+        }
+        return {"result": result, "bisect": result.function_error is not None}
+
+    def _failed_records(self, part: _Part, outcome: dict[str, Any], cfg: MappingConfig,
+                        report: DeliveryReport) -> list[dict[str, Any]]:
+        result = outcome["result"]
+        if result.function_error is not None:
+            self.hooks.set_result(FUNCTION_CALL_FAILED)
+            return part.records
+        seqs = [sequence_number(r) for r in part.records]
+        verdict = parse_batch_item_failures(
+            result.payload, seqs, "ReportBatchItemFailures" in cfg.function_response_types)
+        if verdict.success:
+            self.hooks.set_result(OK)
+            self._done(part.records, report)
+            return []
+        self.hooks.set_result(FUNCTION_CALL_FAILED)
+        start = seqs.index(verdict.failed_from) if verdict.failed_from in seqs else 0
+        if start:
+            self._done(part.records[:start], report)
+        # Partial failures are "bisected at the returned sequence number": only the
+        # remaining records are retried, without halving them further.
+        outcome["bisect"] = False
+        return part.records[start:]
+
+    def _done(self, records: list[dict[str, Any]], report: DeliveryReport) -> None:
+        report.processed += len(records)
+        self.hooks.batch_done(records)
+
+    def _to_destination(self, part: _Part, condition: str, report: DeliveryReport) -> None:
+        self._send(part, part.records, condition, report)
+
+    def _send(self, part: _Part, records: list[dict[str, Any]], condition: str,
+              report: DeliveryReport) -> None:
+        cfg = self.hooks.config()
+        response = part.last_response if condition == RETRY_ATTEMPTS_EXHAUSTED else None
+        message = failure_record(
+            condition=condition,
+            request_id=(part.last_response or {}).get("requestId") or str(uuid.uuid4()),
+            function_arn=cfg.function_arn,
+            invoke_count=part.invocations,
+            response=None if response is None else {
+                "statusCode": response["statusCode"],
+                "executedVersion": response["executedVersion"],
+                "functionError": response["functionError"],
+            },
+            shard_id=self.shard_id,
+            stream_arn=self.stream_arn,
+            records=records,
+            now=time.time(),
+        )
+        if cfg.on_failure_destination:
+            self.hooks.send_failure(message)
+            report.failed_to_destination += len(records)
+            log.info("mapping %s: %d record(s) sent to %s (%s)", cfg.uuid, len(records),
+                     cfg.on_failure_destination, condition)
+        else:
+            report.dropped += len(records)
+            log.warning("mapping %s: %d record(s) discarded (%s), no on-failure destination: %s",
+                        cfg.uuid, len(records), condition,
+                        json.dumps(message["DDBStreamBatchInfo"]))
+        self.hooks.batch_done(records)

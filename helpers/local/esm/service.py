@@ -1,0 +1,318 @@
+"""The event-source-mapping API of the local endpoint, and the workers behind it.
+
+``MappingService`` serves Create/Get/List/Update/DeleteEventSourceMapping with
+AWS's validation (:mod:`helpers.local.esm.config`) and lifecycle, and runs one
+:class:`~helpers.local.esm.worker.MappingWorker` per mapping. moto never sees a
+mapping (it would push stream records to Docker and empty the stream).
+
+Lifecycle as observed on AWS: ``Creating`` -> ``Enabled``; an update returns
+``Updating`` (``Disabling`` -> ``Disabled`` or ``Enabling`` -> ``Enabled`` when
+``Enabled`` changes); a delete returns ``Deleting`` and the mapping disappears
+once its worker has stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from helpers.clients import get_backend
+from helpers.local import streams
+from helpers.local.errors import ServiceError, not_found
+from helpers.local.esm.checkpoints import CheckpointStore
+from helpers.local.esm.config import MappingConfig, create_config, to_response, update_config
+from helpers.local.esm.worker import MappingWorker
+from helpers.local.executor.function import parse_function_name
+from helpers.local.iam_check import missing_permissions
+
+log = logging.getLogger("helpers.local.esm")
+
+_SETTLED = ("Creating", "Enabling", "Updating", "Disabling")
+DESTINATION_RETRY_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+class MappingService:
+    """Event source mappings for DynamoDB streams.
+
+    Parameters
+    ----------
+    executor : Executor
+        Runs the functions.
+    endpoint_url : str
+        This endpoint, used to read streams and reach destinations through the
+        public APIs.
+    state_dir : Path
+        Where checkpoints are kept.
+    """
+
+    def __init__(self, executor: Any, endpoint_url: str, state_dir: Path) -> None:
+        self.executor = executor
+        self.endpoint_url = endpoint_url
+        path = state_dir / f"checkpoints-{endpoint_url.rsplit(':', 1)[-1]}.json"
+        path.unlink(missing_ok=True)  # mappings live in memory, like moto's state
+        self.checkpoints = CheckpointStore(path)
+        self._lock = threading.RLock()
+        self._configs: dict[str, MappingConfig] = {}
+        self._where: dict[str, tuple[str, str]] = {}
+        self._workers: dict[str, MappingWorker] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._running = False
+        streams.add_listener(self._on_stream_record)
+
+    # -- engine ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start (or restart) a worker for every mapping; they resume from checkpoints."""
+        with self._lock:
+            self._running = True
+            for uuid in self._configs:
+                if uuid not in self._workers:
+                    self._spawn(uuid)
+
+    def stop(self) -> None:
+        """Stop every worker (mappings and checkpoints are kept)."""
+        with self._lock:
+            self._running = False
+            workers = list(self._workers.values())
+            self._workers.clear()
+        for worker in workers:
+            worker.stop()
+        for worker in workers:
+            worker.thread.join(timeout=30)
+
+    def count(self) -> int:
+        """Number of mappings."""
+        with self._lock:
+            return len(self._configs)
+
+    def _spawn(self, uuid: str, initial: dict[str, str] | None = None) -> None:
+        worker = MappingWorker(self, uuid, initial)
+        self._workers[uuid] = worker
+        worker.start()
+
+    def _on_stream_record(self, stream_arn: str) -> None:
+        with self._lock:
+            workers = [self._workers.get(u) for u, c in self._configs.items()
+                       if c.event_source_arn == stream_arn]
+        for worker in workers:
+            if worker is not None:
+                worker.notify()
+
+    # -- used by workers ------------------------------------------------------------------
+    def config_of(self, uuid: str) -> MappingConfig | None:
+        """Current configuration of a mapping (``None`` once deleted)."""
+        with self._lock:
+            return self._configs.get(uuid)
+
+    def location_of(self, uuid: str) -> tuple[str, str]:
+        """``(account_id, region)`` of a mapping."""
+        with self._lock:
+            return self._where[uuid]
+
+    def settle(self, uuid: str) -> MappingConfig | None:
+        """Finish a pending state transition; remove a deleted mapping.
+
+        Returns the configuration to run with, or ``None`` when the worker must exit.
+        """
+        with self._lock:
+            cfg = self._configs.get(uuid)
+            if cfg is None:
+                return None
+            if cfg.state == "Deleting":
+                del self._configs[uuid]
+                self._where.pop(uuid, None)
+                self._workers.pop(uuid, None)
+                self.checkpoints.forget(uuid)
+                return None
+            if cfg.state in _SETTLED:
+                cfg = dataclasses.replace(cfg, state="Enabled" if cfg.enabled else "Disabled")
+                self._configs[uuid] = cfg
+            return cfg
+
+    def set_result(self, uuid: str, text: str) -> None:
+        """Record ``LastProcessingResult``."""
+        with self._lock:
+            cfg = self._configs.get(uuid)
+            if cfg is not None and cfg.last_processing_result != text:
+                self._configs[uuid] = dataclasses.replace(cfg, last_processing_result=text)
+
+    def streams_client(self, uuid: str) -> Any:
+        """A DynamoDB Streams client for the mapping's region."""
+        return self._client("dynamodbstreams", self.location_of(uuid)[1])
+
+    def _client(self, service: str, region: str) -> Any:
+        key = (service, region)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                backend = get_backend("endpoint", region=region, endpoint_url=self.endpoint_url)
+                client = self._clients[key] = backend.client(service)
+            return client
+
+    def send_failure(self, uuid: str, message: dict[str, Any],
+                     wait: Callable[[float], bool]) -> None:
+        """Send an on-failure record to the mapping's SQS queue or SNS topic.
+
+        Retries until the destination accepts it or the mapping stops, so no
+        failure record is lost to a transient error.
+        """
+        cfg = self.config_of(uuid)
+        if cfg is None or not cfg.on_failure_destination:
+            return
+        arn = cfg.on_failure_destination
+        region = arn.split(":")[3]
+        body = json.dumps(message)
+        attempt = 0
+        while True:
+            try:
+                if ":sqs:" in arn:
+                    sqs = self._client("sqs", region)
+                    name, owner = arn.split(":")[5], arn.split(":")[4]
+                    url = sqs.get_queue_url(QueueName=name,
+                                            QueueOwnerAWSAccountId=owner)["QueueUrl"]
+                    sqs.send_message(QueueUrl=url, MessageBody=body)
+                else:
+                    self._client("sns", region).publish(TopicArn=arn, Message=body)
+                return
+            except ClientError as err:
+                log.warning("mapping %s: cannot deliver failure record to %s: %s", uuid, arn, err)
+                if wait(DESTINATION_RETRY_S[min(attempt, len(DESTINATION_RETRY_S) - 1)]):
+                    log.error("mapping %s stopped with an undelivered failure record: %s",
+                              uuid, body)
+                    return
+                attempt += 1
+
+    def stats(self, uuid: str) -> dict[str, int]:
+        """Counters of a mapping's worker."""
+        with self._lock:
+            worker = self._workers.get(uuid)
+        return dict(worker.stats) if worker else {}
+
+    # -- API ------------------------------------------------------------------------------
+    def create(self, account_id: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        """CreateEventSourceMapping."""
+        function_arn = self._function_arn(account_id, region, params.get("FunctionName"))
+        source = params.get("EventSourceArn")
+        stream_ok = bool(isinstance(source, str) and self._stream_exists(source))
+        with self._lock:
+            existing = [c for u, c in self._configs.items()
+                        if self._where.get(u) == (account_id, region)]
+            cfg = create_config(params, function_arn=function_arn, stream_exists=stream_ok,
+                                existing=existing, region=region, account_id=account_id)
+        self._check_role(account_id, region, cfg)
+        initial = self._latest_iterators(region, cfg) if cfg.starting_position == "LATEST" \
+            else None
+        with self._lock:
+            self._configs[cfg.uuid] = cfg
+            self._where[cfg.uuid] = (account_id, region)
+            if self._running:
+                self._spawn(cfg.uuid, initial)
+        log.info("mapping %s created: %s -> %s", cfg.uuid, cfg.event_source_arn,
+                 cfg.function_arn)
+        return to_response(cfg)
+
+    def get(self, account_id: str, region: str, uuid: str) -> dict[str, Any]:
+        """GetEventSourceMapping."""
+        return to_response(self._find(account_id, region, uuid))
+
+    def list(self, account_id: str, region: str, *, function_name: str | None = None,
+             event_source_arn: str | None = None, marker: str | None = None,
+             max_items: str | None = None) -> dict[str, Any]:
+        """ListEventSourceMappings, with ``Marker`` / ``MaxItems`` paging."""
+        wanted = parse_function_name(function_name)[0] if function_name else None
+        with self._lock:
+            items = [c for u, c in self._configs.items()
+                     if self._where.get(u) == (account_id, region)
+                     and (wanted is None or c.function_name == wanted)
+                     and (event_source_arn is None or c.event_source_arn == event_source_arn)]
+        items.sort(key=lambda c: (c.last_modified, c.uuid))
+        start = int(marker) if marker and marker.isdigit() else 0
+        size = int(max_items) if max_items and max_items.isdigit() else 100
+        page = items[start:start + size]
+        body: dict[str, Any] = {"EventSourceMappings": [to_response(c) for c in page]}
+        if start + size < len(items):
+            body["NextMarker"] = str(start + size)
+        return body
+
+    def update(self, account_id: str, region: str, uuid: str,
+               params: dict[str, Any]) -> dict[str, Any]:
+        """UpdateEventSourceMapping."""
+        current = self._find(account_id, region, uuid)
+        if current.state in ("Creating", "Updating", "Enabling", "Disabling", "Deleting"):
+            raise ServiceError(
+                "ResourceInUseException",
+                f"Cannot update the event source mapping because it is in use. UUID: {uuid}",
+                status=400)
+        function_arn = None
+        if "FunctionName" in params:
+            function_arn = self._function_arn(account_id, region, params["FunctionName"])
+        cfg = update_config(current, params, function_arn=function_arn)
+        self._check_role(account_id, region, cfg)
+        with self._lock:
+            self._configs[uuid] = cfg
+            worker = self._workers.get(uuid)
+        if worker is not None:
+            worker.notify()
+        return to_response(cfg)
+
+    def delete(self, account_id: str, region: str, uuid: str) -> dict[str, Any]:
+        """DeleteEventSourceMapping: returns ``Deleting``; the worker stops at once."""
+        with self._lock:
+            cfg = self._find(account_id, region, uuid)
+            cfg = dataclasses.replace(cfg, state="Deleting", last_modified=time.time())
+            self._configs[uuid] = cfg
+            worker = self._workers.get(uuid)
+            if worker is None:
+                self.settle(uuid)
+        if worker is not None:
+            worker.notify()
+        return to_response(cfg)
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _find(self, account_id: str, region: str, uuid: str) -> MappingConfig:
+        with self._lock:
+            cfg = self._configs.get(uuid)
+            if cfg is None or self._where.get(uuid) != (account_id, region):
+                raise not_found()
+            return cfg
+
+    def _function_arn(self, account_id: str, region: str, name: Any) -> str | None:
+        if not isinstance(name, str) or not name:
+            return None
+        try:
+            spec = self.executor.validate(account_id, region, name)
+        except ServiceError:
+            return None
+        qualifier = parse_function_name(name)[2]
+        return f"{spec.arn}:{qualifier}" if qualifier else spec.arn
+
+    def _stream_exists(self, arn: str) -> bool:
+        if ":dynamodb:" not in arn or "/stream/" not in arn:
+            return False
+        try:
+            self._client("dynamodbstreams", arn.split(":")[3]).describe_stream(StreamArn=arn)
+            return True
+        except ClientError:
+            return False
+
+    def _latest_iterators(self, region: str, cfg: MappingConfig) -> dict[str, str]:
+        client = self._client("dynamodbstreams", region)
+        shards = client.describe_stream(StreamArn=cfg.event_source_arn)[
+            "StreamDescription"]["Shards"]
+        return {s["ShardId"]: client.get_shard_iterator(
+                    StreamArn=cfg.event_source_arn, ShardId=s["ShardId"],
+                    ShardIteratorType="LATEST")["ShardIterator"]
+                for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"]}
+
+    def _check_role(self, account_id: str, region: str, cfg: MappingConfig) -> None:
+        """AWS refuses a mapping whose function's role cannot read the stream."""
+        problem = missing_permissions(account_id, region, cfg)
+        if problem:
+            raise ServiceError("InvalidParameterValueException", problem)

@@ -1,0 +1,237 @@
+"""The loop that drives one event source mapping.
+
+One thread per mapping. Each step reads the readable shards (one ``GetRecords``
+per shard), assembles a round of records per shard and delivers it: with
+``ParallelizationFactor`` N the round is split over N lanes by partition key and
+the lanes run concurrently (every change to an item stays in one lane, in order);
+the shard's checkpoint moves to the end of the round once every lane is done.
+
+Between steps the thread sleeps until the stream signals a new record (the local
+endpoint wakes it on every write, so the write-to-handler latency is a few
+milliseconds) or a short idle timeout passes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from helpers.local import streams, telemetry
+from helpers.local.esm.config import MappingConfig
+from helpers.local.esm.filters import compile_pattern, matches
+from helpers.local.esm.poller import ShardState, StreamGoneError, StreamPoller
+from helpers.local.esm.processor import (
+    BatchDelivery,
+    DeliveryHooks,
+    DeliveryStoppedError,
+)
+from helpers.local.esm.records import created_at, partition_lane, sequence_number
+
+log = logging.getLogger("helpers.local.esm")
+
+MAX_PAYLOAD = 6 * 1024 * 1024
+IDLE_WAIT_S = (0.05, 0.1, 0.25, 0.5, 1.0)
+SHARD_REFRESH_S = 10.0
+
+
+class MappingWorker:
+    """Polls the stream and invokes the function for one mapping.
+
+    Parameters
+    ----------
+    service : MappingService
+        Owner: configuration, clients, checkpoints, executor.
+    uuid : str
+        The mapping.
+    initial_iterators : dict, optional
+        Shard iterators taken at creation (``LATEST``).
+    """
+
+    def __init__(self, service: Any, uuid: str,
+                 initial_iterators: dict[str, str] | None = None) -> None:
+        self.service = service
+        self.uuid = uuid
+        self.wake = threading.Event()
+        self.stopped = threading.Event()
+        self._initial = initial_iterators
+        self._poller: StreamPoller | None = None
+        self._last_refresh = 0.0
+        self._lanes: ThreadPoolExecutor | None = None
+        self.thread = threading.Thread(target=self._run, name=f"esm-{uuid[:8]}", daemon=True)
+        self.stats = {"invocations": 0, "records_processed": 0, "records_filtered": 0,
+                      "records_to_destination": 0, "records_dropped": 0, "throttles": 0,
+                      "batches": 0}
+
+    # -- control ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the thread."""
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to stop at the next opportunity (in-flight invocations finish)."""
+        self.stopped.set()
+        self.wake.set()
+
+    def notify(self) -> None:
+        """The stream has new records (or the configuration changed)."""
+        self.wake.set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep, waking early on stop; True when the worker must stop delivering."""
+        if self.stopped.wait(seconds):
+            return True
+        return self._interrupted()
+
+    def _interrupted(self) -> bool:
+        cfg = self.service.config_of(self.uuid)
+        return cfg is None or not cfg.enabled or cfg.state in ("Deleting", "Disabling")
+
+    # -- loop ---------------------------------------------------------------------------------
+    def _run(self) -> None:
+        idle = 0
+        while not self.stopped.is_set():
+            cfg = self.service.settle(self.uuid)
+            if cfg is None:
+                break
+            if not cfg.enabled:
+                self._poller = None
+                self.wake.wait(1.0)
+                self.wake.clear()
+                continue
+            try:
+                worked = self.step(cfg)
+            except StreamGoneError:
+                log.warning("mapping %s: stream %s not found", self.uuid, cfg.event_source_arn)
+                self.service.set_result(self.uuid, "PROBLEM: Stream not found")
+                self._poller = None
+                worked = False
+                self.stopped.wait(1.0)
+            except Exception:
+                log.exception("mapping %s: polling failed", self.uuid)
+                self._poller = None
+                worked = False
+                self.stopped.wait(1.0)
+            if worked:
+                idle = 0
+                continue
+            self.wake.wait(IDLE_WAIT_S[min(idle, len(IDLE_WAIT_S) - 1)])
+            self.wake.clear()
+            idle += 1
+        if self._lanes is not None:
+            self._lanes.shutdown(wait=False)
+
+    def step(self, cfg: MappingConfig) -> bool:
+        """One polling step over every readable shard; True if records were handled."""
+        poller = self._poller
+        if poller is None or time.monotonic() - self._last_refresh > SHARD_REFRESH_S:
+            if poller is None:
+                poller = StreamPoller(
+                    self.service.streams_client(self.uuid), cfg.event_source_arn,
+                    cfg.starting_position,
+                    lambda shard_id: self.service.checkpoints.get(self.uuid, shard_id),
+                    self._initial)
+                self._initial = None
+                self._poller = poller
+            poller.refresh_shards()
+            self._last_refresh = time.monotonic()
+        worked = False
+        for shard in poller.readable():
+            want = cfg.batch_size * cfg.parallelization_factor
+            if len(shard.buffer) < want:
+                poller.poll(shard, min(1000, max(want - len(shard.buffer), 100)))
+            if not shard.buffer:
+                continue
+            if not self._window_elapsed(shard, cfg, want):
+                continue
+            try:
+                self._round(poller, shard, cfg)
+            except DeliveryStoppedError:
+                poller.rewind(shard)
+                return False
+            worked = True
+        return worked
+
+    # -- a round --------------------------------------------------------------------------------
+    def _window_elapsed(self, shard: ShardState, cfg: MappingConfig, want: int) -> bool:
+        if cfg.maximum_batching_window <= 0 or len(shard.buffer) >= want:
+            return True
+        first = getattr(shard, "first_seen", None)
+        if first is None:
+            shard.first_seen = time.monotonic()  # type: ignore[attr-defined]
+            return False
+        return time.monotonic() - first >= cfg.maximum_batching_window
+
+    def _round(self, poller: StreamPoller, shard: ShardState, cfg: MappingConfig) -> None:
+        patterns = [compile_pattern(p) for p in cfg.filter_patterns]
+        lanes: list[list[dict[str, Any]]] = [[] for _ in range(cfg.parallelization_factor)]
+        sizes = [0] * cfg.parallelization_factor
+        consumed = 0
+        filtered = 0
+        for record in shard.buffer:
+            if patterns and not matches(patterns, record):
+                consumed += 1
+                filtered += 1
+                continue
+            lane = partition_lane(record, poller.key_names, cfg.parallelization_factor)
+            size = len(json.dumps(record, separators=(",", ":"))) + 1
+            if len(lanes[lane]) >= cfg.batch_size or (
+                    lanes[lane] and sizes[lane] + size + 16 > MAX_PAYLOAD):
+                break
+            lanes[lane].append(record)
+            sizes[lane] += size
+            consumed += 1
+        if consumed == 0:
+            return
+        last = sequence_number(shard.buffer[consumed - 1])
+        busy = [records for records in lanes if records]
+        if len(busy) == 1:
+            self._deliver(shard.shard_id, cfg, busy[0])
+        elif busy:
+            if self._lanes is None:
+                self._lanes = ThreadPoolExecutor(max_workers=10,
+                                                 thread_name_prefix=f"esm-{self.uuid[:8]}-lane")
+            futures = [self._lanes.submit(self._deliver, shard.shard_id, cfg, records)
+                       for records in busy]
+            errors = [f.exception() for f in futures]
+            for error in errors:
+                if error is not None:
+                    raise error
+        del shard.buffer[:consumed]
+        if hasattr(shard, "first_seen"):
+            del shard.first_seen
+        self.stats["records_filtered"] += filtered
+        self.service.checkpoints.set(self.uuid, shard.shard_id, last)
+
+    def _deliver(self, shard_id: str, cfg: MappingConfig, records: list[dict[str, Any]]) -> None:
+        account, region = self.service.location_of(self.uuid)
+        hooks = DeliveryHooks(
+            invoke=lambda payload: self.service.executor.invoke(
+                account, region, cfg.function_arn, payload),
+            send_failure=lambda message: self.service.send_failure(self.uuid, message,
+                                                                   self.wait),
+            config=lambda: self.service.config_of(self.uuid) or cfg,
+            wait=self.wait,
+            set_result=lambda text: self.service.set_result(self.uuid, text),
+            arrival=lambda record: self._arrival(cfg, record),
+            batch_done=lambda done: None,
+        )
+        delivery = BatchDelivery(hooks, shard_id, cfg.event_source_arn)
+        report = delivery.deliver(records)
+        self.stats["batches"] += 1
+        self.stats["invocations"] += report.invocations
+        self.stats["throttles"] += report.throttles
+        self.stats["records_processed"] += report.processed
+        self.stats["records_to_destination"] += report.failed_to_destination
+        self.stats["records_dropped"] += report.dropped
+        age_ms = max(0.0, (time.time() - self._arrival(cfg, records[-1])) * 1000)
+        function_name = cfg.function_arn.split(":")[6]
+        telemetry.put_metrics(account, region, function_name, {"IteratorAge": age_ms})
+
+    @staticmethod
+    def _arrival(cfg: MappingConfig, record: dict[str, Any]) -> float:
+        exact = streams.arrival_time(cfg.event_source_arn, sequence_number(record))
+        return exact if exact is not None else created_at(record)

@@ -1,0 +1,295 @@
+"""One execution environment: a warm worker process running a function's handler.
+
+The worker is ``bootstrap.py`` run by the endpoint's Python interpreter in a
+process of its own, so a crashing, hanging or memory-hungry handler never takes
+the endpoint down. The environment enforces the function's timeout (the worker
+is killed and the environment recycled, as AWS does) and its memory size (the
+resident set size is watched while the handler runs; over ``MemorySize`` the
+worker is killed and an out-of-memory error is returned).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from helpers.local.executor.function import FunctionSpec
+
+BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_MEMORY_POLL_S = 0.005
+
+
+@dataclass
+class Outcome:
+    """What one invocation produced inside an environment."""
+
+    request_id: str
+    payload: bytes = b""
+    error: dict[str, Any] | None = None
+    duration_ms: float = 0.0
+    init_ms: float | None = None
+    max_memory_mb: int = 0
+    logs: list[tuple[int, str]] = field(default_factory=list)
+    recycled: bool = False  # the environment died or was killed
+
+    @property
+    def failed(self) -> bool:
+        """True when the invocation ended in a function error."""
+        return self.error is not None
+
+
+class EnvironmentDiedError(Exception):
+    """The worker process exited unexpectedly (our side: spawn or pipe failure)."""
+
+
+class ExecutionEnvironment:
+    """A worker process bound to one version of a function's code and settings.
+
+    Parameters
+    ----------
+    spec : FunctionSpec
+        The function's settings and code location.
+    endpoint_url : str
+        What ``AWS_ENDPOINT_URL`` is set to inside the worker.
+    """
+
+    def __init__(self, spec: FunctionSpec, endpoint_url: str) -> None:
+        self.spec = spec
+        self.id = uuid.uuid4().hex
+        today = datetime.now(UTC).strftime("%Y/%m/%d")
+        self.log_stream = f"{today}/[$LATEST]{self.id}"
+        self.created = time.time()
+        self.last_used = time.monotonic()
+        self.invocations = 0
+        self._endpoint_url = endpoint_url
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._requests = -1
+        self._messages = -1
+        self._buffer = b""
+        self._ready = False
+        self._init_ms: float | None = None
+
+    # -- process management -------------------------------------------------
+    def _environ(self) -> dict[str, str]:
+        spec = self.spec
+        env = {k: v for k, v in spec.environment.items()}
+        env.update({
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONNOUSERSITE": "1",
+            "LAMBDA_TASK_ROOT": str(spec.task_root),
+            "_HANDLER": spec.handler,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "AWS_REGION": spec.region,
+            "AWS_DEFAULT_REGION": spec.region,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_ENDPOINT_URL": self._endpoint_url,
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        })
+        return env
+
+    def start(self) -> None:
+        """Spawn the worker (the INIT phase begins; see :meth:`invoke`)."""
+        req_r, req_w = os.pipe()
+        msg_r, msg_w = os.pipe()
+        self._proc = subprocess.Popen(
+            [sys.executable, str(BOOTSTRAP), str(req_r), str(msg_w)],
+            pass_fds=(req_r, msg_w),
+            env=self._environ(),
+            cwd=str(self.spec.task_root),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        os.close(req_r)
+        os.close(msg_w)
+        self._requests, self._messages = req_w, msg_r
+        self._spawned = time.perf_counter()
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id."""
+        return self._proc.pid if self._proc else None
+
+    @property
+    def alive(self) -> bool:
+        """True while the worker process runs."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def kill(self) -> None:
+        """Kill the worker and release its pipes."""
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.wait()
+        for fd in (self._requests, self._messages):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._requests = self._messages = -1
+
+    def rss_mb(self) -> float:
+        """The worker's resident set size in MB (0 if it is gone)."""
+        if self._proc is None:
+            return 0.0
+        try:
+            with open(f"/proc/{self._proc.pid}/statm", "rb") as f:
+                return int(f.read().split()[1]) * _PAGE / 1048576
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    # -- messages --------------------------------------------------------------
+    def _read_message(self, deadline: float, watch_memory: bool) -> dict[str, Any] | str:
+        """Next message, or "timeout" / "oom" / "died"."""
+        while True:
+            newline = self._buffer.find(b"\n")
+            if newline >= 0:
+                line, self._buffer = self._buffer[:newline], self._buffer[newline + 1:]
+                return json.loads(line)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            wait = min(remaining, _MEMORY_POLL_S) if watch_memory else remaining
+            ready, _, _ = select.select([self._messages], [], [], wait)
+            if not ready:
+                if watch_memory and self.rss_mb() > self.spec.memory_mb:
+                    return "oom"
+                continue
+            chunk = os.read(self._messages, 65536)
+            if not chunk:
+                return "died"
+            self._buffer += chunk
+
+    def invoke(self, request_id: str, payload: bytes, function_arn: str) -> Outcome:
+        """Run the handler once; the caller guarantees one invocation at a time.
+
+        Returns
+        -------
+        Outcome
+            ``recycled`` is True when the environment is no longer usable.
+        """
+        outcome = Outcome(request_id)
+        start_wall = time.time()
+        timeout_s = self.spec.timeout_s
+        deadline = time.monotonic() + timeout_s
+        self.last_used = time.monotonic()
+        self.invocations += 1
+        if not self._ready:
+            message = self._read_message(time.monotonic() + max(10.0, timeout_s), True)
+            if not isinstance(message, dict) or message.get("type") != "ready":
+                return self._abnormal_end(outcome, message, start_wall, timeout_s)
+            outcome.init_ms = message["init_ms"]
+            self._init_ms = message["init_ms"]
+            if message["error"] is not None:
+                outcome.error = message["error"]
+                self._drain_logs(outcome)
+                outcome.recycled = True
+                self.kill()
+                return outcome
+            self._ready = True
+            deadline = time.monotonic() + timeout_s
+        started = time.perf_counter()
+        request = {
+            "type": "invoke",
+            "request_id": request_id,
+            "payload": payload.decode() if payload else "",
+            "deadline_ms": (time.time() + timeout_s) * 1000,
+            "function_arn": function_arn,
+        }
+        try:
+            os.write(self._requests, (json.dumps(request) + "\n").encode())
+        except OSError:
+            return self._abnormal_end(outcome, "died", start_wall, timeout_s)
+        while True:
+            message = self._read_message(deadline, True)
+            if not isinstance(message, dict):
+                outcome.duration_ms = (time.perf_counter() - started) * 1000
+                return self._abnormal_end(outcome, message, start_wall, timeout_s)
+            if message["type"] == "log":
+                outcome.logs.append((int(time.time() * 1000), message["message"]))
+            elif message["type"] == "result":
+                outcome.duration_ms = (time.perf_counter() - started) * 1000
+                outcome.error = message["error"]
+                outcome.payload = message["payload"].encode()
+                outcome.max_memory_mb = max(1, round(message["max_rss_kb"] / 1024))
+                return outcome
+
+    def _drain_logs(self, outcome: Outcome) -> None:
+        deadline = time.monotonic() + 0.2
+        while True:
+            message = self._read_message(deadline, False)
+            if not isinstance(message, dict):
+                return
+            if message["type"] == "log":
+                outcome.logs.append((int(time.time() * 1000), message["message"]))
+
+    def _abnormal_end(self, outcome: Outcome, why: Any, start_wall: float,
+                      timeout_s: float) -> Outcome:
+        rid = outcome.request_id
+        if why == "timeout":
+            outcome.error = {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"RequestId: {rid} Error: Task timed out after "
+                                f"{timeout_s:.2f} seconds",
+            }
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            outcome.logs.append((int(time.time() * 1000),
+                                 f"{stamp} {rid} Task timed out after {timeout_s:.2f} seconds\n"))
+        elif why == "oom":
+            outcome.error = {
+                "errorType": "Runtime.OutOfMemory",
+                "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: "
+                                "signal: killed",
+            }
+            outcome.max_memory_mb = self.spec.memory_mb
+        else:
+            self._drain_logs(outcome)
+            code = self._proc.poll() if self._proc else None
+            if code is None and self._proc is not None:
+                try:
+                    code = self._proc.wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    code = None
+            if code == 137:  # the worker caught MemoryError and exited
+                outcome.error = {
+                    "errorType": "Runtime.OutOfMemory",
+                    "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: "
+                                    "signal: killed",
+                }
+                outcome.max_memory_mb = self.spec.memory_mb
+            else:
+                detail = (f"signal: {signal.Signals(-code).name.lower().removeprefix('sig')}"
+                          if code is not None and code < 0 else f"exit status {code}")
+                outcome.error = {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: "
+                                    f"{detail}",
+                }
+        if not outcome.duration_ms:
+            outcome.duration_ms = (time.time() - start_wall) * 1000
+        outcome.recycled = True
+        self.kill()
+        return outcome

@@ -1,0 +1,142 @@
+"""Start, stop and inspect the local endpoint running in the background.
+
+The endpoint runs as ``python -m helpers.local serve --port N`` in its own process
+session, writing its pid and log to the state directory (see
+:mod:`helpers.local.paths`). Nothing here imports moto, so these functions are
+cheap to call from notebooks and the client factory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from helpers.local.paths import log_file, pid_file, project_root
+
+HEALTH_PATH = "/_workshop/health"
+START_TIMEOUT_S = 60.0
+
+
+class EndpointStartError(RuntimeError):
+    """The endpoint could not be started (see its log file)."""
+
+
+def health(port: int, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The endpoint's health document, or ``None`` when nothing healthy answers."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{HEALTH_PATH}",
+                                    timeout=timeout) as response:
+            return json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def port_in_use(port: int) -> bool:
+    """True when something listens on 127.0.0.1:``port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def up(port: int) -> dict[str, Any]:
+    """Start the endpoint in the background if it is not running; wait until healthy.
+
+    Returns
+    -------
+    dict
+        The health document (``url``, ``pid``, ...).
+
+    Raises
+    ------
+    EndpointStartError
+        The port is taken by something else, or the endpoint did not become healthy.
+    """
+    status = health(port)
+    if status is not None:
+        return status
+    if port_in_use(port):
+        raise EndpointStartError(
+            f"port {port} is in use by another program: stop it or choose another port "
+            f"(--port, or WORKSHOP_LOCAL_PORT)")
+    log_path = log_file(port)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(project_root()), env.get("PYTHONPATH", "")) if p)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "helpers.local", "serve", "--port", str(port)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            cwd=str(project_root()), env=env, start_new_session=True)
+    pid_file(port).write_text(str(proc.pid))
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        status = health(port, timeout=1.0)
+        if status is not None:
+            return status
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
+    raise EndpointStartError(
+        f"the local endpoint did not start on port {port}; log {log_path}:\n{tail}")
+
+
+def ensure_running(port: int) -> dict[str, Any]:
+    """Alias of :func:`up`, for callers that only need it to be there."""
+    return up(port)
+
+
+def down(port: int, timeout: float = 15.0) -> bool:
+    """Stop the endpoint on ``port`` and wait until the port is free.
+
+    Returns
+    -------
+    bool
+        True if an endpoint was stopped.
+    """
+    status = health(port)
+    pid = status["pid"] if status else _read_pid(port)
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pid_file(port).unlink(missing_ok=True)
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and (_alive(pid) or port_in_use(port)):
+        time.sleep(0.1)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+    pid_file(port).unlink(missing_ok=True)
+    return True
+
+
+def _read_pid(port: int) -> int | None:
+    try:
+        return int(pid_file(port).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as gone
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False

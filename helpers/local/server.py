@@ -1,0 +1,203 @@
+"""The embedded local AWS endpoint: one WSGI app on 127.0.0.1.
+
+``Router`` sends the Lambda operations that must run code or poll streams to our
+providers (:mod:`helpers.local.lambda_api`) and everything else to moto, served
+in-process. ``serve`` runs it in the foreground until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import threading
+import time
+from typing import Any
+
+from werkzeug.serving import make_server
+
+from helpers.local.errors import EndpointError, ServiceError
+
+log = logging.getLogger("helpers.local")
+
+HOST = "127.0.0.1"
+HEALTH_PATH = "/_workshop/health"
+_CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/")
+
+
+def _prepare_moto() -> None:
+    # Must happen before moto's IAM module is imported: the workshop attaches
+    # AWS managed policies such as AWSLambdaDynamoDBExecutionRole.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    os.environ.setdefault("MOTO_ENABLE_ISO_REGIONS", "false")
+
+
+class Router:
+    """WSGI app: our Lambda providers first, moto for everything else.
+
+    Parameters
+    ----------
+    moto_app : callable
+        moto's WSGI application.
+    lambda_api : LambdaApi
+        Our Lambda operations.
+    status : callable
+        Returns the health/status document.
+    """
+
+    def __init__(self, moto_app: Any, lambda_api: Any, status: Any) -> None:
+        self.moto_app = moto_app
+        self.lambda_api = lambda_api
+        self.status = status
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        from helpers.local.lambda_api import LambdaApi, Request, parse_query
+
+        path = environ.get("PATH_INFO", "")
+        if path == HEALTH_PATH:
+            return self._send(start_response, 200, {"Content-Type": "application/json"},
+                              json.dumps(self.status()).encode())
+        if not LambdaApi.is_lambda_path(path):
+            return self.moto_app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        match = _CREDENTIAL.search(auth)
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items()
+                   if k.startswith("HTTP_")}
+        request = Request(
+            method=environ["REQUEST_METHOD"], path=path,
+            query=parse_query(environ.get("QUERY_STRING", "")), headers=headers, body=body,
+            account_id=_account_id(), region=match.group("region") if match else "us-east-1")
+        try:
+            response = self.lambda_api.handle(request)
+        except ServiceError as err:
+            return self._send(start_response, *err.to_rest_json())
+        except Exception:
+            log.exception("internal error serving %s %s", request.method, path)
+            body_out = json.dumps({"Type": "Service", "message": "Internal error in the "
+                                   "local endpoint: see its log file"}).encode()
+            return self._send(start_response, 500, {"Content-Type": "application/json",
+                                                    "x-amzn-ErrorType": "ServiceException"},
+                              body_out)
+        if response is None:
+            # moto serves it; give it the body we consumed.
+            import io
+
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            return self.moto_app(environ, start_response)
+        return self._send(start_response, *response)
+
+    @staticmethod
+    def _send(start_response: Any, status: int, headers: dict[str, str], body: bytes) -> Any:
+        reason = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request",
+                  404: "Not Found", 409: "Conflict", 413: "Request Entity Too Large",
+                  429: "Too Many Requests", 500: "Internal Server Error"}.get(status, "")
+        out = dict(headers)
+        out["Content-Length"] = str(len(body))
+        start_response(f"{status} {reason}", list(out.items()))
+        return [body]
+
+
+def _account_id() -> str:
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    return DEFAULT_ACCOUNT_ID
+
+
+class Endpoint:
+    """The running endpoint: moto, the executor, the ESM engine and the HTTP server.
+
+    Parameters
+    ----------
+    port : int
+        TCP port on 127.0.0.1.
+    """
+
+    def __init__(self, port: int) -> None:
+        _prepare_moto()
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+
+        from helpers.local import alarms, streams
+        from helpers.local.esm.service import MappingService
+        from helpers.local.executor.pool import Executor
+        from helpers.local.lambda_api import LambdaApi
+        from helpers.local.paths import state_dir
+
+        streams.install()
+        self.port = port
+        self.url = f"http://{HOST}:{port}"
+        self.started = time.time()
+        self.executor = Executor(state_dir(), self.url)
+        self.mappings = MappingService(self.executor, self.url, state_dir())
+        self.alarms = alarms.AlarmEvaluator()
+        moto_app = DomainDispatcherApplication(create_backend_app)
+        self.app = Router(moto_app, LambdaApi(self.executor, self.mappings), self.status)
+
+        class _Handler(MotoRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                pass
+
+        try:
+            self.server = make_server(HOST, port, self.app, threaded=True,
+                                      request_handler=_Handler)
+        except OSError as exc:
+            self.executor.shutdown()
+            raise EndpointError(f"cannot listen on {HOST}:{port}: {exc}") from exc
+        self.server.daemon_threads = True
+
+    def status(self) -> dict[str, Any]:
+        """The health document served on ``/_workshop/health``."""
+        stats = self.executor.stats()
+        return {
+            "status": "ok",
+            "pid": os.getpid(),
+            "port": self.port,
+            "url": self.url,
+            "started": self.started,
+            "uptime_s": round(time.time() - self.started, 1),
+            "functions": stats["functions"],
+            "environments": stats["environments"],
+            "mappings": self.mappings.count(),
+        }
+
+    def serve_forever(self) -> None:
+        """Serve until :meth:`shutdown`."""
+        self.mappings.start()
+        self.alarms.start()
+        try:
+            self.server.serve_forever(poll_interval=0.2)
+        finally:
+            self.mappings.stop()
+            self.alarms.stop()
+            self.executor.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop serving (thread-safe)."""
+        threading.Thread(target=self.server.shutdown, daemon=True).start()
+
+
+def serve(port: int) -> None:
+    """Run the endpoint in the foreground until SIGTERM or SIGINT."""
+    logging.basicConfig(level=os.environ.get("WORKSHOP_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    endpoint = Endpoint(port)
+
+    def stop(signum: int, frame: Any) -> None:
+        log.info("signal %s: stopping", signum)
+        endpoint.shutdown()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("local AWS endpoint listening on %s (pid %s)", endpoint.url, os.getpid())
+    endpoint.serve_forever()
+    log.info("stopped")

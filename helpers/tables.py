@@ -1,0 +1,680 @@
+"""DynamoDB tables of the workshop: create, stream, load, count and compare.
+
+Every function takes the :class:`~helpers.clients.Backend` to talk to as its first
+argument and is safe to run twice: creating a table that exists checks its key
+schema and returns it, enabling a stream that is on does nothing.
+
+Tables
+------
+``demo-ecommerce-freetier``
+    Single-table e-commerce design: ``PK``/``SK``, indexes ``GSI1`` and ``GSI2``,
+    a stream with new and old images.
+``logfile``
+    Web-server log of the LADV lab: ``PK`` only, index ``GSI_1`` on ``GSI_1_PK``.
+``logfile_replica``
+    The copy that the Exercise 8 function writes; same keys, a wider index.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sized
+from dataclasses import dataclass, field
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
+from tqdm.auto import tqdm
+
+from helpers.clients import Backend
+from helpers.naming import ECOMMERCE_TABLE, LOGFILE_TABLE, REPLICA_TABLE, workshop_tags
+
+BILLING_MODES = ("PAY_PER_REQUEST", "PROVISIONED")
+STREAM_VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
+
+
+class TableSchemaError(ValueError):
+    """A table of that name exists with other keys than the workshop needs."""
+
+
+class StreamNotEnabledError(ValueError):
+    """The table has no stream turned on."""
+
+
+# --------------------------------------------------------------------------- create
+
+
+def _key_schema(hash_key: str, range_key: str | None = None) -> list[dict[str, str]]:
+    schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    if range_key:
+        schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
+    return schema
+
+
+def _throughput(read: int, write: int) -> dict[str, int]:
+    return {"ReadCapacityUnits": read, "WriteCapacityUnits": write}
+
+
+def _table_request(
+    name: str,
+    *,
+    keys: tuple[str, str | None],
+    gsis: Mapping[str, tuple[tuple[str, str | None], dict[str, Any]]],
+    billing: str,
+    capacity: tuple[int, int],
+    stream_view_type: str | None,
+    tags: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """Build the CreateTable arguments; every key attribute is a string."""
+    if billing not in BILLING_MODES:
+        raise ValueError(f"billing={billing!r} is unknown: use one of {', '.join(BILLING_MODES)}")
+    provisioned = billing == "PROVISIONED"
+    names = [k for k in keys if k]
+    names += [k for index_keys, _ in gsis.values() for k in index_keys if k and k not in names]
+    request: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in names],
+        "KeySchema": _key_schema(*keys),
+        "BillingMode": billing,
+        "Tags": workshop_tags(tags),
+    }
+    if provisioned:
+        request["ProvisionedThroughput"] = _throughput(*capacity)
+    if gsis:
+        request["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index,
+                "KeySchema": _key_schema(*index_keys),
+                "Projection": projection,
+                **({"ProvisionedThroughput": _throughput(*capacity)} if provisioned else {}),
+            }
+            for index, (index_keys, projection) in gsis.items()
+        ]
+    if stream_view_type:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream_view_type}
+    return request
+
+
+def create_ecommerce_table(
+    backend: Backend,
+    name: str = ECOMMERCE_TABLE,
+    *,
+    billing: str = "PAY_PER_REQUEST",
+    tags: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Create the single-table e-commerce table, or check the existing one.
+
+    Keys ``PK`` (hash) and ``SK`` (range); ``GSI1`` on ``GSI1PK``/``GSI1SK`` and
+    ``GSI2`` on ``GSI2PK``/``GSI2SK``; a stream with ``NEW_AND_OLD_IMAGES``. The
+    indexes project all attributes, so an index query returns whole items
+    (projecting keys only would return nothing but keys).
+
+    Parameters
+    ----------
+    backend : Backend
+        Where to create it.
+    name : str
+        Table name.
+    billing : {"PAY_PER_REQUEST", "PROVISIONED"}
+        On-demand (default, nothing to pay while idle) or 5 RCU / 5 WCU for the
+        table and each index.
+    tags : mapping of str to str, optional
+        Tags added to the workshop tag.
+
+    Returns
+    -------
+    dict
+        The ``Table`` part of ``DescribeTable``.
+
+    Raises
+    ------
+    TableSchemaError
+        A table of that name exists with other keys or indexes.
+
+    Examples
+    --------
+    >>> create_ecommerce_table(backend)["TableStatus"]  # doctest: +SKIP
+    'ACTIVE'
+    """
+    everything = {"ProjectionType": "ALL"}
+    request = _table_request(
+        name,
+        keys=("PK", "SK"),
+        gsis={
+            "GSI1": (("GSI1PK", "GSI1SK"), everything),
+            "GSI2": (("GSI2PK", "GSI2SK"), everything),
+        },
+        billing=billing,
+        capacity=(5, 5),
+        stream_view_type="NEW_AND_OLD_IMAGES",
+        tags=tags,
+    )
+    table = ensure_table(backend, request)
+    if not table.get("StreamSpecification", {}).get("StreamEnabled"):
+        enable_stream(backend, name, "NEW_AND_OLD_IMAGES")
+        table = describe_table(backend, name)
+    return table
+
+
+def create_logfile_table(
+    backend: Backend,
+    name: str = LOGFILE_TABLE,
+    *,
+    billing: str = "PAY_PER_REQUEST",
+    tags: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Create the ``logfile`` table of the LADV lab, or check the existing one.
+
+    Key ``PK`` (hash only, ``request#<id>``); index ``GSI_1`` on ``GSI_1_PK``
+    (``host#<ip>``) projecting ``bytessent``. No stream: Exercise 8 turns it on
+    with :func:`enable_stream`.
+
+    Parameters
+    ----------
+    backend : Backend
+        Where to create it.
+    name : str
+        Table name.
+    billing : {"PAY_PER_REQUEST", "PROVISIONED"}
+        On-demand, or 5 RCU / 5 WCU for the table and the index as in the lab
+        (the capacity exercise needs provisioned mode to show throttling).
+    tags : mapping of str to str, optional
+        Tags added to the workshop tag.
+
+    Returns
+    -------
+    dict
+        The ``Table`` part of ``DescribeTable``.
+
+    Raises
+    ------
+    TableSchemaError
+        A table of that name exists with other keys or indexes.
+    """
+    request = _table_request(
+        name,
+        keys=("PK", None),
+        gsis={"GSI_1": (("GSI_1_PK", None), _include("bytessent"))},
+        billing=billing,
+        capacity=(5, 5),
+        stream_view_type=None,
+        tags=tags,
+    )
+    return ensure_table(backend, request)
+
+
+def create_replica_table(
+    backend: Backend,
+    name: str = REPLICA_TABLE,
+    *,
+    billing: str = "PAY_PER_REQUEST",
+    tags: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Create ``logfile_replica``, the target of the Exercise 8 function.
+
+    Same keys as ``logfile``; index ``GSI_1`` projects ``bytessent``,
+    ``requestid`` and ``host``.
+
+    Parameters
+    ----------
+    backend : Backend
+        Where to create it.
+    name : str
+        Table name.
+    billing : {"PAY_PER_REQUEST", "PROVISIONED"}
+        On-demand, or 10 RCU / 5 WCU for the table and the index as in the lab.
+    tags : mapping of str to str, optional
+        Tags added to the workshop tag.
+
+    Returns
+    -------
+    dict
+        The ``Table`` part of ``DescribeTable``.
+
+    Raises
+    ------
+    TableSchemaError
+        A table of that name exists with other keys or indexes.
+    """
+    request = _table_request(
+        name,
+        keys=("PK", None),
+        gsis={"GSI_1": (("GSI_1_PK", None), _include("bytessent", "requestid", "host"))},
+        billing=billing,
+        capacity=(10, 5),
+        stream_view_type=None,
+        tags=tags,
+    )
+    return ensure_table(backend, request)
+
+
+def _include(*attributes: str) -> dict[str, Any]:
+    return {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(attributes)}
+
+
+def ensure_table(
+    backend: Backend, request: Mapping[str, Any], *, timeout: float = 300.0
+) -> dict[str, Any]:
+    """Create a table if it is missing, then wait until it is ``ACTIVE``.
+
+    If the table exists, its key schema and those of the requested indexes are
+    compared with ``request``; billing mode, tags and streams are left as they are.
+
+    Parameters
+    ----------
+    backend : Backend
+        Where the table lives.
+    request : mapping
+        Arguments of ``CreateTable``.
+    timeout : float
+        Seconds to wait for the table to become ``ACTIVE``.
+
+    Returns
+    -------
+    dict
+        The ``Table`` part of ``DescribeTable``.
+
+    Raises
+    ------
+    TableSchemaError
+        The existing table has other keys or lacks a requested index.
+    botocore.exceptions.WaiterError
+        The table did not become ``ACTIVE`` in time.
+    """
+    client = backend.client("dynamodb")
+    name = request["TableName"]
+    try:
+        client.create_table(**request)
+        created = True
+    except ClientError as exc:
+        if _code(exc) != "ResourceInUseException":
+            raise
+        created = False
+        if _status(client, name) == "DELETING":
+            _wait(backend, client, "table_not_exists", name, timeout)
+            return ensure_table(backend, request, timeout=timeout)
+    _wait(backend, client, "table_exists", name, timeout)
+    table = client.describe_table(TableName=name)["Table"]
+    if not created:
+        _check_schema(table, request)
+    return table
+
+
+def _status(client: Any, name: str) -> str | None:
+    try:
+        return client.describe_table(TableName=name)["Table"]["TableStatus"]
+    except ClientError as exc:
+        if _code(exc) == "ResourceNotFoundException":
+            return None
+        raise
+
+
+def _wait(backend: Backend, client: Any, waiter: str, name: str, timeout: float) -> None:
+    delay = 5 if backend.name == "aws" else 1
+    config = {"Delay": delay, "MaxAttempts": max(1, int(timeout // delay))}
+    client.get_waiter(waiter).wait(TableName=name, WaiterConfig=config)
+
+
+def _keys_text(schema: Iterable[Mapping[str, str]]) -> str:
+    return ", ".join(f"{k['AttributeName']} ({k['KeyType']})" for k in schema) or "none"
+
+
+def _check_schema(table: Mapping[str, Any], request: Mapping[str, Any]) -> None:
+    name = table["TableName"]
+    problems = []
+    if list(table["KeySchema"]) != list(request["KeySchema"]):
+        problems.append(
+            f"keys {_keys_text(table['KeySchema'])} instead of {_keys_text(request['KeySchema'])}"
+        )
+    existing = {i["IndexName"]: i["KeySchema"] for i in table.get("GlobalSecondaryIndexes", [])}
+    for index in request.get("GlobalSecondaryIndexes", []):
+        have = existing.get(index["IndexName"])
+        if have is None:
+            problems.append(f"no index {index['IndexName']}")
+        elif list(have) != list(index["KeySchema"]):
+            problems.append(
+                f"index {index['IndexName']} keyed on {_keys_text(have)} instead of "
+                f"{_keys_text(index['KeySchema'])}"
+            )
+    if problems:
+        raise TableSchemaError(
+            f"table {name!r} already exists with {'; '.join(problems)}: delete it or "
+            "pass another name="
+        )
+
+
+def describe_table(backend: Backend, table: str) -> dict[str, Any]:
+    """Return the ``Table`` part of ``DescribeTable``.
+
+    Parameters
+    ----------
+    backend : Backend
+        Where the table lives.
+    table : str
+        Table name.
+
+    Returns
+    -------
+    dict
+        Keys, indexes, status, stream settings and so on.
+
+    Raises
+    ------
+    botocore.exceptions.ClientError
+        ``ResourceNotFoundException`` when there is no such table.
+    """
+    return backend.client("dynamodb").describe_table(TableName=table)["Table"]
+
+
+def _code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+# --------------------------------------------------------------------------- streams
+
+
+def stream_arn(backend: Backend, table: str) -> str:
+    """Return the ARN of the table's current stream.
+
+    Parameters
+    ----------
+    backend : Backend
+        Where the table lives.
+    table : str
+        Table name.
+
+    Returns
+    -------
+    str
+        ``arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>``.
+
+    Raises
+    ------
+    StreamNotEnabledError
+        The table has no stream turned on.
+    """
+    description = describe_table(backend, table)
+    if not description.get("StreamSpecification", {}).get("StreamEnabled"):
+        raise StreamNotEnabledError(
+            f"table {table!r} has no stream: call enable_stream(backend, {table!r}, 'NEW_IMAGE')"
+        )
+    return description["LatestStreamArn"]
+
+
+def enable_stream(
+    backend: Backend, table: str, view_type: str = "NEW_IMAGE", *, timeout: float = 300.0
+) -> str:
+    """Turn on the table's stream and return its ARN.
+
+    Nothing happens if the stream is already on with ``view_type``. If it is on
+    with another view type, the stream is turned off and on again, because the
+    view type of a stream cannot change. That makes a **new stream with a new
+    ARN**: event source mappings on the old ARN stop receiving records (the
+    old stream stays readable for 24 hours) and must be created again on the
+    new one.
+
+    Parameters
+    ----------
+    backend : Backend
+        Where the table lives.
+    table : str
+        Table name.
+    view_type : {"KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"}
+        What each stream record holds.
+    timeout : float
+        Seconds to wait for the table to become ``ACTIVE`` after each change.
+
+    Returns
+    -------
+    str
+        The stream ARN, ending with the stream's timestamp label.
+
+    Raises
+    ------
+    ValueError
+        Unknown view type.
+    """
+    if view_type not in STREAM_VIEW_TYPES:
+        raise ValueError(
+            f"view_type={view_type!r} is unknown: use one of {', '.join(STREAM_VIEW_TYPES)}"
+        )
+    client = backend.client("dynamodb")
+    spec = describe_table(backend, table).get("StreamSpecification", {})
+    if spec.get("StreamEnabled"):
+        if spec.get("StreamViewType") == view_type:
+            return stream_arn(backend, table)
+        client.update_table(TableName=table, StreamSpecification={"StreamEnabled": False})
+        _wait(backend, client, "table_exists", table, timeout)
+    client.update_table(
+        TableName=table,
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": view_type},
+    )
+    _wait(backend, client, "table_exists", table, timeout)
+    return stream_arn(backend, table)
+
+
+# --------------------------------------------------------------------------- load and read
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What :func:`load_items` did.
+
+    Attributes
+    ----------
+    table : str
+        The table written to.
+    count : int
+        Items written.
+    seconds : float
+        Wall-clock time of the load.
+    """
+
+    table: str
+    count: int
+    seconds: float
+
+    @property
+    def items_per_second(self) -> float:
+        """Write rate of the load."""
+        return self.count / self.seconds if self.seconds > 0 else float("inf")
+
+
+def load_items(
+    backend: Backend,
+    table: str,
+    items: Iterable[Mapping[str, Any] | Any],
+    *,
+    progress: bool = True,
+    desc: str | None = None,
+) -> LoadReport:
+    """Write items with a batch writer, showing a progress bar.
+
+    Items are sent 25 at a time; an item whose key repeats within a batch
+    replaces the earlier one, and existing items with the same key are
+    overwritten, as ``PutItem`` does.
+
+    Parameters
+    ----------
+    backend : Backend
+        Where the table lives.
+    table : str
+        Table name.
+    items : iterable
+        Items as dicts (numbers as ``int`` or ``Decimal``), or objects with a
+        ``to_item()`` method such as :class:`helpers.data.LogRow`.
+    progress : bool
+        Show a ``tqdm`` progress bar.
+    desc : str, optional
+        Label of the progress bar; the table name by default.
+
+    Returns
+    -------
+    LoadReport
+
+    Examples
+    --------
+    >>> from helpers.data import logfile_dataset
+    >>> load_items(backend, "logfile", logfile_dataset("small1")).count  # doctest: +SKIP
+    500
+    """
+    resource_table = backend.resource("dynamodb").Table(table)
+    keys = [k["AttributeName"] for k in resource_table.key_schema]
+    total = len(items) if isinstance(items, Sized) else None
+    count = 0
+    start = time.perf_counter()
+    with (
+        tqdm(total=total, desc=desc or table, unit="item", disable=not progress) as bar,
+        resource_table.batch_writer(overwrite_by_pkeys=keys) as writer,
+    ):
+        for item in items:
+            writer.put_item(Item=item.to_item() if hasattr(item, "to_item") else dict(item))
+            count += 1
+            bar.update()
+    return LoadReport(table, count, time.perf_counter() - start)
+
+
+def count_items(
+    backend: Backend, table: str, *, filter_attr: str | None = None, consistent: bool = True
+) -> int:
+    """Count the items of a table with a paginated ``Scan``.
+
+    A single ``Scan`` stops after 1 MB of data, so counting must follow
+    ``LastEvaluatedKey`` to the end; this does.
+
+    Parameters
+    ----------
+    backend : Backend
+        Where the table lives.
+    table : str
+        Table name.
+    filter_attr : str, optional
+        Count only items that have this attribute (e.g. the sparse ``servererror``).
+    consistent : bool
+        Strongly consistent reads (twice the read cost), so that items written
+        just before are counted.
+
+    Returns
+    -------
+    int
+    """
+    kwargs: dict[str, Any] = {"TableName": table, "Select": "COUNT", "ConsistentRead": consistent}
+    if filter_attr:
+        kwargs["FilterExpression"] = "attribute_exists(#attr)"
+        kwargs["ExpressionAttributeNames"] = {"#attr": filter_attr}
+    paginator = backend.client("dynamodb").get_paginator("scan")
+    return sum(page["Count"] for page in paginator.paginate(**kwargs))
+
+
+def scan_all(backend: Backend, table: str, *, consistent: bool = True) -> list[dict[str, Any]]:
+    """Return every item of a table (paginated ``Scan``), numbers as ``Decimal``.
+
+    Parameters
+    ----------
+    backend : Backend
+        Where the table lives.
+    table : str
+        Table name.
+    consistent : bool
+        Strongly consistent reads.
+
+    Returns
+    -------
+    list of dict
+    """
+    deserializer = TypeDeserializer()
+    paginator = backend.client("dynamodb").get_paginator("scan")
+    return [
+        {name: deserializer.deserialize(value) for name, value in raw.items()}
+        for page in paginator.paginate(TableName=table, ConsistentRead=consistent)
+        for raw in page["Items"]
+    ]
+
+
+# --------------------------------------------------------------------------- compare
+
+
+@dataclass(frozen=True)
+class TableDiff:
+    """Differences between two tables' items, matched by the key of table ``a``.
+
+    Attributes
+    ----------
+    a, b : str
+        The table names.
+    count_a, count_b : int
+        Items in each table.
+    missing_in_b : list of dict
+        Keys of items of ``a`` that ``b`` lacks.
+    extra_in_b : list of dict
+        Keys of items of ``b`` that ``a`` lacks.
+    different : list of tuple
+        ``(item in a, item in b)`` for items with the same key but other attributes.
+    """
+
+    a: str
+    b: str
+    count_a: int
+    count_b: int
+    missing_in_b: list[dict[str, Any]] = field(default_factory=list)
+    extra_in_b: list[dict[str, Any]] = field(default_factory=list)
+    different: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def identical(self) -> bool:
+        """True when both tables hold exactly the same items."""
+        return not (self.missing_in_b or self.extra_in_b or self.different)
+
+    def summary(self) -> str:
+        """One line: the counts and how many items are missing, extra or different."""
+        return (
+            f"{self.a}: {self.count_a} items, {self.b}: {self.count_b} items; "
+            f"missing in {self.b}: {len(self.missing_in_b)}, extra in {self.b}: "
+            f"{len(self.extra_in_b)}, different: {len(self.different)}"
+        )
+
+
+def compare_tables(backend: Backend, a: str, b: str) -> TableDiff:
+    """Compare all items of two tables, attribute by attribute.
+
+    Items are matched by the key attributes of table ``a``; two items are equal
+    only if they have the same attributes with equal values (numbers compare as
+    ``Decimal``, so ``799.99`` and ``799.98`` differ).
+
+    Parameters
+    ----------
+    backend : Backend
+        Where both tables live.
+    a : str
+        The source table, e.g. ``"logfile"``.
+    b : str
+        The table that should match it, e.g. ``"logfile_replica"``.
+
+    Returns
+    -------
+    TableDiff
+        Keys are listed in sorted order.
+    """
+    key_names = [k["AttributeName"] for k in describe_table(backend, a)["KeySchema"]]
+
+    def by_key(items: list[dict[str, Any]]) -> dict[tuple[str, ...], dict[str, Any]]:
+        return {tuple(str(item.get(k)) for k in key_names): item for item in items}
+
+    items_a, items_b = by_key(scan_all(backend, a)), by_key(scan_all(backend, b))
+
+    def key_of(item: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: item.get(k) for k in key_names}
+
+    return TableDiff(
+        a=a,
+        b=b,
+        count_a=len(items_a),
+        count_b=len(items_b),
+        missing_in_b=[key_of(items_a[k]) for k in sorted(items_a.keys() - items_b.keys())],
+        extra_in_b=[key_of(items_b[k]) for k in sorted(items_b.keys() - items_a.keys())],
+        different=[
+            (items_a[k], items_b[k])
+            for k in sorted(items_a.keys() & items_b.keys())
+            if items_a[k] != items_b[k]
+        ],
+    )

@@ -1,0 +1,68 @@
+"""Fixtures shared by every test layer.
+
+Functional tests talk to a real local endpoint, started once per test session
+on a free loopback port, with its own state directory; they reach it only
+through boto3 clients built by :mod:`helpers.clients`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = Path(__file__).with_name("events")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A running local endpoint (health document), stopped after the session."""
+    from helpers.local import lifecycle
+
+    port = _free_port()
+    state = tmp_path_factory.mktemp("endpoint-state")
+    saved = {k: os.environ.get(k) for k in ("WORKSHOP_LOCAL_PORT", "WORKSHOP_STATE_DIR",
+                                            "WORKSHOP_BACKEND", "AWS_ENDPOINT_URL")}
+    os.environ["WORKSHOP_LOCAL_PORT"] = str(port)
+    os.environ["WORKSHOP_STATE_DIR"] = str(state)
+    os.environ.pop("WORKSHOP_BACKEND", None)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    status = lifecycle.up(port)
+    yield status
+    lifecycle.down(port)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def backend(endpoint: dict):
+    """The ``local`` backend pointing at the session's endpoint."""
+    from helpers.clients import get_backend
+
+    return get_backend("local")
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for resource names."""
+    return uuid.uuid4().hex[:8]
+
+
+def load_event(name: str) -> dict:
+    """Load ``tests/events/<name>.json``."""
+    return json.loads((EVENTS / f"{name}.json").read_text())

@@ -1,0 +1,161 @@
+"""Building blocks for functional tests: deploy code, make roles and tables, wait.
+
+Everything goes through boto3 clients of the session's local endpoint, as a
+learner's own code would.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+TRUST = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                   "Action": "sts:AssumeRole"}],
+})
+STREAM_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
+
+# A handler whose behaviour is chosen by data: each record's NewImage (or Keys)
+# attribute "mode" may say raise / sleep / report / exit / oom. Every invocation is
+# journaled into the table named by JOURNAL_TABLE (one item per invocation).
+JOURNAL_HANDLER = '''
+import json, os, time, uuid
+import boto3
+
+_ddb = None
+
+
+def _client():
+    global _ddb
+    if _ddb is None:
+        _ddb = boto3.client("dynamodb")
+    return _ddb
+
+
+def _mode(record):
+    image = record["dynamodb"].get("NewImage") or record["dynamodb"].get("OldImage") or {}
+    return image.get("mode", {}).get("S", "ok")
+
+
+def handler(event, context):
+    records = event.get("Records", [])
+    seqs = [r["dynamodb"]["SequenceNumber"] for r in records]
+    keys = [json.dumps(r["dynamodb"]["Keys"], sort_keys=True) for r in records]
+    modes = [_mode(r) for r in records]
+    _client().put_item(TableName=os.environ["JOURNAL_TABLE"], Item={
+        "id": {"S": context.aws_request_id},
+        "at": {"N": repr(time.time())},
+        "seqs": {"S": json.dumps(seqs)},
+        "keys": {"S": json.dumps(keys)},
+        "modes": {"S": json.dumps(modes)},
+    })
+    failures = []
+    for record, mode in zip(records, modes):
+        if mode == "raise":
+            raise RuntimeError("poison record " + record["dynamodb"]["SequenceNumber"])
+        if mode == "sleep":
+            time.sleep(context.get_remaining_time_in_millis() / 1000 + 1)
+        if mode == "exit":
+            os._exit(3)
+        if mode == "oom":
+            hog = [bytearray(16 * 1024 * 1024) for _ in range(64)]
+            return len(hog)
+        if mode == "report":
+            failures.append({"itemIdentifier": record["dynamodb"]["SequenceNumber"]})
+        if mode.startswith("respond:"):
+            return json.loads(mode[len("respond:"):])
+    return {"batchItemFailures": failures}
+'''
+
+
+def zip_code(files: dict[str, str]) -> bytes:
+    """A deployment package with ``files`` (name -> source)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for name, source in sorted(files.items()):
+            archive.writestr(name, source)
+    return buf.getvalue()
+
+
+def make_role(backend: Any, name: str, *, stream_access: bool = True,
+              extra: list[dict[str, Any]] | None = None) -> str:
+    """An execution role; with the managed stream policy unless told otherwise."""
+    iam = backend.client("iam")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    if stream_access:
+        iam.attach_role_policy(RoleName=name, PolicyArn=STREAM_POLICY)
+    if extra:
+        iam.put_role_policy(RoleName=name, PolicyName="extra", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": extra}))
+    return arn
+
+
+def deploy(backend: Any, name: str, files: dict[str, str], *, role: str,
+           handler: str = "app.handler", **settings: Any) -> dict[str, Any]:
+    """Create a python3.12 function from source files."""
+    return backend.client("lambda").create_function(
+        FunctionName=name, Runtime=settings.pop("Runtime", "python3.12"), Role=role,
+        Handler=handler, Code={"ZipFile": zip_code(files)}, **settings)
+
+
+def make_table(backend: Any, name: str, *, view_type: str | None = "NEW_AND_OLD_IMAGES",
+               key: str = "pk") -> str | None:
+    """A PAY_PER_REQUEST table with a string hash key; returns its stream ARN."""
+    ddb = backend.client("dynamodb")
+    args: dict[str, Any] = {}
+    if view_type:
+        args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": view_type}
+    table = ddb.create_table(
+        TableName=name, KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST", **args)["TableDescription"]
+    return table.get("LatestStreamArn")
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05,
+             message: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
+
+
+def journal(backend: Any, table: str) -> list[dict[str, Any]]:
+    """Invocations recorded by JOURNAL_HANDLER, oldest first."""
+    ddb = backend.client("dynamodb")
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": table}
+    while True:
+        page = ddb.scan(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    out = [{"id": i["id"]["S"], "at": float(i["at"]["N"]), "seqs": json.loads(i["seqs"]["S"]),
+            "keys": json.loads(i["keys"]["S"]), "modes": json.loads(i["modes"]["S"])}
+           for i in items]
+    return sorted(out, key=lambda i: i["at"])
+
+
+def log_text(backend: Any, function: str) -> str:
+    """Every log event of a function, concatenated."""
+    logs = backend.client("logs")
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"logGroupName": f"/aws/lambda/{function}"}
+    while True:
+        page = logs.filter_log_events(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            break
+        kwargs["nextToken"] = page["nextToken"]
+    return "".join(e["message"] for e in sorted(events, key=lambda e: e["timestamp"]))
