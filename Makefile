@@ -4,7 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 4566
 STAMP := $(VENV)/.installed
-LAB_STAMP := $(VENV)/.installed-lab
 
 .PHONY: setup workshop lab test unit functional notebooks lint bench up down status clean help
 
@@ -28,14 +27,10 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 
 setup: $(STAMP)
 
-$(LAB_STAMP): $(STAMP) requirements-lab.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lab.lock
-	@touch $(LAB_STAMP)
-
 workshop: setup
 	$(BIN)/python -m helpers.workshop run
 
-lab: $(LAB_STAMP)
+lab: setup
 	$(BIN)/python -m helpers.workshop lab --port $(PORT)
 
 test: setup

@@ -33,7 +33,8 @@ sections *Evaluating an alarm* and *How alarm state is evaluated when data is mi
     INSUFFICIENT_DATA (or to ALARM when the oldest evaluated datapoint breaches, as in
     the last row of the documentation's first table);
   - when the whole range is empty: ``missing`` gives INSUFFICIENT_DATA, ``ignore``
-    keeps the state, ``breaching`` gives ALARM, ``notBreaching`` gives OK.
+    keeps the state, ``breaching`` gives ALARM, ``notBreaching`` gives OK;
+  - alarms on ``AWS/DynamoDB`` metrics always treat missing data as ``ignore``.
 
   So, as on AWS, an alarm keeps re-evaluating its last datapoints for a few periods
   after a metric stops flowing (an ``Errors`` alarm stays in ALARM until its last
@@ -80,6 +81,7 @@ must be quick):
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import itertools
 import json
@@ -104,10 +106,7 @@ from moto.cloudwatch.models import (
     cloudwatch_backends,
 )
 
-try:
-    from helpers.local.telemetry import _lock as _backend_lock
-except ImportError:  # pragma: no cover - the telemetry module ships with the endpoint
-    _backend_lock = threading.Lock()
+from helpers.local.telemetry import _lock as _backend_lock
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +195,7 @@ class _Outcome:
     state: str | None  # None keeps the current state
     reason: str = ""
     data: str = "{}"
+    unsupported: bool = False  # the reason must show even when the state stays
 
 
 @dataclass
@@ -230,6 +230,7 @@ class AlarmEvaluator:
         self.interval_s = interval_s
         self._clock = clock or (lambda: datetime.now(UTC))
         self._seen: dict[tuple[str, str, str], _Seen] = {}
+        self._indexes: dict[tuple[str, str], _MetricIndex] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._run_lock = threading.Lock()
@@ -277,15 +278,20 @@ class AlarmEvaluator:
         notifications: list[tuple[str, str, _Notification]] = []
         with self._run_lock:
             present: set[tuple[str, str, str]] = set()
+            regions = set()
             for account, regional in list(cloudwatch_backends.items()):
                 for region, backend in list(regional.items()):
+                    regions.add((account, region))
                     with _backend_lock:
                         self._evaluate_region(account, region, backend, when, present,
                                               changes, notifications)
             for key in set(self._seen) - present:
                 del self._seen[key]
-        for account, region, note in notifications:
-            _publish(account, region, note)
+            for gone in set(self._indexes) - regions:
+                del self._indexes[gone]
+            # Outside the backend lock: a subscriber may write metrics while it runs.
+            for account, region, note in notifications:
+                _publish(account, region, note)
         return changes
 
     def _evaluate_region(self, account: str, region: str, backend: CloudWatchBackend,
@@ -295,35 +301,59 @@ class AlarmEvaluator:
         alarms = list(backend.alarms.values())
         if not alarms:
             return
-        now = _naive(when)
-        metrics = _index_metrics(backend.get_all_metrics())
+        metrics = self._indexes_for(account, region, backend)
         for alarm in alarms:
             key = (account, region, alarm.name)
             present.add(key)
-            seen = self._seen.get(key)
-            if seen is None or seen.alarm is not alarm:
-                _adopt(alarm, seen.alarm if seen else None)
-            elif (alarm.state_value, alarm.state_updated_timestamp) != (seen.state,
-                                                                         seen.updated):
-                # Changed by SetAlarmState: its actions run now, the next pass evaluates.
-                if alarm.state_value != seen.state:
-                    change = StateChange(alarm.name, seen.state, alarm.state_value,
-                                         alarm.state_reason, account, region, when)
-                    changes.append(change)
-                    notifications.extend(_notifications(alarm, change, account, region))
-                self._remember(key, alarm)
-                continue
-            outcome = _evaluate(alarm, metrics, now)
-            old = alarm.state_value
-            if outcome.state is not None and outcome.state != old:
-                backend.set_alarm_state(alarm.name, outcome.reason, outcome.data,
-                                        outcome.state)
-                alarm.state_updated_timestamp = now
-                change = StateChange(alarm.name, old, outcome.state, outcome.reason,
-                                     account, region, when)
+            try:
+                self._evaluate_alarm(key, alarm, backend, metrics, when, changes,
+                                     notifications)
+            except Exception:
+                log.exception("alarm %s: evaluation failed", alarm.name)
+
+    def _evaluate_alarm(self, key: tuple[str, str, str], alarm: Alarm,
+                        backend: CloudWatchBackend, metrics: list[_MetricIndex],
+                        when: datetime, changes: list[StateChange],
+                        notifications: list[tuple[str, str, _Notification]]) -> None:
+        account, region = key[0], key[1]
+        seen = self._seen.get(key)
+        if seen is None or seen.alarm is not alarm:
+            _adopt(alarm, seen.alarm if seen else None)
+        elif (alarm.state_value, alarm.state_updated_timestamp) != (seen.state, seen.updated):
+            # Changed by SetAlarmState: its actions run now, the next pass evaluates.
+            if alarm.state_value != seen.state:
+                change = StateChange(alarm.name, seen.state, alarm.state_value,
+                                     alarm.state_reason, account, region, when)
                 changes.append(change)
                 notifications.extend(_notifications(alarm, change, account, region))
             self._remember(key, alarm)
+            return
+        now = _naive(when)
+        outcome = _evaluate(alarm, metrics, now)
+        old = alarm.state_value
+        if outcome.state is not None and outcome.state != old:
+            backend.set_alarm_state(alarm.name, outcome.reason, outcome.data, outcome.state)
+            alarm.state_updated_timestamp = now
+            change = StateChange(alarm.name, old, outcome.state, outcome.reason,
+                                 account, region, when)
+            changes.append(change)
+            notifications.extend(_notifications(alarm, change, account, region))
+        elif outcome.unsupported and alarm.state_reason != outcome.reason:
+            alarm.state_reason, alarm.state_reason_data = outcome.reason, outcome.data
+        if outcome.unsupported and seen is None:
+            log.warning("alarm %s: %s", alarm.name, outcome.reason)
+        self._remember(key, alarm)
+
+    def _indexes_for(self, account: str, region: str,
+                     backend: CloudWatchBackend) -> list[_MetricIndex]:
+        index = self._indexes.get((account, region))
+        if index is None or not index.current_for(backend.metric_data):
+            index = self._indexes[(account, region)] = _MetricIndex(backend.metric_data)
+        indexes = [index.refresh()]
+        provided = backend.aws_metric_data  # computed on the fly by moto (S3 sizes)
+        if provided:
+            indexes.append(_MetricIndex(provided).refresh())
+        return indexes
 
     def _remember(self, key: tuple[str, str, str], alarm: Alarm) -> None:
         self._seen[key] = _Seen(alarm, alarm.state_value, alarm.state_updated_timestamp)
@@ -424,22 +454,22 @@ def _history_state(value: str, reason: str, reason_data: str | None) -> dict[str
 
 # --------------------------------------------------------------------------- evaluation
 
-def _evaluate(alarm: Alarm, metrics: dict[tuple[str, str], list[MetricDatumBase]],
-              now: datetime) -> _Outcome:
+def _evaluate(alarm: Alarm, metrics: list[_MetricIndex], now: datetime) -> _Outcome:
     unsupported = _unsupported(alarm)
     if unsupported:
-        return _Outcome(INSUFFICIENT_DATA, unsupported)
+        return _Outcome(INSUFFICIENT_DATA, unsupported, unsupported=True)
     compare, phrase = _COMPARISONS[alarm.comparison_operator]
     period = int(alarm.period)
     n = int(alarm.evaluation_periods)
     m = max(1, int(alarm.datapoints_to_alarm or n))
     threshold = float(alarm.threshold)
     treatment = alarm.treat_missing_data or "missing"
+    if alarm.namespace == "AWS/DynamoDB":
+        treatment = "ignore"  # CloudWatch ignores missing data for this namespace, always
 
     current = _period_start(now, period)
     slots = [current - timedelta(seconds=period * i) for i in range(n + EXTRA_PERIODS)]
-    points = _datapoints(alarm, metrics.get((alarm.namespace, alarm.metric_name), []),
-                         slots[-1], now, period)
+    points = _datapoints(alarm, metrics, slots, now, period)
     real = [points[s] for s in slots if s in points]  # newest first
     if len(real) >= n:
         evaluated: list[_Point | datetime] = list(real[:n])
@@ -523,32 +553,65 @@ def _unsupported(alarm: Alarm) -> str | None:
     return None
 
 
-def _index_metrics(
-        data: Iterable[MetricDatumBase]) -> dict[tuple[str, str], list[MetricDatumBase]]:
-    index: dict[tuple[str, str], list[MetricDatumBase]] = {}
-    for datum in data:
-        index.setdefault((datum.namespace, datum.name), []).append(datum)
-    return index
+class _MetricIndex:
+    """Datums by metric (namespace, name, dimension set), sorted by time.
 
+    Built incrementally from a backend's ``metric_data`` list, which moto only appends
+    to, so a pass costs the new datums plus the lookups.
+    """
 
-def _datapoints(alarm: Alarm, data: list[MetricDatumBase], start: datetime, now: datetime,
-                period: int) -> dict[datetime, _Point]:
-    wanted = sorted((d.name, d.value) for d in alarm.dimensions)
-    buckets: dict[datetime, list[MetricDatumBase]] = {}
-    for datum in data:
+    def __init__(self, source: list[MetricDatumBase]) -> None:
+        self.source = source
+        self.done = 0
+        self.series: dict[tuple[Any, ...], tuple[list[datetime], list[MetricDatumBase]]] = {}
+
+    def current_for(self, source: list[MetricDatumBase]) -> bool:
+        return self.source is source and len(source) >= self.done
+
+    def refresh(self) -> _MetricIndex:
+        data = self.source
+        for datum in data[self.done:]:
+            self.add(datum)
+        self.done = len(data)
+        return self
+
+    def add(self, datum: MetricDatumBase) -> None:
+        key = (datum.namespace, datum.name, _dimension_key(datum.dimensions))
+        times, items = self.series.setdefault(key, ([], []))
         timestamp = _naive(datum.timestamp)
-        if not start <= timestamp <= now:
-            continue
-        if alarm.unit and datum.unit != alarm.unit:
-            continue
-        if sorted((d.name, d.value) for d in datum.dimensions) != wanted:
-            continue
-        buckets.setdefault(_period_start(timestamp, period), []).append(datum)
+        at = bisect.bisect_right(times, timestamp)
+        times.insert(at, timestamp)
+        items.insert(at, datum)
+
+    def slice(self, key: tuple[Any, ...], start: datetime, end: datetime,
+              inclusive: bool) -> list[MetricDatumBase]:
+        """Datums of one metric with ``start <= timestamp < end`` (``<= end`` if inclusive)."""
+        times, items = self.series.get(key, ([], []))
+        stop = bisect.bisect_right if inclusive else bisect.bisect_left
+        return items[bisect.bisect_left(times, start):stop(times, end)]
+
+
+def _dimension_key(dimensions: Iterable[Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((d.name or "", d.value or "") for d in dimensions))
+
+
+def _datapoints(alarm: Alarm, indexes: list[_MetricIndex], slots: list[datetime],
+                now: datetime, period: int) -> dict[datetime, _Point]:
+    key = (alarm.namespace, alarm.metric_name, _dimension_key(alarm.dimensions))
     points = {}
-    for slot, bucket in buckets.items():
-        value, samples = _statistic(alarm, bucket, slot)
-        if value is not None:
-            points[slot] = _Point(slot, value, samples)
+    for slot in slots:
+        end = slot + timedelta(seconds=period)
+        bucket = [
+            datum
+            for index in indexes
+            for datum in (index.slice(key, slot, now, inclusive=True) if end > now
+                          else index.slice(key, slot, end, inclusive=False))
+            if not alarm.unit or datum.unit == alarm.unit
+        ]
+        if bucket:
+            value, samples = _statistic(alarm, bucket, slot)
+            if value is not None:
+                points[slot] = _Point(slot, value, samples)
     return points
 
 

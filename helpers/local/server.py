@@ -16,14 +16,14 @@ import threading
 import time
 from typing import Any
 
-from werkzeug.serving import make_server
-
 from helpers.local.errors import EndpointError, ServiceError
 
 log = logging.getLogger("helpers.local")
 
 HOST = "127.0.0.1"
 HEALTH_PATH = "/_workshop/health"
+GET_RECORDS_TARGET = "DynamoDBStreams_20120810.GetRecords"
+ENGINE_RESTART_PATH = "/_workshop/engine/restart"
 _CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/")
 
 
@@ -32,6 +32,12 @@ def _prepare_moto() -> None:
     # AWS managed policies such as AWSLambdaDynamoDBExecutionRole.
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     os.environ.setdefault("MOTO_ENABLE_ISO_REGIONS", "false")
+    from moto import backends
+
+    # moto lists its package directory on every request to route it; the list
+    # never changes while the endpoint runs.
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
 
 
 class Router:
@@ -47,10 +53,12 @@ class Router:
         Returns the health/status document.
     """
 
-    def __init__(self, moto_app: Any, lambda_api: Any, status: Any) -> None:
+    def __init__(self, moto_app: Any, lambda_api: Any, status: Any,
+                 restart_engine: Any = None) -> None:
         self.moto_app = moto_app
         self.lambda_api = lambda_api
         self.status = status
+        self.restart_engine = restart_engine
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         from helpers.local.lambda_api import LambdaApi, Request, parse_query
@@ -59,6 +67,19 @@ class Router:
         if path == HEALTH_PATH:
             return self._send(start_response, 200, {"Content-Type": "application/json"},
                               json.dumps(self.status()).encode())
+        if path == ENGINE_RESTART_PATH and environ["REQUEST_METHOD"] == "POST" \
+                and self.restart_engine is not None:
+            self.restart_engine()
+            return self._send(start_response, 200, {"Content-Type": "application/json"},
+                              json.dumps(self.status()).encode())
+        if environ.get("HTTP_X_AMZ_TARGET") == GET_RECORDS_TARGET:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+            from helpers.local.streams import serve_get_records
+
+            return self._send(start_response, *serve_get_records(
+                environ["wsgi.input"].read(length), _account_id(),
+                match.group("region") if match else "us-east-1"))
         if not LambdaApi.is_lambda_path(path):
             return self.moto_app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -119,11 +140,8 @@ class Endpoint:
 
     def __init__(self, port: int) -> None:
         _prepare_moto()
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from waitress.server import create_server
 
         from helpers.local import alarms, streams
         from helpers.local.esm.service import MappingService
@@ -139,21 +157,19 @@ class Endpoint:
         self.mappings = MappingService(self.executor, self.url, state_dir())
         self.alarms = alarms.AlarmEvaluator()
         moto_app = DomainDispatcherApplication(create_backend_app)
-        self.app = Router(moto_app, LambdaApi(self.executor, self.mappings), self.status)
+        self.app = Router(moto_app, LambdaApi(self.executor, self.mappings), self.status,
+                          self.restart_engine)
 
-        class _Handler(MotoRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_request(self, *args: Any, **kwargs: Any) -> None:
-                pass
-
+        # waitress keeps HTTP/1.1 connections alive (werkzeug's development
+        # server closes every connection, which costs a TCP handshake and a new
+        # thread per call). Enough threads for many long synchronous invokes.
         try:
-            self.server = make_server(HOST, port, self.app, threaded=True,
-                                      request_handler=_Handler)
+            self.server = create_server(self.app, host=HOST, port=port, threads=64,
+                                        connection_limit=1000, channel_timeout=960,
+                                        ident="workshop")
         except OSError as exc:
             self.executor.shutdown()
             raise EndpointError(f"cannot listen on {HOST}:{port}: {exc}") from exc
-        self.server.daemon_threads = True
 
     def status(self) -> dict[str, Any]:
         """The health document served on ``/_workshop/health``."""
@@ -170,20 +186,35 @@ class Endpoint:
             "mappings": self.mappings.count(),
         }
 
+    def restart_engine(self) -> None:
+        """Stop every mapping worker and start them again (they resume from checkpoints)."""
+        self.mappings.stop()
+        self.mappings.start()
+
     def serve_forever(self) -> None:
         """Serve until :meth:`shutdown`."""
         self.mappings.start()
         self.alarms.start()
         try:
-            self.server.serve_forever(poll_interval=0.2)
+            self.server.run()
+        except (OSError, ValueError):  # the socket map was closed under the loop
+            pass
         finally:
             self.mappings.stop()
             self.alarms.stop()
             self.executor.shutdown()
 
     def shutdown(self) -> None:
-        """Stop serving (thread-safe)."""
-        threading.Thread(target=self.server.shutdown, daemon=True).start()
+        """Stop serving (thread-safe): close the listener and every connection."""
+
+        def close() -> None:
+            self.mappings.stop()
+            self.server.close()
+            for channel in list(self.server._map.values()):
+                channel.close()
+            self.server.task_dispatcher.shutdown(timeout=2)
+
+        threading.Thread(target=close, daemon=True).start()
 
 
 def serve(port: int) -> None:

@@ -30,7 +30,12 @@ from typing import Any
 
 from moto.core.exceptions import JsonRESTError
 from moto.core.utils import utcnow
-from moto.dynamodb.exceptions import ResourceNotFoundException
+from moto.dynamodb.exceptions import (
+    MockValidationException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+)
+from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
 from moto.dynamodbstreams import models as streams_models
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
@@ -149,7 +154,10 @@ class AwsStreamRecord(StreamRecord):
 def _shard_add(self: StreamShard, old: Any, new: Any) -> None:
     if old is not None and new is not None and old.to_json() == new.to_json():
         return  # AWS writes no stream record for a write that changes nothing
-    view_type = self.table.stream_specification["StreamViewType"]  # type: ignore[index]
+    spec = self.table.stream_specification or {}
+    if not spec.get("StreamEnabled"):
+        return  # a disabled stream records nothing
+    view_type = spec["StreamViewType"]
     if old is None:
         event_name = "INSERT"
     elif new is None:
@@ -236,12 +244,36 @@ def _get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) ->
 
 
 def _set_stream_specification(self: Table, streams: dict[str, Any] | None) -> None:
+    view_type = (self.stream_specification or {}).get("StreamViewType") \
+        if hasattr(self, "stream_specification") else None
     _original_set_stream_specification(self, streams)
     if self.stream_specification and self.stream_specification.get("StreamEnabled"):
         self.latest_stream_label = utcnow().isoformat(timespec="milliseconds")
+    elif view_type:
+        # A disabled stream stays readable (24 hours on AWS) and keeps its view type.
+        self.stream_specification = {"StreamEnabled": False, "StreamViewType": view_type}
+
+
+def _update_table_streams(self: Any, table: Table, stream_specification: dict[str, Any]) -> None:
+    enabling = bool(stream_specification.get("StreamEnabled"))
+    currently = bool((table.stream_specification or {}).get("StreamEnabled"))
+    if enabling and currently:
+        raise ResourceInUseException(f"Table already has an enabled stream: {table.table_arn}")
+    if not enabling and not currently:
+        raise MockValidationException("Table already has no stream enabled")
+    table.set_stream_specification(stream_specification)
+
+
+def _describe_stream(self: DynamoDBStreamsBackend, arn: str) -> dict[str, Any]:
+    table = _stream_table(self, arn)
+    spec = table.stream_specification or {}
+    description = _original_describe_stream(self, arn)
+    description["StreamStatus"] = "ENABLED" if spec.get("StreamEnabled") else "DISABLED"
+    return description
 
 
 _original_backend_init = DynamoDBStreamsBackend.__init__
+_original_describe_stream = DynamoDBStreamsBackend.describe_stream
 _original_set_stream_specification = Table.set_stream_specification
 _installed = False
 
@@ -256,6 +288,8 @@ def install() -> None:
     DynamoDBStreamsBackend.__init__ = _backend_init  # type: ignore[method-assign]
     DynamoDBStreamsBackend.get_shard_iterator = _get_shard_iterator  # type: ignore[method-assign]
     DynamoDBStreamsBackend.get_records = _get_records  # type: ignore[method-assign]
+    DynamoDBStreamsBackend.describe_stream = _describe_stream  # type: ignore[method-assign]
+    DynamoDBBackend.update_table_streams = _update_table_streams  # type: ignore[method-assign]
     streams_models.DynamoDBStreamsBackend = DynamoDBStreamsBackend
     _installed = True
 
@@ -278,3 +312,36 @@ def arrival_time(stream_arn: str, sequence_number: str) -> float | None:
     except (KeyError, ValueError, IndexError, AttributeError):
         return None
     return getattr(record, "arrival", None)
+
+
+
+def serve_get_records(body: bytes, account_id: str, region: str) -> tuple[int, dict[str, str],
+                                                                          bytes]:
+    """Answer a GetRecords call directly (JSON protocol), bypassing moto's serializer.
+
+    The records are kept in their wire shape already, so they are written out
+    with ``json.dumps``; moto's model-driven serializer costs more than the rest
+    of the call and GetRecords is the engine's hottest call.
+    """
+    import json
+
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    headers = {"Content-Type": "application/x-amz-json-1.0"}
+    try:
+        params = json.loads(body or b"{}")
+        iterator = params.get("ShardIterator")
+        if not isinstance(iterator, str) or not iterator:
+            raise DynamoStreamsError("ValidationException",
+                                     "1 validation error detected: Value null at "
+                                     "'shardIterator' failed to satisfy constraint: Member "
+                                     "must not be null")
+        limit = params.get("Limit", 1000)
+        result = dynamodbstreams_backends[account_id][region].get_records(iterator, limit)
+    except JsonRESTError as err:
+        headers["x-amzn-ErrorType"] = err.error_type.rsplit("#", 1)[-1]
+        return err.code, headers, str(err.get_body()).encode()
+    except ValueError:
+        headers["x-amzn-ErrorType"] = "SerializationException"
+        return 400, headers, b'{"__type":"SerializationException","message":"Invalid JSON"}'
+    return 200, headers, json.dumps(result, separators=(",", ":")).encode()

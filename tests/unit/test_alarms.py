@@ -289,6 +289,18 @@ def test_ignore_keeps_the_current_state_when_data_is_missing(aws, evaluator):
     assert state_of(aws, "orders-errors") == "ALARM"
 
 
+def test_alarms_on_dynamodb_metrics_always_ignore_missing_data(aws, evaluator):
+    # given
+    put_alarm(aws, "orders-throttles", Namespace="AWS/DynamoDB",
+              MetricName="ThrottledRequests", Dimensions=[{"Name": "TableName", "Value": "orders"}],
+              TreatMissingData="breaching")
+    # when
+    changes = evaluator.evaluate_once()
+    # then
+    assert changes == []
+    assert state_of(aws, "orders-throttles") == "INSUFFICIENT_DATA"
+
+
 @pytest.mark.parametrize(("pattern", "to_alarm", "expected"), [
     ("X-0-X", 2, "ALARM"),
     ("0X00X", 2, "OK"),
@@ -488,6 +500,7 @@ def test_set_alarm_state_runs_the_actions_and_lasts_until_the_next_evaluation(aw
         ("OK", "ALARM", "Testing the notification")]
     assert [(c.old, c.new) for c in evaluated] == [("ALARM", "OK")]
     [(subject, message)] = notifications(aws, queue_url)
+    assert subject.startswith("ALARM: ")
     assert message["NewStateReason"] == "Testing the notification"
 
 

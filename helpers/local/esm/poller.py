@@ -44,6 +44,8 @@ class StreamPoller:
     ----------
     client : botocore client
         A ``dynamodbstreams`` client.
+    wire : StreamsWire, optional
+        A faster GetRecords path (same request, JSON kept as is); ``client`` otherwise.
     stream_arn : str
         The stream.
     starting_position : {"TRIM_HORIZON", "LATEST"}
@@ -55,8 +57,10 @@ class StreamPoller:
     """
 
     def __init__(self, client: Any, stream_arn: str, starting_position: str,
-                 checkpoint: Any, initial_iterators: dict[str, str] | None = None) -> None:
+                 checkpoint: Any, initial_iterators: dict[str, str] | None = None,
+                 wire: Any = None) -> None:
         self.client = client
+        self.wire = wire
         self.stream_arn = stream_arn
         self.starting_position = starting_position
         self.checkpoint = checkpoint
@@ -142,7 +146,10 @@ class StreamPoller:
                 shard.exhausted = True
                 return 0
         try:
-            response = self.client.get_records(ShardIterator=shard.iterator, Limit=limit)
+            if self.wire is not None:
+                response = self.wire.get_records(shard.iterator, limit)
+            else:
+                response = self.client.get_records(ShardIterator=shard.iterator, Limit=limit)
         except ClientError as err:
             code = err.response["Error"]["Code"]
             if code in ("ExpiredIteratorException", "TrimmedDataAccessException",

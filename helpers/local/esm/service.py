@@ -29,6 +29,7 @@ from helpers.local import streams
 from helpers.local.errors import ServiceError, not_found
 from helpers.local.esm.checkpoints import CheckpointStore
 from helpers.local.esm.config import MappingConfig, create_config, to_response, update_config
+from helpers.local.esm.wire import StreamsWire
 from helpers.local.esm.worker import MappingWorker
 from helpers.local.executor.function import parse_function_name
 from helpers.local.iam_check import missing_permissions
@@ -146,6 +147,10 @@ class MappingService:
     def streams_client(self, uuid: str) -> Any:
         """A DynamoDB Streams client for the mapping's region."""
         return self._client("dynamodbstreams", self.location_of(uuid)[1])
+
+    def streams_wire(self, uuid: str) -> StreamsWire:
+        """A fast GetRecords client for the mapping's region (one per poller)."""
+        return StreamsWire(self.endpoint_url, self.location_of(uuid)[1])
 
     def _client(self, service: str, region: str) -> Any:
         key = (service, region)

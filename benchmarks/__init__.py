@@ -1,0 +1,1 @@
+"""Benchmarks of the local endpoint and the workshop: they print figures, never assert."""

@@ -1,0 +1,114 @@
+"""Shared pieces of the benchmarks: a private endpoint, deployment, percentiles."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import socket
+import statistics
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+from helpers.clients import Backend, get_backend
+from helpers.local import lifecycle
+
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+    "Action": "sts:AssumeRole"}]})
+STREAM_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def endpoint(env: dict[str, str] | None = None) -> Iterator[tuple[Backend, dict[str, Any]]]:
+    """A private endpoint on a free port, stopped afterwards."""
+    port = free_port()
+    saved = dict(os.environ)
+    state = tempfile.mkdtemp(prefix="bench-endpoint-")
+    os.environ.update({"WORKSHOP_STATE_DIR": state, **(env or {})})
+    try:
+        status = lifecycle.up(port)
+        backend = get_backend("endpoint", endpoint_url=status["url"])
+        yield backend, status
+    finally:
+        lifecycle.down(port)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def zip_code(files: dict[str, str]) -> bytes:
+    """A zip with ``files`` (name -> source)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for name, source in sorted(files.items()):
+            archive.writestr(name, source)
+    return buf.getvalue()
+
+
+def role(backend: Backend, name: str, statements: list[dict[str, Any]] | None = None) -> str:
+    """An execution role with stream access (and ``statements`` inline)."""
+    iam = backend.client("iam")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    iam.attach_role_policy(RoleName=name, PolicyArn=STREAM_POLICY)
+    if statements:
+        iam.put_role_policy(RoleName=name, PolicyName="bench", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": statements}))
+    return arn
+
+
+def table(backend: Backend, name: str, stream: str | None = "NEW_IMAGE") -> str | None:
+    """A PAY_PER_REQUEST table keyed by ``pk`` (S); returns the stream ARN."""
+    extra: dict[str, Any] = {}
+    if stream:
+        extra["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream}
+    desc = backend.client("dynamodb").create_table(
+        TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST", **extra)["TableDescription"]
+    return desc.get("LatestStreamArn")
+
+
+def count(backend: Backend, name: str) -> int:
+    """Items in a table (paginated COUNT scan)."""
+    ddb = backend.client("dynamodb")
+    total, kwargs = 0, {"TableName": name, "Select": "COUNT"}
+    while True:
+        page = ddb.scan(**kwargs)
+        total += page["Count"]
+        if "LastEvaluatedKey" not in page:
+            return total
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> float:
+    """Seconds until ``predicate()`` is true; raises TimeoutError after ``timeout``."""
+    start = time.perf_counter()
+    while not predicate():
+        if time.perf_counter() - start > timeout:
+            raise TimeoutError(f"not done after {timeout} s")
+        time.sleep(interval)
+    return time.perf_counter() - start
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50, p95, p99 and max of ``values`` (rounded to 0.1)."""
+    if not values:
+        return {"n": 0}
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+    return {"n": len(values), "p50": round(statistics.median(ordered), 1), "p95": pick(0.95),
+            "p99": pick(0.99), "max": round(ordered[-1], 1)}

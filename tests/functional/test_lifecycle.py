@@ -1,0 +1,92 @@
+"""Starting, inspecting and stopping the endpoint from the command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from helpers.local import lifecycle
+from tests.conftest import ROOT, _free_port
+
+pytestmark = pytest.mark.functional
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "helpers.local", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def cli_env(tmp_path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["WORKSHOP_STATE_DIR"] = str(tmp_path)
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def test_up_status_down_round_trip(cli_env):
+    # given
+    port = str(_free_port())
+    # when
+    first = _cli("up", "--port", port, env=cli_env)
+    again = _cli("up", "--port", port, env=cli_env)
+    status = _cli("status", "--port", port, env=cli_env)
+    down = _cli("down", "--port", port, env=cli_env)
+    after = _cli("status", "--port", port, env=cli_env)
+    # then
+    assert first.returncode == 0, first.stderr
+    assert f"http://127.0.0.1:{port}" in first.stdout
+    assert again.stdout.split("(pid")[1] == first.stdout.split("(pid")[1]  # idempotent
+    assert "pid" in status.stdout and "uptime" in status.stdout
+    assert "event source mappings 0" in status.stdout
+    assert down.stdout.strip() == "stopped"
+    assert after.returncode == 3
+    assert not lifecycle.port_in_use(int(port))
+
+
+def test_endpoint_listens_on_loopback_only(endpoint):
+    # when
+    sockets = [c for c in psutil.Process(endpoint["pid"]).net_connections(kind="inet")
+               if c.status == psutil.CONN_LISTEN]
+    # then
+    assert sockets
+    assert {c.laddr.ip for c in sockets} == {"127.0.0.1"}
+
+
+def test_up_refuses_a_port_taken_by_another_program(cli_env):
+    # given
+    import socket
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = str(other.getsockname()[1])
+        # when
+        result = _cli("up", "--port", port, env=cli_env)
+    # then
+    assert result.returncode == 1
+    assert "in use by another program" in result.stderr
+
+
+def test_a_restarted_endpoint_starts_empty(cli_env, monkeypatch):
+    # given
+    from helpers.clients import get_backend
+
+    port = _free_port()
+    monkeypatch.setenv("WORKSHOP_STATE_DIR", cli_env["WORKSHOP_STATE_DIR"])
+    lifecycle.up(port)
+    backend = get_backend("endpoint", endpoint_url=f"http://127.0.0.1:{port}")
+    backend.client("sqs").create_queue(QueueName="before-restart")
+    # when
+    lifecycle.down(port)
+    lifecycle.up(port)
+    try:
+        queues = backend.client("sqs").list_queues().get("QueueUrls", [])
+    finally:
+        lifecycle.down(port)
+    # then: state lives in memory; notebooks say so and how to rebuild it
+    assert queues == []

@@ -1,0 +1,93 @@
+"""Choosing a backend in the client factory (no endpoint needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers.clients import BackendConfigError, get_backend
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for key in ("WORKSHOP_BACKEND", "AWS_ENDPOINT_URL", "WORKSHOP_LOCAL_PORT",
+                "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_REGION",
+                "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+
+
+def test_local_is_the_default_backend():
+    # when
+    backend = get_backend(start_local=False)
+    # then
+    assert backend.name == "local"
+    assert backend.region == "us-east-1"
+    assert backend.endpoint_url == "http://127.0.0.1:4566"
+
+
+def test_local_port_comes_from_the_environment(monkeypatch):
+    # given
+    monkeypatch.setenv("WORKSHOP_LOCAL_PORT", "4999")
+    # when
+    backend = get_backend("local", start_local=False)
+    # then
+    assert backend.endpoint_url == "http://127.0.0.1:4999"
+
+
+def test_aws_endpoint_url_selects_the_endpoint_backend(monkeypatch):
+    # given
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:4510")
+    # when
+    backend = get_backend()
+    # then
+    assert backend.name == "endpoint"
+    assert backend.endpoint_url == "http://localhost:4510"
+
+
+def test_workshop_backend_variable_wins(monkeypatch):
+    # given
+    monkeypatch.setenv("WORKSHOP_BACKEND", "endpoint")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:4510")
+    # when / then
+    assert get_backend().name == "endpoint"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"backend": "moto"}, "backend='moto' is unknown: use one of 'local', 'aws', 'endpoint'"),
+        ({"backend": "local", "region": "mars-1"}, "region 'mars-1' is not an AWS region"),
+        ({"backend": "endpoint"}, "backend='endpoint' needs an endpoint_url"),
+        ({"backend": "aws", "region": "us-east-1"}, "backend='aws' found no AWS credentials"),
+    ],
+    ids=["unknown_backend", "bad_region", "endpoint_without_url", "aws_without_credentials"],
+)
+def test_bad_settings_fail_with_a_one_line_message(kwargs, message):
+    # when
+    with pytest.raises(BackendConfigError) as err:
+        get_backend(start_local=False, **kwargs)
+    # then
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_aws_backend_refuses_the_local_dummy_credentials(monkeypatch):
+    # given
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    # when
+    with pytest.raises(BackendConfigError) as err:
+        get_backend("aws", region="eu-west-1")
+    # then
+    assert "refuses the local dummy credentials" in str(err.value)
+
+
+def test_clients_disable_the_account_id_endpoint_mode():
+    # given
+    backend = get_backend("endpoint", endpoint_url="http://127.0.0.1:1")
+    # when
+    client = backend.client("dynamodbstreams")
+    # then
+    assert client.meta.config.account_id_endpoint_mode == "disabled"
+    assert client.meta.endpoint_url == "http://127.0.0.1:1"
