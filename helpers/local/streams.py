@@ -344,4 +344,29 @@ def serve_get_records(body: bytes, account_id: str, region: str) -> tuple[int, d
     except ValueError:
         headers["x-amzn-ErrorType"] = "SerializationException"
         return 400, headers, b'{"__type":"SerializationException","message":"Invalid JSON"}'
-    return 200, headers, json.dumps(result, separators=(",", ":")).encode()
+    return 200, headers, json.dumps(result, separators=(",", ":"),
+                                    default=_json_default).encode()
+
+
+def last_sequence_numbers(stream_arn: str) -> dict[str, str | None]:
+    """Each shard's last sequence number right now (``None`` for an empty shard)."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    try:
+        _, _, _, region, account, resource = stream_arn.split(":", 5)
+        table = dynamodb_backends[account][region].tables[resource.split("/")[1]]
+    except (KeyError, ValueError, IndexError):
+        return {}
+    shard = table.stream_shard
+    if shard is None or table.latest_stream_label != stream_arn.rsplit("/", 1)[-1]:
+        return {}
+    last = shard.starting_sequence_number + len(shard.items) - 1 if shard.items else None
+    return {shard.id: None if last is None else str(last)}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    if isinstance(value, set | frozenset):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

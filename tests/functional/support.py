@@ -21,8 +21,9 @@ TRUST = json.dumps({
 STREAM_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
 
 # A handler whose behaviour is chosen by data: each record's NewImage (or Keys)
-# attribute "mode" may say raise / sleep / report / exit / oom. Every invocation is
-# journaled into the table named by JOURNAL_TABLE (one item per invocation).
+# attribute "mode" may say raise / sleep / report / exit / oom / respond:<json> /
+# pause:<seconds>. Every invocation is journaled into the table named by
+# JOURNAL_TABLE (one item per invocation, with the process id that ran it).
 JOURNAL_HANDLER = '''
 import json, os, time, uuid
 import boto3
@@ -53,6 +54,7 @@ def handler(event, context):
         "seqs": {"S": json.dumps(seqs)},
         "keys": {"S": json.dumps(keys)},
         "modes": {"S": json.dumps(modes)},
+        "pid": {"N": str(os.getpid())},
     })
     failures = []
     for record, mode in zip(records, modes):
@@ -69,7 +71,24 @@ def handler(event, context):
             failures.append({"itemIdentifier": record["dynamodb"]["SequenceNumber"]})
         if mode.startswith("respond:"):
             return json.loads(mode[len("respond:"):])
+        if mode.startswith("pause:"):
+            time.sleep(float(mode[len("pause:"):]))
     return {"batchItemFailures": failures}
+'''
+
+# A handler that journals the whole event it received, as JSON text (one item per
+# invocation in the table named by JOURNAL_TABLE).
+EVENT_JOURNAL_HANDLER = '''
+import json, os, time
+import boto3
+
+
+def handler(event, context):
+    boto3.client("dynamodb").put_item(TableName=os.environ["JOURNAL_TABLE"], Item={
+        "id": {"S": context.aws_request_id},
+        "at": {"N": repr(time.time())},
+        "event": {"S": json.dumps(event)},
+    })
 '''
 
 
@@ -132,6 +151,20 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: floa
 
 def journal(backend: Any, table: str) -> list[dict[str, Any]]:
     """Invocations recorded by JOURNAL_HANDLER, oldest first."""
+    out = [{"id": i["id"]["S"], "at": float(i["at"]["N"]), "seqs": json.loads(i["seqs"]["S"]),
+            "keys": json.loads(i["keys"]["S"]), "modes": json.loads(i["modes"]["S"]),
+            "pid": int(i["pid"]["N"]) if "pid" in i else None}
+           for i in _scan(backend, table) if "seqs" in i]
+    return sorted(out, key=lambda i: i["at"])
+
+
+def journaled_events(backend: Any, table: str) -> list[dict[str, Any]]:
+    """Events recorded by EVENT_JOURNAL_HANDLER, oldest first."""
+    items = sorted(_scan(backend, table), key=lambda i: float(i["at"]["N"]))
+    return [json.loads(i["event"]["S"]) for i in items if "event" in i]
+
+
+def _scan(backend: Any, table: str) -> list[dict[str, Any]]:
     ddb = backend.client("dynamodb")
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"TableName": table}
@@ -139,12 +172,8 @@ def journal(backend: Any, table: str) -> list[dict[str, Any]]:
         page = ddb.scan(**kwargs)
         items.extend(page["Items"])
         if "LastEvaluatedKey" not in page:
-            break
+            return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    out = [{"id": i["id"]["S"], "at": float(i["at"]["N"]), "seqs": json.loads(i["seqs"]["S"]),
-            "keys": json.loads(i["keys"]["S"]), "modes": json.loads(i["modes"]["S"])}
-           for i in items]
-    return sorted(out, key=lambda i: i["at"])
 
 
 def log_text(backend: Any, function: str) -> str:
@@ -159,3 +188,24 @@ def log_text(backend: Any, function: str) -> str:
             break
         kwargs["nextToken"] = page["nextToken"]
     return "".join(e["message"] for e in sorted(events, key=lambda e: e["timestamp"]))
+
+
+def wait_for_state(backend: Any, uuid: str, state: str, timeout: float = 30.0) -> dict[str, Any]:
+    """GetEventSourceMapping until the mapping reaches ``state``; returns it."""
+    lam = backend.client("lambda")
+    return wait_for(lambda: (m := lam.get_event_source_mapping(UUID=uuid))["State"] == state
+                    and m, timeout=timeout, message=f"mapping {uuid} to be {state}")
+
+
+def queue_messages(backend: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Every message now visible in an SQS queue, bodies parsed from JSON; deletes them."""
+    sqs = backend.client("sqs")
+    out: list[dict[str, Any]] = []
+    while True:
+        page = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                   WaitTimeSeconds=0).get("Messages", [])
+        if not page:
+            return out
+        for message in page:
+            out.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

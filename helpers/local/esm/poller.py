@@ -49,16 +49,15 @@ class StreamPoller:
     stream_arn : str
         The stream.
     starting_position : {"TRIM_HORIZON", "LATEST"}
-        Where to start in a shard that has no checkpoint.
+        Where to start in a shard that has no checkpoint. (The service turns a
+        mapping's ``LATEST`` into checkpoints when it is created, so re-reading a
+        shard never asks for ``LATEST`` twice.)
     checkpoint : callable
         ``checkpoint(shard_id) -> str | None``: the last sequence number done.
-    initial_iterators : dict, optional
-        Iterators taken when the mapping was created (for ``LATEST``).
     """
 
     def __init__(self, client: Any, stream_arn: str, starting_position: str,
-                 checkpoint: Any, initial_iterators: dict[str, str] | None = None,
-                 wire: Any = None) -> None:
+                 checkpoint: Any, wire: Any = None) -> None:
         self.client = client
         self.wire = wire
         self.stream_arn = stream_arn
@@ -66,7 +65,6 @@ class StreamPoller:
         self.checkpoint = checkpoint
         self.shards: dict[str, ShardState] = {}
         self.key_names: list[str] = []
-        self._initial = dict(initial_iterators or {})
 
     def refresh_shards(self) -> None:
         """DescribeStream: learn new shards and the table's key names.
@@ -121,8 +119,6 @@ class StreamPoller:
         done = self.checkpoint(shard.shard_id)
         if done is not None:
             kwargs = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": done}
-        elif shard.shard_id in self._initial:
-            return self._initial.pop(shard.shard_id)
         elif shard.parent_id is not None and shard.parent_id in self.shards:
             # A child of a shard we read: start at its beginning.
             kwargs = {"ShardIteratorType": "TRIM_HORIZON"}

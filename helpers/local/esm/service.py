@@ -93,8 +93,8 @@ class MappingService:
         with self._lock:
             return len(self._configs)
 
-    def _spawn(self, uuid: str, initial: dict[str, str] | None = None) -> None:
-        worker = MappingWorker(self, uuid, initial)
+    def _spawn(self, uuid: str) -> None:
+        worker = MappingWorker(self, uuid)
         self._workers[uuid] = worker
         worker.start()
 
@@ -212,13 +212,13 @@ class MappingService:
             cfg = create_config(params, function_arn=function_arn, stream_exists=stream_ok,
                                 existing=existing, region=region, account_id=account_id)
         self._check_role(account_id, region, cfg)
-        initial = self._latest_iterators(region, cfg) if cfg.starting_position == "LATEST" \
-            else None
+        if cfg.starting_position == "LATEST":
+            self._resolve_latest(cfg)
         with self._lock:
             self._configs[cfg.uuid] = cfg
             self._where[cfg.uuid] = (account_id, region)
             if self._running:
-                self._spawn(cfg.uuid, initial)
+                self._spawn(cfg.uuid)
         log.info("mapping %s created: %s -> %s", cfg.uuid, cfg.event_source_arn,
                  cfg.function_arn)
         return to_response(cfg)
@@ -307,14 +307,17 @@ class MappingService:
         except ClientError:
             return False
 
-    def _latest_iterators(self, region: str, cfg: MappingConfig) -> dict[str, str]:
-        client = self._client("dynamodbstreams", region)
-        shards = client.describe_stream(StreamArn=cfg.event_source_arn)[
-            "StreamDescription"]["Shards"]
-        return {s["ShardId"]: client.get_shard_iterator(
-                    StreamArn=cfg.event_source_arn, ShardId=s["ShardId"],
-                    ShardIteratorType="LATEST")["ShardIterator"]
-                for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"]}
+    def _resolve_latest(self, cfg: MappingConfig) -> None:
+        """Pin ``LATEST`` to the stream's position now, as checkpoints.
+
+        Every shard's last sequence number becomes the mapping's checkpoint, so a
+        restart, a disable/enable or a rewind before the first batch never asks for
+        ``LATEST`` again (which would skip what was written meanwhile). Shards with
+        no record yet are then read from their start.
+        """
+        for shard_id, last in streams.last_sequence_numbers(cfg.event_source_arn).items():
+            if last is not None:
+                self.checkpoints.set(cfg.uuid, shard_id, last)
 
     def _check_role(self, account_id: str, region: str, cfg: MappingConfig) -> None:
         """AWS refuses a mapping whose function's role cannot read the stream."""

@@ -77,7 +77,10 @@ class StreamsWire:
                 self._local.conn = None
                 if attempt == 2:
                     raise
-        data = json.loads(payload or b"{}")
+        try:
+            data = json.loads(payload or b"{}")
+        except ValueError:
+            data = {"message": payload[:500].decode(errors="replace")}
         if response.status != 200:
             code = (response.getheader("x-amzn-ErrorType") or data.get("__type", "")
                     ).rsplit("#", 1)[-1].split(":")[0]

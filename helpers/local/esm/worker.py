@@ -59,17 +59,13 @@ class MappingWorker:
         Owner: configuration, clients, checkpoints, executor.
     uuid : str
         The mapping.
-    initial_iterators : dict, optional
-        Shard iterators taken at creation (``LATEST``).
     """
 
-    def __init__(self, service: Any, uuid: str,
-                 initial_iterators: dict[str, str] | None = None) -> None:
+    def __init__(self, service: Any, uuid: str) -> None:
         self.service = service
         self.uuid = uuid
         self.wake = threading.Event()
         self.stopped = threading.Event()
-        self._initial = initial_iterators
         self._poller: StreamPoller | None = None
         self._last_refresh = 0.0
         self._lanes: ThreadPoolExecutor | None = None
@@ -112,7 +108,7 @@ class MappingWorker:
             if cfg is None:
                 break
             if not cfg.enabled:
-                self._poller = None
+                self._poller = None  # re-read from the checkpoints when enabled again
                 self.wake.wait(1.0)
                 self.wake.clear()
                 continue
@@ -148,10 +144,11 @@ class MappingWorker:
             if poller is None:
                 poller = StreamPoller(
                     self.service.streams_client(self.uuid), cfg.event_source_arn,
-                    cfg.starting_position,
+                    # LATEST was pinned into checkpoints when the mapping was created:
+                    # a shard without a checkpoint is read from its start.
+                    "TRIM_HORIZON",
                     lambda shard_id: self.service.checkpoints.get(self.uuid, shard_id),
-                    self._initial, wire=self.service.streams_wire(self.uuid))
-                self._initial = None
+                    wire=self.service.streams_wire(self.uuid))
                 self._poller = poller
             poller.refresh_shards()
             self._last_refresh = time.monotonic()
