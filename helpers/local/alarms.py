@@ -817,3 +817,33 @@ def _plural(count: int, word: str) -> str:
 
 def _was(count: int) -> str:
     return "was" if count == 1 else "were"
+
+
+def _describe_alarm_history(self: Any) -> Any:
+    """``DescribeAlarmHistory`` (moto has none): the state updates the evaluator made."""
+    from moto.core.responses import ActionResult
+
+    name = self._get_param("AlarmName")
+    kind = self._get_param("HistoryItemType")
+    start, end = self._get_param("StartDate"), self._get_param("EndDate")
+    limit = int(self._get_param("MaxRecords") or 100)
+    items: list[dict[str, Any]] = []
+    for alarm in self.cloudwatch_backend.alarms.values():
+        if name is None or alarm.name == name:
+            items.extend(history_items(alarm))
+    if kind:
+        items = [i for i in items if i["HistoryItemType"] == kind]
+    if start is not None:
+        items = [i for i in items if i["Timestamp"] >= _aware(start)]
+    if end is not None:
+        items = [i for i in items if i["Timestamp"] <= _aware(end)]
+    items.sort(key=lambda i: i["Timestamp"],
+               reverse=self._get_param("ScanBy") != "TimestampAscending")
+    return ActionResult({"AlarmHistoryItems": items[:limit]})
+
+
+def serve_alarm_history() -> None:
+    """Give moto's CloudWatch API a ``DescribeAlarmHistory`` operation (idempotent)."""
+    from moto.cloudwatch.responses import CloudWatchResponse
+
+    CloudWatchResponse.describe_alarm_history = _describe_alarm_history  # type: ignore

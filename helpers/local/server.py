@@ -150,6 +150,8 @@ class Endpoint:
         from helpers.local.paths import state_dir
 
         streams.install()
+        alarms.install()
+        alarms.serve_alarm_history()
         self.port = port
         self.url = f"http://{HOST}:{port}"
         self.started = time.time()
