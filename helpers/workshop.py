@@ -1,0 +1,564 @@
+"""The workshop as a whole: connecting, prerequisites, recorded figures, running it all.
+
+In a notebook::
+
+    cloud, names = workshop.connect(backend, region, name_prefix)
+    workshop.require(cloud, names, "stream_processor_function")
+    workshop.record("replica_items", 2000)
+
+From a shell::
+
+    python -m helpers.workshop run [--out build/notebooks] [--backend local] [-p key value ...]
+    python -m helpers.workshop lab [--port 4566] [--lab-port 8888]
+
+``run`` executes every notebook in order with papermill into ``build/notebooks/``
+(plus HTML copies when nbconvert is installed) and prints a summary with the
+figures each notebook recorded. ``lab`` starts the local endpoint if needed,
+opens JupyterLab on ``notebooks/`` and stops the endpoint on exit if it started it.
+
+Recorded figures are display outputs of the MIME type :data:`FIGURES_MIME`
+(with a plain-text fallback), so they travel inside the executed notebook;
+:func:`figures` reads them back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from botocore.exceptions import BotoCoreError, ClientError
+
+from helpers.clients import Backend, BackendConfigError, get_backend, local_port
+from helpers.naming import NamePrefixError, Names
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS_DIR = ROOT / "notebooks"
+BUILD_DIR = ROOT / "build"
+NOTEBOOKS = (
+    "00_setup",
+    "01_lambda_function",
+    "02_trigger",
+    "03_test_processing",
+    "04_advanced_config",
+    "05_replication_logfile",
+    "99_cleanup",
+)
+FIGURES_MIME = "application/vnd.workshop.figures+json"
+KERNEL_NAME = "ddb-streams-workshop"
+
+
+class SetupError(Exception):
+    """A setting or a prerequisite is wrong; the message says what to change.
+
+    In a notebook the error shows as one line, without a traceback.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
+class PrerequisiteError(SetupError):
+    """Something an earlier notebook creates is missing."""
+
+
+# --------------------------------------------------------------------------- in notebooks
+
+
+def connect(
+    backend: str = "local", region: str | None = None, name_prefix: str = ""
+) -> tuple[Backend, Names]:
+    """Resolve the backend and the resource names, failing with a one-line message.
+
+    Parameters
+    ----------
+    backend : {"local", "aws", "endpoint"}
+        Where the workshop runs.
+    region : str, optional
+        AWS region (``us-east-1`` locally by default).
+    name_prefix : str
+        Put in front of every resource name, e.g. ``"alice-"``.
+
+    Returns
+    -------
+    tuple
+        ``(Backend, Names)``.
+
+    Raises
+    ------
+    SetupError
+        Unknown backend, bad region, no credentials, bad prefix, or the endpoint
+        does not answer.
+    """
+    try:
+        names = Names.with_prefix(name_prefix)
+        cloud = get_backend(backend, region)
+        if not cloud.is_local:
+            cloud.account_id()  # fail here, before anything is created
+    except (BackendConfigError, NamePrefixError) as exc:
+        raise SetupError(str(exc)) from None
+    except (ClientError, BotoCoreError) as exc:
+        raise SetupError(f"cannot reach {backend!r}: {exc}") from None
+    except RuntimeError as exc:  # the local endpoint did not start
+        first = str(exc).splitlines()[0]
+        raise SetupError(f"{first} (see `python -m helpers.local status`)") from None
+    return cloud, names
+
+
+def check_parameters(
+    *, billing: str | None = None, logfile_data_dir: str | Path | None = None
+) -> None:
+    """Check a notebook's other parameters, failing with a one-line message.
+
+    Parameters
+    ----------
+    billing : str, optional
+        ``PAY_PER_REQUEST`` or ``PROVISIONED``.
+    logfile_data_dir : path, optional
+        A folder with the lab's original ``logfile_*.csv`` files.
+
+    Raises
+    ------
+    SetupError
+        Says which parameter to change.
+    """
+    if billing is not None and billing not in ("PAY_PER_REQUEST", "PROVISIONED"):
+        raise SetupError(
+            f"billing={billing!r} is unknown: use 'PAY_PER_REQUEST' (on-demand) or 'PROVISIONED'"
+        )
+    if logfile_data_dir is not None:
+        folder = Path(logfile_data_dir).expanduser()
+        if not folder.is_dir():
+            raise SetupError(
+                f"logfile_data_dir={str(logfile_data_dir)!r} is not a folder: set it to the "
+                "folder holding logfile_small1.csv ... logfile_stream.csv, or to None to "
+                "generate the data"
+            )
+        missing = [
+            f"logfile_{n}.csv"
+            for n in ("small1", "medium1", "medium2", "stream")
+            if not (folder / f"logfile_{n}.csv").is_file()
+        ]
+        if missing:
+            raise SetupError(
+                f"logfile_data_dir={str(logfile_data_dir)!r} lacks {', '.join(missing)}: "
+                "copy them there, or set logfile_data_dir=None to generate the data"
+            )
+
+
+def where(backend: Backend) -> pd.DataFrame:
+    """Where the calls go: backend, region, endpoint and account, as a table."""
+    info = backend.describe()
+    if backend.is_local:
+        from helpers.local import lifecycle
+
+        health = lifecycle.health(local_port()) or {}
+        info["endpoint process"] = (
+            f"pid {health.get('pid', '?')}, up {health.get('uptime_s', 0):.0f} s"
+        )
+    return pd.DataFrame({"setting": list(info), "value": list(info.values())})
+
+
+_NEEDS = {
+    "ecommerce_table": ("table", "ecommerce_table", "00_setup"),
+    "logfile_table": ("table", "logfile_table", "00_setup"),
+    "stream_processor_function": ("function", "stream_processor_function", "01_lambda_function"),
+    "stream_processor_trigger": ("trigger", "stream_processor_function", "02_trigger"),
+}
+
+
+def require(backend: Backend, names: Names, *needs: str) -> None:
+    """Check that earlier notebooks created what this one needs.
+
+    Parameters
+    ----------
+    backend : Backend
+        Where to look.
+    names : Names
+        The workshop's names.
+    *needs : str
+        Among ``ecommerce_table``, ``logfile_table``, ``stream_processor_function``
+        and ``stream_processor_trigger``.
+
+    Raises
+    ------
+    PrerequisiteError
+        Says which notebook to run first.
+    """
+    latest = max((_NEEDS[need][2] for need in needs), default="00_setup")
+    again = "00_setup" if latest == "00_setup" else f"00_setup to {latest}"
+    for need in needs:
+        kind, attr, notebook = _NEEDS[need]
+        name = getattr(names, attr)
+        if _exists(backend, kind, name):
+            continue
+        message = f"the {kind} {name!r} does not exist: run {notebook}.ipynb first"
+        if backend.is_local:
+            message += (
+                " (the local endpoint keeps everything in memory: if it was restarted, "
+                f"run {again} again)"
+            )
+        raise PrerequisiteError(message)
+
+
+def _exists(backend: Backend, kind: str, name: str) -> bool:
+    try:
+        if kind == "table":
+            backend.client("dynamodb").describe_table(TableName=name)
+        elif kind == "function":
+            backend.client("lambda").get_function_configuration(FunctionName=name)
+        else:
+            mappings = backend.client("lambda").list_event_source_mappings(FunctionName=name)
+            return bool(mappings["EventSourceMappings"])
+    except ClientError:
+        return False
+    return True
+
+
+def record(name: str, value: Any) -> None:
+    """Record a key figure of the notebook (shown, and readable from the executed notebook).
+
+    Parameters
+    ----------
+    name : str
+        Figure name, e.g. ``"replica_items"``.
+    value : Any
+        A JSON value (numbers, strings, booleans, lists, dicts).
+    """
+    value = json.loads(json.dumps(value, default=_plain))
+    text = f"recorded {name} = {value!r}"
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover
+        print(text)
+        return
+    if get_ipython() is None:
+        print(text)
+        return
+    display({FIGURES_MIME: {name: value}, "text/plain": text}, raw=True)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return str(value)
+
+
+def figures(notebook: str | Path | Mapping[str, Any]) -> dict[str, Any]:
+    """The figures an executed notebook recorded with :func:`record` (later ones win)."""
+    if isinstance(notebook, str | Path):
+        data = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    else:
+        data = notebook
+    found: dict[str, Any] = {}
+    for cell in data.get("cells", []):
+        for output in cell.get("outputs", []):
+            payload = output.get("data", {}).get(FIGURES_MIME)
+            if isinstance(payload, str):
+                payload = json.loads(payload)
+            if isinstance(payload, dict):
+                found.update(payload)
+    return found
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass
+class NotebookRun:
+    """One executed notebook."""
+
+    name: str
+    output: Path
+    seconds: float
+    figures: dict[str, Any] = field(default_factory=dict)
+    html: Path | None = None
+
+
+def write_kernelspec(build_dir: Path = BUILD_DIR) -> Path:
+    """Write a kernelspec running this interpreter (the project's venv) with ``helpers`` importable.
+
+    Returns
+    -------
+    Path
+        The folder to put on ``JUPYTER_PATH`` (it holds ``kernels/<KERNEL_NAME>``).
+    """
+    share = build_dir / "jupyter"
+    folder = share / "kernels" / KERNEL_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    python_path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    spec = {
+        "argv": [
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+            "--IPKernelApp.log_level=ERROR",
+        ],
+        "display_name": "DynamoDB Streams workshop (.venv)",
+        "language": "python",
+        "env": {
+            "PYTHONPATH": python_path,
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        },
+        "metadata": {"debugger": False},
+    }
+    (folder / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    return share
+
+
+@contextlib.contextmanager
+def _jupyter_path(extra: Path) -> Iterator[None]:
+    saved = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(extra), saved) if p)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = saved
+
+
+def _to_html(notebook: Path) -> Path | None:
+    try:
+        from nbconvert import HTMLExporter
+    except ImportError:
+        return None
+    body, _ = HTMLExporter().from_filename(str(notebook))
+    target = notebook.with_suffix(".html")
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def run_notebook(
+    name: str,
+    out_dir: Path,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    html: bool = True,
+    timeout: int = 600,
+) -> NotebookRun:
+    """Execute one notebook of :data:`NOTEBOOKS_DIR` with papermill.
+
+    Parameters
+    ----------
+    name : str
+        Notebook name without ``.ipynb``.
+    out_dir : Path
+        Where the executed copy goes.
+    parameters : mapping, optional
+        Injected after the ``parameters`` cell.
+    html : bool
+        Also write an HTML copy (needs nbconvert).
+    timeout : int
+        Seconds per cell.
+
+    Returns
+    -------
+    NotebookRun
+
+    Raises
+    ------
+    papermill.PapermillExecutionError
+        A cell failed; the executed copy shows where.
+    """
+    import papermill as pm
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    share = write_kernelspec()
+    output = out_dir / f"{name}.ipynb"
+    start = time.perf_counter()
+    with _jupyter_path(share):
+        pm.execute_notebook(
+            str(NOTEBOOKS_DIR / f"{name}.ipynb"),
+            str(output),
+            parameters=dict(parameters or {}),
+            kernel_name=KERNEL_NAME,
+            cwd=str(NOTEBOOKS_DIR),
+            progress_bar=False,
+            execution_timeout=timeout,
+        )
+    seconds = time.perf_counter() - start
+    return NotebookRun(name, output, seconds, figures(output), _to_html(output) if html else None)
+
+
+def run_notebooks(
+    out_dir: Path = BUILD_DIR / "notebooks",
+    parameters: Mapping[str, Any] | None = None,
+    notebooks: Sequence[str] = NOTEBOOKS,
+    *,
+    html: bool = True,
+    echo: bool = True,
+) -> list[NotebookRun]:
+    """Execute notebooks in order; stops at the first failure (papermill raises)."""
+    runs = []
+    for name in notebooks:
+        if echo:
+            print(f"running {name} ...", flush=True)
+        run = run_notebook(name, out_dir, parameters, html=html)
+        if echo:
+            print(f"  done in {run.seconds:.1f} s", flush=True)
+        runs.append(run)
+    return runs
+
+
+def summary(runs: Sequence[NotebookRun]) -> str:
+    """A text table: notebook, seconds and recorded figures."""
+    lines = [f"{'notebook':<24} {'time (s)':>8}  key figures", "-" * 78]
+    for run in runs:
+        shown = "; ".join(
+            f"{k}={v}" for k, v in run.figures.items() if not isinstance(v, dict | list)
+        )
+        lines.append(f"{run.name:<24} {run.seconds:>8.1f}  {shown}")
+    total = sum(run.seconds for run in runs)
+    lines.append("-" * 78)
+    lines.append(f"{'total':<24} {total:>8.1f}  {len(runs)} notebooks")
+    return "\n".join(lines)
+
+
+def _value(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _first_line(exc: BaseException) -> str:
+    if hasattr(exc, "ename"):  # papermill's execution error: the failing cell's exception
+        return f"{exc.ename}: {exc.evalue} (cell In [{getattr(exc, 'exec_count', '?')}])"
+    lines = [line for line in str(exc).splitlines() if line.strip() and not line.startswith("-")]
+    return lines[0].strip() if lines else ""
+
+
+@contextlib.contextmanager
+def _local_endpoint(backend: str | None) -> Iterator[None]:
+    """Start the local endpoint for a run if it is not running; stop it afterwards if so."""
+    if backend not in (None, "local"):
+        yield
+        return
+    from helpers.local import lifecycle
+
+    port = local_port()
+    started = lifecycle.health(port) is None
+    if started:
+        status = lifecycle.up(port)
+        print(f"local AWS endpoint started at {status['url']}", flush=True)
+    try:
+        yield
+    finally:
+        if started:
+            lifecycle.down(port)
+            print("local AWS endpoint stopped", flush=True)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    parameters: dict[str, Any] = {key: _value(value) for key, value in args.parameter or []}
+    if args.backend:
+        parameters["backend"] = args.backend
+    out_dir = Path(args.out).resolve()
+    names = args.only or list(NOTEBOOKS)
+    with _local_endpoint(parameters.get("backend") or os.environ.get("WORKSHOP_BACKEND")):
+        try:
+            runs = run_notebooks(out_dir, parameters, names, html=not args.no_html)
+        except Exception as exc:  # papermill's execution error names the failing cell
+            print(f"\nFAILED: {_first_line(exc)}", file=sys.stderr)
+            print(f"the executed notebooks are in {out_dir}", file=sys.stderr)
+            return 1
+    print()
+    print(summary(runs))
+    print(f"\nexecuted notebooks: {out_dir}")
+    if not args.no_html and all(run.html is None for run in runs):
+        print("(no HTML copies: install nbconvert to get them)")
+    return 0
+
+
+def _lab_command(args: argparse.Namespace) -> int:
+    from helpers.local import lifecycle
+
+    try:
+        import jupyterlab  # noqa: F401
+    except ImportError:
+        print("JupyterLab is not installed: run `make lab`, which installs it", file=sys.stderr)
+        return 1
+    port = args.port or local_port()
+    started = lifecycle.health(port) is None
+    status = lifecycle.up(port)
+    print(f"local AWS endpoint at {status['url']}" + (" (started)" if started else ""))
+    env = dict(os.environ)
+    env["WORKSHOP_LOCAL_PORT"] = str(port)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    share = write_kernelspec()
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(share), env.get("JUPYTER_PATH", "")) if p)
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        f"--ServerApp.root_dir={NOTEBOOKS_DIR}",
+        f"--ServerApp.port={args.lab_port}",
+        "00_setup.ipynb",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers often run as root
+        command.append("--allow-root")
+    proc = subprocess.Popen(command, env=env, cwd=str(NOTEBOOKS_DIR))
+
+    def terminate(signum: int, frame: Any) -> None:
+        proc.terminate()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:
+                continue  # JupyterLab gets Ctrl-C too, asks to confirm and exits by itself
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
+        if started:
+            lifecycle.down(port)
+            print("local AWS endpoint stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``run`` or ``lab``."""
+    parser = argparse.ArgumentParser(prog="python -m helpers.workshop")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run every notebook headlessly with papermill")
+    run.add_argument("--out", default=str(BUILD_DIR / "notebooks"), help="output folder")
+    run.add_argument("--backend", default=None, help="local (default), aws or endpoint")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUE"),
+        help="a notebook parameter (Python literal or text)",
+    )
+    run.add_argument("--only", nargs="+", choices=NOTEBOOKS, help="run only these notebooks")
+    run.add_argument("--no-html", action="store_true", help="skip the HTML copies")
+    lab = commands.add_parser("lab", help="open the workshop in JupyterLab")
+    lab.add_argument("--port", type=int, default=None, help="local endpoint port (default 4566)")
+    lab.add_argument("--lab-port", type=int, default=8888, help="JupyterLab port")
+    args = parser.parse_args(argv)
+    return _run_command(args) if args.command == "run" else _lab_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

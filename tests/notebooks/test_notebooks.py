@@ -1,0 +1,282 @@
+"""The workshop's notebooks: committed clean, and executed top to bottom with papermill.
+
+The executed runs share one local endpoint (the session's ``endpoint`` fixture, on
+a free port passed to the kernels through ``WORKSHOP_LOCAL_PORT``) and go in the
+workshop's order, 00 and 99 twice each to prove they can be run again. Each
+notebook records its key figures with ``helpers.workshop.record``; the tests
+read them back from the executed copies.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from helpers import workshop
+
+pytestmark = pytest.mark.notebooks
+
+NOTEBOOKS_DIR = workshop.NOTEBOOKS_DIR
+ORDER = [*workshop.NOTEBOOKS[:1], "00_setup#rerun", *workshop.NOTEBOOKS[1:], "99_cleanup#rerun"]
+PLOTS = {  # notebook -> least number of figures its executed copy must hold
+    "00_setup": 1,
+    "02_trigger": 1,
+    "03_test_processing": 5,
+    "04_advanced_config": 2,
+    "05_replication_logfile": 2,
+}
+TOTAL_SECONDS_BUDGET = 240.0  # about 70 s on a laptop; generous for slow CI machines
+
+
+# --------------------------------------------------------------------------- committed
+
+
+def _committed(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
+
+
+def test_every_workshop_notebook_is_listed() -> None:
+    on_disk = sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))
+    assert on_disk == sorted(workshop.NOTEBOOKS)
+
+
+@pytest.mark.parametrize("name", workshop.NOTEBOOKS)
+def test_committed_notebook_has_no_outputs(name: str) -> None:
+    for cell in _committed(name).cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{name}: a cell has outputs:\n{cell.source[:200]}"
+            assert cell.execution_count is None, f"{name}: a cell has an execution count"
+
+
+@pytest.mark.parametrize("name", workshop.NOTEBOOKS)
+def test_committed_notebook_has_one_parameters_cell(name: str) -> None:
+    tagged = [c for c in _committed(name).cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    assert tagged[0].cell_type == "code"
+    assert "backend" in tagged[0].source and "name_prefix" in tagged[0].source
+
+
+@pytest.mark.parametrize("name", workshop.NOTEBOOKS)
+def test_committed_notebook_layout(name: str) -> None:
+    nb = _committed(name)
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    assert "What you will learn" in nb.cells[0].source and "Time" in nb.cells[0].source
+    assert nb.cells[-1].cell_type == "markdown" and "## Recap" in nb.cells[-1].source
+    assert ".ipynb" in nb.cells[-1].source, "the recap links to the next notebook"
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            lines = cell.source.splitlines()
+            assert 1 <= len(lines) <= 10, f"{name}: a code cell has {len(lines)} lines"
+            assert "input(" not in cell.source and "getpass" not in cell.source
+
+
+# --------------------------------------------------------------------------- executed
+
+
+@dataclass
+class Execution:
+    """Executed copies of the notebooks, keyed by run name (``00_setup#rerun`` ...)."""
+
+    paths: dict[str, Path] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def notebook(self, run: str) -> nbformat.NotebookNode:
+        if run in self.failures:
+            pytest.fail(f"{run} failed:\n{self.failures[run]}")
+        if run not in self.paths:
+            pytest.fail(f"{run} did not run")
+        return nbformat.read(self.paths[run], as_version=4)
+
+    def figures(self, run: str) -> dict[str, Any]:
+        return workshop.figures(self.notebook(run))
+
+
+@pytest.fixture(scope="module")
+def executed(endpoint: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Execution]:
+    """Run every notebook once in order (00 and 99 twice) against the session endpoint."""
+    import papermill as pm
+
+    out = tmp_path_factory.mktemp("notebooks")
+    result = Execution()
+    for run in ORDER:
+        name, _, suffix = run.partition("#")
+        folder = out / (suffix or "first")
+        try:
+            done = workshop.run_notebook(name, folder, {"backend": "local"}, html=False)
+        except pm.PapermillExecutionError as exc:
+            result.failures[run] = f"{exc.ename}: {exc.evalue}\n" + "".join(exc.traceback[-3:])
+            result.paths[run] = folder / f"{name}.ipynb"
+            continue
+        result.paths[run] = done.output
+        result.seconds[run] = done.seconds
+    yield result
+
+
+def _error_outputs(nb: nbformat.NotebookNode) -> list[str]:
+    return [
+        f"{o.get('ename')}: {o.get('evalue')}"
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for o in cell.outputs
+        if o.output_type == "error"
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("run", ORDER)
+def test_notebook_runs_without_error_outputs(executed: Execution, run: str) -> None:
+    nb = executed.notebook(run)
+    assert _error_outputs(nb) == []
+    assert all(c.execution_count for c in nb.cells if c.cell_type == "code"), "a cell did not run"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize(("name", "least"), sorted(PLOTS.items()))
+def test_notebook_draws_its_plots(executed: Execution, name: str, least: int) -> None:
+    images = [
+        o
+        for cell in executed.notebook(name).cells
+        if cell.cell_type == "code"
+        for o in cell.outputs
+        if "image/png" in o.get("data", {})
+    ]
+    assert len(images) >= least
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_setup_loads_exercise_one(executed: Execution) -> None:
+    for run in ("00_setup", "00_setup#rerun"):
+        figures = executed.figures(run)
+        assert figures["logfile_items"] == 4000
+        assert figures["logfile_servererror"] == 1
+        assert figures["ecommerce_items"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_function_notebook(executed: Execution) -> None:
+    figures = executed.figures("01_lambda_function")
+    assert figures["code_sha256_stable"] is True
+    assert figures["test_event_processed"] == 3
+    assert figures["reserved_concurrency"] == 10
+    assert figures["runtime_error_code"] == "InvalidParameterValueException"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_trigger_notebook(executed: Execution) -> None:
+    figures = executed.figures("02_trigger")
+    assert figures["missing_permission_error"] == "InvalidParameterValueException"
+    assert figures["mapping_state"] == "Enabled"
+    assert figures["mapping_batch_size"] == 10
+    # TRIM_HORIZON: every item written in 00 reaches the function.
+    assert figures["initial_records_processed"] == executed.figures("00_setup")["ecommerce_items"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_processing_notebook(executed: Execution) -> None:
+    figures = executed.figures("03_test_processing")
+    assert figures["errors"] == 0
+    assert figures["records_processed"] >= 27
+    assert 1 <= figures["burst_invocations"] < figures["burst_records"] == 20
+    assert figures["latency_p50_ms"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_advanced_config_notebook(executed: Execution) -> None:
+    figures = executed.figures("04_advanced_config")
+    assert figures["destination_permission_error"] == "InvalidParameterValueException"
+    assert figures["dead_letter_messages"] == 1
+    assert figures["dead_letter_records"] == 1
+    assert figures["dead_letter_invocations"] == 4  # 1 + 3 retries
+    assert figures["poison_invocations"] == 8  # whole, 2 halves, 2 quarters, 3 retries
+    assert figures["partial_dead_letter_records"] == 3
+    assert figures["filter_processed"] == 1
+    assert figures["errors_alarm"] == "ALARM"
+    assert figures["alarm_notifications"] >= 1
+    assert figures["dashboard_problems"] == 0
+    assert figures["diagnoses"] == [
+        "healthy",
+        "trigger-disabled",
+        "missing-permission",
+        "function-failing",
+        "stream-off",
+        "old-stream",
+        "healthy",
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_replication_notebook(executed: Execution) -> None:
+    figures = executed.figures("05_replication_logfile")
+    assert figures["logfile_items"] == 6000
+    assert figures["replica_items"] == 2000
+    assert figures["replica_servererror"] == 13
+    assert figures["replica_matches"] is True
+    assert figures["replicator_errors"] == 0
+    assert figures["replication_lag_p50_ms"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_cleanup_leaves_nothing_and_can_run_again(executed: Execution) -> None:
+    first, again = executed.figures("99_cleanup"), executed.figures("99_cleanup#rerun")
+    assert first["leftovers"] == 0 and first["deleted"] > 0
+    assert again["leftovers"] == 0 and again["deleted"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_workshop_stays_quick(executed: Execution) -> None:
+    first_runs = {r: s for r, s in executed.seconds.items() if "#" not in r}
+    assert len(first_runs) == len(workshop.NOTEBOOKS)
+    assert sum(first_runs.values()) < TOTAL_SECONDS_BUDGET, json.dumps(first_runs, indent=1)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def test_recorded_figures_are_read_back() -> None:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data", data={workshop.FIGURES_MIME: {"a": 1}, "text/plain": "recorded a = 1"}
+        ),
+        nbformat.v4.new_output("display_data", data={workshop.FIGURES_MIME: {"a": 2, "b": "x"}}),
+    ]
+    nb.cells = [cell]
+    assert workshop.figures(nb) == {"a": 2, "b": "x"}
+
+
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    statements = document["Statement"]
+    return [statements] if isinstance(statements, dict) else statements
+
+
+def test_workshop_policies_are_scoped(backend: Any) -> None:
+    from helpers import iam
+
+    documents = iam.workshop_policy_documents(backend)
+    assert documents
+    for name, document in documents.items():
+        for statement in _statements(document):
+            resources = statement["Resource"]
+            resources = [resources] if isinstance(resources, str) else resources
+            assert resources, name
+            assert "*" not in resources, f"{name} grants {statement['Action']} on *"
+            assert all(r.startswith("arn:aws:") and ":123456789012:" in r for r in resources), name
