@@ -16,7 +16,6 @@ import sys
 import time
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -44,12 +43,13 @@ def lab(endpoint, tmp_path):
     env.update(JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
                JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
+    log = (tmp_path / "lab.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
          "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
          f"--ServerApp.root_dir={work}", "--LabApp.expose_app_in_browser=True",
          *(["--allow-root"] if os.geteuid() == 0 else [])],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "lab.log", "wb"))
+        env=env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -68,6 +68,7 @@ def lab(endpoint, tmp_path):
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+    log.close()
 
 
 def test_setup_notebook_runs_in_jupyterlab_without_errors_and_draws_a_plot(lab):
