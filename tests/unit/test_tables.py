@@ -6,7 +6,6 @@ import urllib.request
 from decimal import Decimal
 
 import pytest
-from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from helpers.clients import get_backend
@@ -128,23 +127,6 @@ def test_enabling_a_stream_twice_with_the_same_view_type_keeps_its_arn(backend):
     assert second == first == stream_arn(backend, "logfile-stream")
     assert first.startswith("arn:aws:dynamodb:us-east-1:")
     assert ":table/logfile-stream/stream/" in first
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=ClientError,
-    reason="moto 5.2.5 refuses to turn a stream on again once one existed; AWS allows it",
-)
-def test_changing_the_view_type_replaces_the_stream_with_a_new_arn(backend):
-    # given
-    create_logfile_table(backend, "logfile-new-view")
-    old = enable_stream(backend, "logfile-new-view", "KEYS_ONLY")
-    # when
-    new = enable_stream(backend, "logfile-new-view", "NEW_IMAGE")
-    # then
-    assert new != old
-    spec = backend.client("dynamodb").describe_table(TableName="logfile-new-view")["Table"]
-    assert spec["StreamSpecification"]["StreamViewType"] == "NEW_IMAGE"
 
 
 def test_stream_arn_of_a_table_without_stream_says_how_to_enable_it(backend):
