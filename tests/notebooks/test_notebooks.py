@@ -10,6 +10,7 @@ read them back from the executed copies.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,9 @@ class Execution:
     paths: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    # role name -> {"inline": {policy name: document}, "managed": [policy ARNs]},
+    # read from IAM just before the first cleanup run
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def notebook(self, run: str) -> nbformat.NotebookNode:
         if run in self.failures:
@@ -100,7 +104,8 @@ class Execution:
 
 
 @pytest.fixture(scope="module")
-def executed(endpoint: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Execution]:
+def executed(endpoint: dict, backend: Any,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Execution]:
     """Run every notebook once in order (00 and 99 twice) against the session endpoint."""
     import papermill as pm
 
@@ -109,6 +114,8 @@ def executed(endpoint: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     for run in ORDER:
         name, _, suffix = run.partition("#")
         folder = out / (suffix or "first")
+        if run == "99_cleanup":
+            result.policies = _role_policies(backend)
         try:
             done = workshop.run_notebook(name, folder, {"backend": "local"}, html=False)
         except pm.PapermillExecutionError as exc:
@@ -118,6 +125,25 @@ def executed(endpoint: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         result.paths[run] = done.output
         result.seconds[run] = done.seconds
     yield result
+
+
+def _role_policies(backend: Any) -> dict[str, dict[str, Any]]:
+    iam = backend.client("iam")
+    roles: dict[str, dict[str, Any]] = {}
+    from helpers.naming import WORKSHOP_TAG_KEY, WORKSHOP_TAG_VALUE
+
+    for page in iam.get_paginator("list_roles").paginate():
+        for role in page["Roles"]:
+            name = role["RoleName"]
+            tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]}
+            if tags.get(WORKSHOP_TAG_KEY) != WORKSHOP_TAG_VALUE:
+                continue  # not the workshop's (other test modules share the endpoint)
+            inline = {p: iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"]
+                      for p in iam.list_role_policies(RoleName=name)["PolicyNames"]}
+            managed = [p["PolicyArn"] for p in
+                       iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]]
+            roles[name] = {"inline": inline, "managed": managed}
+    return roles
 
 
 def _error_outputs(nb: nbformat.NotebookNode) -> list[str]:
@@ -280,3 +306,40 @@ def test_workshop_policies_are_scoped(backend: Any) -> None:
             assert resources, name
             assert "*" not in resources, f"{name} grants {statement['Action']} on *"
             assert all(r.startswith("arn:aws:") and ":123456789012:" in r for r in resources), name
+
+
+# Resource "*" is allowed only in AWS-managed policies, where AWS wrote it.
+AWS_MANAGED_ALLOWED = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole",
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_every_policy_the_notebooks_created_is_least_privilege(executed: Execution) -> None:
+    # given: every role the notebooks left before the cleanup, read back from IAM
+    roles = executed.policies
+    # then
+    assert roles, "the notebooks created no role"
+    for role, policies in roles.items():
+        assert set(policies["managed"]) <= AWS_MANAGED_ALLOWED, role
+        for name, document in policies["inline"].items():
+            document = json.loads(document) if isinstance(document, str) else document
+            for statement in _statements(document):
+                resources = statement["Resource"]
+                resources = [resources] if isinstance(resources, str) else resources
+                assert "*" not in resources, f"{role}/{name} grants {statement['Action']} on *"
+                assert all(":123456789012:" in r for r in resources), f"{role}/{name}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("run", ORDER)
+def test_no_credentials_appear_in_notebook_output(executed: Execution, run: str) -> None:
+    # given
+    text = json.dumps([c.get("outputs", []) for c in executed.notebook(run).cells])
+    # then: neither the local dummy keys nor anything shaped like an AWS secret
+    assert "aws_secret_access_key" not in text.lower()
+    assert "SecretAccessKey" not in text
+    assert not re.search(r"(?<![A-Z0-9])(AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])", text)

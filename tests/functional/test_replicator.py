@@ -1,0 +1,91 @@
+"""The LADV replicator, deployed from lambda_src/ and driven by a real mapping."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from helpers.data import logfile_dataset
+from helpers.packaging import package_function
+from helpers.tables import (
+    compare_tables,
+    count_items,
+    create_logfile_table,
+    create_replica_table,
+    enable_stream,
+    load_items,
+)
+from tests.conftest import ROOT
+from tests.functional.support import make_role, wait_for
+
+pytestmark = pytest.mark.functional
+
+LADV = ROOT.parent / "shared" / "data" / "ladv"
+
+
+def _replicate(backend, unique: str, view_type: str = "NEW_IMAGE") -> tuple[str, str]:
+    source, replica = f"logfile-{unique}", f"logfile_replica-{unique}"
+    create_logfile_table(backend, source)
+    create_replica_table(backend, replica)
+    stream = enable_stream(backend, source, view_type)
+    role = make_role(backend, f"replica-role-{unique}", extra=[{
+        "Effect": "Allow", "Action": ["dynamodb:BatchWriteItem", "dynamodb:PutItem",
+                                      "dynamodb:DeleteItem"],
+        "Resource": f"arn:aws:dynamodb:{backend.region}:123456789012:table/{replica}"}])
+    package = package_function("replicator")
+    lam = backend.client("lambda")
+    lam.create_function(FunctionName=f"ddbreplica-{unique}", Runtime="python3.12", Role=role,
+                        Handler="ddbreplica_lambda.lambda_handler", Timeout=60,
+                        Code={"ZipFile": package.zip_bytes},
+                        Environment={"Variables": {"REPLICA_TABLE": replica}})
+    lam.create_event_source_mapping(FunctionName=f"ddbreplica-{unique}", EventSourceArn=stream,
+                                    StartingPosition="TRIM_HORIZON", BatchSize=100)
+    return source, replica
+
+
+def _settled(backend, source: str, replica: str) -> bool:
+    return compare_tables(backend, source, replica).identical
+
+
+@pytest.mark.parametrize("view_type", ["NEW_IMAGE", "NEW_AND_OLD_IMAGES"])
+def test_replica_follows_inserts_updates_and_deletes(backend, unique, view_type):
+    # given
+    source, replica = _replicate(backend, f"{view_type[:3].lower()}-{unique}", view_type)
+    table = backend.resource("dynamodb").Table(source)
+    # when
+    for i in range(30):
+        table.put_item(Item={"PK": f"request#{i}", "GSI_1_PK": "host#1.2.3.4",
+                             "bytessent": Decimal("1.5") * i, "blob": bytes([i, 255])})
+    for i in range(0, 30, 3):
+        table.update_item(Key={"PK": f"request#{i}"}, UpdateExpression="SET responsecode = :c",
+                          ExpressionAttributeValues={":c": 500})
+    for i in range(1, 30, 5):
+        table.delete_item(Key={"PK": f"request#{i}"})
+    # then
+    wait_for(lambda: _settled(backend, source, replica), timeout=60, message="the replica")
+    assert count_items(backend, replica) == 24
+    item = backend.resource("dynamodb").Table(replica).get_item(Key={"PK": "request#3"})["Item"]
+    assert item["bytessent"] == Decimal("4.5") and item["responsecode"] == 500
+    assert bytes(item["blob"]) == bytes([3, 255])
+
+
+@pytest.mark.skipif(not (LADV / "logfile_stream.csv").exists(),
+                    reason=f"the original LADV data is not beside the checkout ({LADV})")
+def test_original_logfile_stream_data_replicates_exactly(backend, unique):
+    # given
+    source, replica = _replicate(backend, f"ladv-{unique}")
+    rows = logfile_dataset("stream", data_dir=Path(LADV))
+    # when
+    started = time.perf_counter()
+    load_items(backend, source, rows, progress=False)
+    wait_for(lambda: count_items(backend, replica) >= 2000, timeout=120, interval=0.2,
+             message="2,000 replicated items")
+    # then
+    diff = compare_tables(backend, source, replica)
+    assert diff.identical, diff.summary()
+    assert count_items(backend, replica) == 2000
+    assert count_items(backend, replica, filter_attr="servererror") == 13
+    assert time.perf_counter() - started < 120
