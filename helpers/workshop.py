@@ -503,18 +503,22 @@ def _lab_command(args: argparse.Namespace) -> int:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     share = write_kernelspec()
     env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(share), env.get("JUPYTER_PATH", "")) if p)
+    folder = Path(args.notebooks_dir)
     command = [
         sys.executable,
         "-m",
         "jupyter",
         "lab",
-        f"--ServerApp.root_dir={NOTEBOOKS_DIR}",
+        f"--ServerApp.root_dir={folder}",
         f"--ServerApp.port={args.lab_port}",
-        "00_setup.ipynb",
+        "--ServerApp.ip=127.0.0.1",
+        # the browser (and anyone visiting the server's root) lands on the first notebook
+        "--LabApp.default_url=/lab/tree/00_setup.ipynb",
+        *[a for a in args.jupyter_args if a != "--"],
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers often run as root
         command.append("--allow-root")
-    proc = subprocess.Popen(command, env=env, cwd=str(NOTEBOOKS_DIR))
+    proc = subprocess.Popen(command, env=env, cwd=str(folder))
 
     def terminate(signum: int, frame: Any) -> None:
         proc.terminate()
@@ -556,6 +560,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     lab = commands.add_parser("lab", help="open the workshop in JupyterLab")
     lab.add_argument("--port", type=int, default=None, help="local endpoint port (default 4566)")
     lab.add_argument("--lab-port", type=int, default=8888, help="JupyterLab port")
+    lab.add_argument("--notebooks-dir", default=str(NOTEBOOKS_DIR),
+                     help="folder to open (default: the workshop's notebooks/)")
+    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER,
+                     help="after --: more options for `jupyter lab`")
     args = parser.parse_args(argv)
     return _run_command(args) if args.command == "run" else _lab_command(args)
 

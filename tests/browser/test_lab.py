@@ -35,7 +35,7 @@ RUN_TIMEOUT_S = 300
 
 @pytest.fixture
 def lab(endpoint, tmp_path):
-    """JupyterLab over a scratch copy of notebooks/ (the UI autosaves outputs)."""
+    """``make lab`` over a scratch copy of notebooks/ (the UI autosaves outputs)."""
     work = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", work)
     port, token = _free_port(), uuid.uuid4().hex
@@ -44,12 +44,12 @@ def lab(endpoint, tmp_path):
                JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
     log = (tmp_path / "lab.log").open("wb")
+    # What `make lab` runs, on the scratch copy and without opening a browser.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
-         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={work}", "--LabApp.expose_app_in_browser=True",
-         *(["--allow-root"] if os.geteuid() == 0 else [])],
-        env=env, stdout=subprocess.DEVNULL, stderr=log)
+        [sys.executable, "-m", "helpers.workshop", "lab", "--port", str(endpoint["port"]),
+         "--lab-port", str(port), "--notebooks-dir", str(work), "--", "--no-browser",
+         f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -80,11 +80,12 @@ def test_setup_notebook_runs_in_jupyterlab_without_errors_and_draws_a_plot(lab):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{lab['url']}/lab/tree/00_setup.ipynb?token={lab['token']}")
+        page.goto(f"{lab['url']}/?token={lab['token']}")  # where `make lab` sends the browser
         page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget"
                                " && window.jupyterapp.shell.currentWidget.sessionContext"
                                " && window.jupyterapp.shell.currentWidget.sessionContext"
                                ".session", timeout=120_000)
+        opened = page.evaluate("window.jupyterapp.shell.currentWidget.context.path")
         page.wait_for_function("window.jupyterapp.shell.currentWidget.sessionContext"
                                ".kernelDisplayStatus === 'idle'", timeout=120_000)
         # when: Run > Run All Cells, as a learner would
@@ -108,5 +109,6 @@ def test_setup_notebook_runs_in_jupyterlab_without_errors_and_draws_a_plot(lab):
         page.screenshot(path=str(shots / "lab-00_setup.png"), full_page=False)
         browser.close()
     # then
+    assert opened == "00_setup.ipynb"  # make lab opens the first notebook
     assert errors == []
     assert images >= 1
