@@ -181,6 +181,12 @@ def metric_series(
 # --------------------------------------------------------------------------- logs
 
 
+INVOCATION_COLUMNS = [
+    "request_id", "start", "end", "duration_ms", "billed_ms", "memory_mb", "max_memory_mb",
+    "init_ms", "cold_start", "error", "records", "items", "lines",
+]
+
+
 def parse_invocations(events: pd.DataFrame) -> pd.DataFrame:
     """Group log events into invocations (pure: works on any log table).
 
@@ -258,23 +264,7 @@ def parse_invocations(events: pd.DataFrame) -> pd.DataFrame:
                 r["items"].append(record["item"].strip())
     frame = pd.DataFrame([rows[k] for k in order])
     if frame.empty:
-        return pd.DataFrame(
-            columns=[
-                "request_id",
-                "start",
-                "end",
-                "duration_ms",
-                "billed_ms",
-                "memory_mb",
-                "max_memory_mb",
-                "init_ms",
-                "cold_start",
-                "error",
-                "records",
-                "items",
-                "lines",
-            ]
-        )
+        return pd.DataFrame(columns=INVOCATION_COLUMNS)
     frame["cold_start"] = frame["init_ms"].notna()
     frame["records"] = [
         len(items) if pd.isna(s) else int(s)
@@ -282,23 +272,7 @@ def parse_invocations(events: pd.DataFrame) -> pd.DataFrame:
     ]
     frame = frame.drop(columns="summary")
     frame = frame.sort_values("start", kind="stable", na_position="last").reset_index(drop=True)
-    return frame[
-        [
-            "request_id",
-            "start",
-            "end",
-            "duration_ms",
-            "billed_ms",
-            "memory_mb",
-            "max_memory_mb",
-            "init_ms",
-            "cold_start",
-            "error",
-            "records",
-            "items",
-            "lines",
-        ]
-    ]
+    return frame[INVOCATION_COLUMNS]
 
 
 def invocations(
