@@ -23,6 +23,13 @@ log = logging.getLogger("helpers.local")
 HOST = "127.0.0.1"
 HEALTH_PATH = "/_workshop/health"
 GET_RECORDS_TARGET = "DynamoDBStreams_20120810.GetRecords"
+# DynamoDB writes that change items (and so append stream records). moto takes no
+# lock: two concurrent writes could read the same old image or take the same
+# sequence number, breaking the per-item order the stream guarantees.
+DYNAMODB_WRITES = frozenset("DynamoDB_20120810." + op for op in (
+    "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems",
+    "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction", "UpdateTable",
+    "DeleteTable", "CreateTable"))
 ENGINE_RESTART_PATH = "/_workshop/engine/restart"
 _CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/")
 
@@ -59,6 +66,7 @@ class Router:
         self.lambda_api = lambda_api
         self.status = status
         self.restart_engine = restart_engine
+        self._dynamodb_writes = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         from helpers.local.lambda_api import LambdaApi, Request, parse_query
@@ -80,6 +88,9 @@ class Router:
             return self._send(start_response, *serve_get_records(
                 environ["wsgi.input"].read(length), _account_id(),
                 match.group("region") if match else "us-east-1"))
+        if environ.get("HTTP_X_AMZ_TARGET") in DYNAMODB_WRITES:
+            with self._dynamodb_writes:  # one item change (and stream record) at a time
+                return list(self.moto_app(environ, start_response))
         if not LambdaApi.is_lambda_path(path):
             return self.moto_app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -156,7 +167,7 @@ class Endpoint:
         self.url = f"http://{HOST}:{port}"
         self.started = time.time()
         self.executor = Executor(state_dir(), self.url)
-        self.mappings = MappingService(self.executor, self.url, state_dir())
+        self.mappings = MappingService(self.executor, self.url)
         self.alarms = alarms.AlarmEvaluator()
         moto_app = DomainDispatcherApplication(create_backend_app)
         self.app = Router(moto_app, LambdaApi(self.executor, self.mappings), self.status,

@@ -28,7 +28,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from helpers.local.errors import ServiceError
@@ -40,6 +40,7 @@ from helpers.local.esm.responses import (
     failure_record,
     parse_batch_item_failures,
 )
+from helpers.local.lambda_api import MAX_PAYLOAD
 
 log = logging.getLogger("helpers.local.esm")
 
@@ -68,7 +69,6 @@ class DeliveryReport:
     processed: int = 0
     failed_to_destination: int = 0
     dropped: int = 0
-    batch_sizes: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -81,7 +81,6 @@ class DeliveryHooks:
     wait: Callable[[float], bool]  # sleeps; True means "stop now"
     set_result: Callable[[str], None]
     arrival: Callable[[dict[str, Any]], float]
-    batch_done: Callable[[list[dict[str, Any]]], None]
 
 
 class BatchDelivery:
@@ -111,6 +110,8 @@ class BatchDelivery:
         report = DeliveryReport()
         parts = deque([_Part(list(records))])
         while parts:
+            if self.hooks.wait(0):  # disabled, updated or deleted: stop before invoking
+                raise DeliveryStoppedError
             part = parts[0]
             cfg = self.hooks.config()
             part.records = self._expire(part, cfg, report)
@@ -159,7 +160,7 @@ class BatchDelivery:
 
     def _invoke(self, part: _Part, cfg: MappingConfig, report: DeliveryReport
                 ) -> dict[str, Any] | None:
-        payload = json.dumps({"Records": part.records}).encode()
+        payload = json.dumps({"Records": part.records}, separators=(",", ":")).encode()
         try:
             result = self.hooks.invoke(payload)
         except ServiceError as err:
@@ -170,7 +171,6 @@ class BatchDelivery:
             return None
         part.invocations += 1
         report.invocations += 1
-        report.batch_sizes.append(len(part.records))
         part.last_response = {
             "statusCode": 200,
             "executedVersion": result.executed_version,
@@ -182,12 +182,12 @@ class BatchDelivery:
     def _failed_records(self, part: _Part, outcome: dict[str, Any], cfg: MappingConfig,
                         report: DeliveryReport) -> list[dict[str, Any]]:
         result = outcome["result"]
-        if result.function_error is not None:
+        if result.function_error is not None or len(result.payload) > MAX_PAYLOAD:
+            # An oversized response is a function error too (Function.ResponseSizeTooLarge).
             self.hooks.set_result(FUNCTION_CALL_FAILED)
             return part.records
         seqs = [sequence_number(r) for r in part.records]
-        verdict = parse_batch_item_failures(
-            result.payload, seqs, "ReportBatchItemFailures" in cfg.function_response_types)
+        verdict = parse_batch_item_failures(result.payload, seqs, cfg.report_batch_item_failures)
         if verdict.success:
             self.hooks.set_result(OK)
             self._done(part.records, report)
@@ -201,9 +201,9 @@ class BatchDelivery:
         outcome["bisect"] = False
         return part.records[start:]
 
-    def _done(self, records: list[dict[str, Any]], report: DeliveryReport) -> None:
+    @staticmethod
+    def _done(records: list[dict[str, Any]], report: DeliveryReport) -> None:
         report.processed += len(records)
-        self.hooks.batch_done(records)
 
     def _to_destination(self, part: _Part, condition: str, report: DeliveryReport) -> None:
         self._send(part, part.records, condition, report)
@@ -216,7 +216,8 @@ class BatchDelivery:
             condition=condition,
             request_id=(part.last_response or {}).get("requestId") or str(uuid.uuid4()),
             function_arn=cfg.function_arn,
-            invoke_count=part.invocations,
+            # AWS counts one attempt for records that expired before any invocation.
+            invoke_count=max(1, part.invocations),
             response=None if response is None else {
                 "statusCode": response["statusCode"],
                 "executedVersion": response["executedVersion"],
@@ -237,4 +238,3 @@ class BatchDelivery:
             log.warning("mapping %s: %d record(s) discarded (%s), no on-failure destination: %s",
                         cfg.uuid, len(records), condition,
                         json.dumps(message["DDBStreamBatchInfo"]))
-        self.hooks.batch_done(records)

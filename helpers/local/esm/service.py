@@ -19,7 +19,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -29,6 +28,7 @@ from helpers.local import streams
 from helpers.local.errors import ServiceError, not_found
 from helpers.local.esm.checkpoints import CheckpointStore
 from helpers.local.esm.config import MappingConfig, create_config, to_response, update_config
+from helpers.local.esm.processor import DeliveryStoppedError
 from helpers.local.esm.wire import StreamsWire
 from helpers.local.esm.worker import MappingWorker
 from helpers.local.executor.function import parse_function_name
@@ -50,20 +50,17 @@ class MappingService:
     endpoint_url : str
         This endpoint, used to read streams and reach destinations through the
         public APIs.
-    state_dir : Path
-        Where checkpoints are kept.
     """
 
-    def __init__(self, executor: Any, endpoint_url: str, state_dir: Path) -> None:
+    def __init__(self, executor: Any, endpoint_url: str) -> None:
         self.executor = executor
         self.endpoint_url = endpoint_url
-        path = state_dir / f"checkpoints-{endpoint_url.rsplit(':', 1)[-1]}.json"
-        path.unlink(missing_ok=True)  # mappings live in memory, like moto's state
-        self.checkpoints = CheckpointStore(path)
+        self.checkpoints = CheckpointStore()
         self._lock = threading.RLock()
         self._configs: dict[str, MappingConfig] = {}
         self._where: dict[str, tuple[str, str]] = {}
         self._workers: dict[str, MappingWorker] = {}
+        self._stopping: dict[str, threading.Thread] = {}  # still finishing an invocation
         self._clients: dict[tuple[str, str], Any] = {}
         self._running = False
         streams.add_listener(self._on_stream_record)
@@ -78,15 +75,21 @@ class MappingService:
                     self._spawn(uuid)
 
     def stop(self) -> None:
-        """Stop every worker (mappings and checkpoints are kept)."""
+        """Stop every worker (mappings and checkpoints are kept).
+
+        A worker in the middle of an invocation finishes it; a restarted worker
+        waits for it (:meth:`start`), so two never deliver the same records.
+        """
         with self._lock:
             self._running = False
-            workers = list(self._workers.values())
+            workers = dict(self._workers)
             self._workers.clear()
-        for worker in workers:
+        for worker in workers.values():
             worker.stop()
-        for worker in workers:
+        for uuid, worker in workers.items():
             worker.thread.join(timeout=30)
+            if worker.thread.is_alive():
+                self._stopping[uuid] = worker.thread
 
     def count(self) -> int:
         """Number of mappings."""
@@ -94,7 +97,7 @@ class MappingService:
             return len(self._configs)
 
     def _spawn(self, uuid: str) -> None:
-        worker = MappingWorker(self, uuid)
+        worker = MappingWorker(self, uuid, predecessor=self._stopping.pop(uuid, None))
         self._workers[uuid] = worker
         worker.start()
 
@@ -189,16 +192,10 @@ class MappingService:
             except ClientError as err:
                 log.warning("mapping %s: cannot deliver failure record to %s: %s", uuid, arn, err)
                 if wait(DESTINATION_RETRY_S[min(attempt, len(DESTINATION_RETRY_S) - 1)]):
-                    log.error("mapping %s stopped with an undelivered failure record: %s",
-                              uuid, body)
-                    return
+                    # The mapping stops: the batch is re-read (and the record
+                    # retried) when it runs again, so nothing is lost.
+                    raise DeliveryStoppedError from err
                 attempt += 1
-
-    def stats(self, uuid: str) -> dict[str, int]:
-        """Counters of a mapping's worker."""
-        with self._lock:
-            worker = self._workers.get(uuid)
-        return dict(worker.stats) if worker else {}
 
     # -- API ------------------------------------------------------------------------------
     def create(self, account_id: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -250,7 +247,7 @@ class MappingService:
                params: dict[str, Any]) -> dict[str, Any]:
         """UpdateEventSourceMapping."""
         current = self._find(account_id, region, uuid)
-        if current.state in ("Creating", "Updating", "Enabling", "Disabling", "Deleting"):
+        if current.state in (*_SETTLED, "Deleting"):
             raise ServiceError(
                 "ResourceInUseException",
                 f"Cannot update the event source mapping because it is in use. UUID: {uuid}",
@@ -258,9 +255,16 @@ class MappingService:
         function_arn = None
         if "FunctionName" in params:
             function_arn = self._function_arn(account_id, region, params["FunctionName"])
-        cfg = update_config(current, params, function_arn=function_arn)
+        with self._lock:
+            others = [c for u, c in self._configs.items()
+                      if u != uuid and self._where.get(u) == (account_id, region)]
+            cfg = update_config(current, params, function_arn=function_arn, existing=others)
         self._check_role(account_id, region, cfg)
         with self._lock:
+            if self._configs.get(uuid) is not current:
+                raise ServiceError(
+                    "ResourceInUseException",
+                    f"Cannot update the event source mapping because it is in use. UUID: {uuid}")
             self._configs[uuid] = cfg
             worker = self._workers.get(uuid)
         if worker is not None:

@@ -13,6 +13,7 @@ milliseconds) or a short idle timeout passes.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from typing import Any
 
 from helpers.local import streams, telemetry
 from helpers.local.esm.config import MappingConfig
-from helpers.local.esm.filters import compile_pattern, matches
+from helpers.local.esm.filters import Pattern, compile_pattern, matches
 from helpers.local.esm.poller import ShardState, StreamGoneError, StreamPoller
 from helpers.local.esm.processor import (
     BatchDelivery,
@@ -31,15 +32,20 @@ from helpers.local.esm.processor import (
     DeliveryStoppedError,
 )
 from helpers.local.esm.records import created_at, partition_lane, sequence_number
+from helpers.local.lambda_api import MAX_PAYLOAD
 
 log = logging.getLogger("helpers.local.esm")
 
-MAX_PAYLOAD = 6 * 1024 * 1024
 IDLE_WAIT_S = (0.05, 0.1, 0.25, 0.5, 1.0)
 # Set to poll on a fixed schedule instead of waking on writes (AWS polls a shard
 # 4 times per second: 0.25); used by the benchmarks' baseline.
 POLL_INTERVAL_ENV = "WORKSHOP_ESM_POLL_INTERVAL"
 SHARD_REFRESH_S = 10.0
+
+
+@functools.lru_cache(maxsize=64)
+def _patterns(sources: tuple[str, ...]) -> list[Pattern]:
+    return [compile_pattern(p) for p in sources]
 
 
 def _json_size(record: dict[str, Any], batch_so_far: int) -> int:
@@ -61,18 +67,17 @@ class MappingWorker:
         The mapping.
     """
 
-    def __init__(self, service: Any, uuid: str) -> None:
+    def __init__(self, service: Any, uuid: str,
+                 predecessor: threading.Thread | None = None) -> None:
         self.service = service
         self.uuid = uuid
+        self._predecessor = predecessor
         self.wake = threading.Event()
         self.stopped = threading.Event()
         self._poller: StreamPoller | None = None
         self._last_refresh = 0.0
         self._lanes: ThreadPoolExecutor | None = None
         self.thread = threading.Thread(target=self._run, name=f"esm-{uuid[:8]}", daemon=True)
-        self.stats = {"invocations": 0, "records_processed": 0, "records_filtered": 0,
-                      "records_to_destination": 0, "records_dropped": 0, "throttles": 0,
-                      "batches": 0}
 
     # -- control ------------------------------------------------------------------------
     def start(self) -> None:
@@ -95,11 +100,17 @@ class MappingWorker:
         return self._interrupted()
 
     def _interrupted(self) -> bool:
+        # An update (or disable/delete) stops the batch in flight; the round is
+        # re-read from the checkpoint with the new settings once they are applied.
         cfg = self.service.config_of(self.uuid)
-        return cfg is None or not cfg.enabled or cfg.state in ("Deleting", "Disabling")
+        return cfg is None or not cfg.enabled or cfg.state in (
+            "Deleting", "Disabling", "Updating", "Enabling")
 
     # -- loop ---------------------------------------------------------------------------------
     def _run(self) -> None:
+        if self._predecessor is not None:
+            # After an engine restart: never two workers delivering the same records.
+            self._predecessor.join()
         idle = 0
         fixed = float(os.environ.get(POLL_INTERVAL_ENV) or 0)
         while not self.stopped.is_set():
@@ -180,15 +191,13 @@ class MappingWorker:
         return time.monotonic() - first >= cfg.maximum_batching_window
 
     def _round(self, poller: StreamPoller, shard: ShardState, cfg: MappingConfig) -> None:
-        patterns = [compile_pattern(p) for p in cfg.filter_patterns]
+        patterns = _patterns(tuple(cfg.filter_patterns))
         lanes: list[list[dict[str, Any]]] = [[] for _ in range(cfg.parallelization_factor)]
         sizes = [0] * cfg.parallelization_factor
         consumed = 0
-        filtered = 0
         for record in shard.buffer:
             if patterns and not matches(patterns, record):
                 consumed += 1
-                filtered += 1
                 continue
             lane = partition_lane(record, poller.key_names, cfg.parallelization_factor)
             size = _json_size(record, sizes[lane])
@@ -217,7 +226,6 @@ class MappingWorker:
         del shard.buffer[:consumed]
         if hasattr(shard, "first_seen"):
             del shard.first_seen
-        self.stats["records_filtered"] += filtered
         self.service.checkpoints.set(self.uuid, shard.shard_id, last)
 
     def _deliver(self, shard_id: str, cfg: MappingConfig, records: list[dict[str, Any]]) -> None:
@@ -231,19 +239,11 @@ class MappingWorker:
             wait=self.wait,
             set_result=lambda text: self.service.set_result(self.uuid, text),
             arrival=lambda record: self._arrival(cfg, record),
-            batch_done=lambda done: None,
         )
-        delivery = BatchDelivery(hooks, shard_id, cfg.event_source_arn)
-        report = delivery.deliver(records)
-        self.stats["batches"] += 1
-        self.stats["invocations"] += report.invocations
-        self.stats["throttles"] += report.throttles
-        self.stats["records_processed"] += report.processed
-        self.stats["records_to_destination"] += report.failed_to_destination
-        self.stats["records_dropped"] += report.dropped
+        # IteratorAge: the last record's age when the batch is sent to the function.
         age_ms = max(0.0, (time.time() - self._arrival(cfg, records[-1])) * 1000)
-        function_name = cfg.function_arn.split(":")[6]
-        telemetry.put_metrics(account, region, function_name, {"IteratorAge": age_ms})
+        BatchDelivery(hooks, shard_id, cfg.event_source_arn).deliver(records)
+        telemetry.put_metrics(account, region, cfg.function_name, {"IteratorAge": age_ms})
 
     @staticmethod
     def _arrival(cfg: MappingConfig, record: dict[str, Any]) -> float:

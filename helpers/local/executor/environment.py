@@ -10,6 +10,7 @@ worker is killed and an out-of-memory error is returned).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -70,7 +71,6 @@ class ExecutionEnvironment:
         self.id = uuid.uuid4().hex
         today = datetime.now(UTC).strftime("%Y/%m/%d")
         self.log_stream = f"{today}/[$LATEST]{self.id}"
-        self.created = time.time()
         self.last_used = time.monotonic()
         self.invocations = 0
         self._endpoint_url = endpoint_url
@@ -78,8 +78,9 @@ class ExecutionEnvironment:
         self._requests = -1
         self._messages = -1
         self._buffer = b""
+        self._lines: collections.deque[bytes] = collections.deque()
+        self._next_memory_check = 0.0
         self._ready = False
-        self._init_ms: float | None = None
 
     # -- process management -------------------------------------------------
     def _environ(self) -> dict[str, str]:
@@ -114,20 +115,25 @@ class ExecutionEnvironment:
         """Spawn the worker (the INIT phase begins; see :meth:`invoke`)."""
         req_r, req_w = os.pipe()
         msg_r, msg_w = os.pipe()
-        self._proc = subprocess.Popen(
-            [sys.executable, str(BOOTSTRAP), str(req_r), str(msg_w)],
-            pass_fds=(req_r, msg_w),
-            env=self._environ(),
-            cwd=str(self.spec.task_root),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        os.close(req_r)
-        os.close(msg_w)
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, str(BOOTSTRAP), str(req_r), str(msg_w)],
+                pass_fds=(req_r, msg_w),
+                env=self._environ(),
+                cwd=str(self.spec.task_root),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError:
+            for fd in (req_w, msg_r):
+                os.close(fd)
+            raise
+        finally:
+            os.close(req_r)
+            os.close(msg_w)
         self._requests, self._messages = req_w, msg_r
-        self._spawned = time.perf_counter()
 
     @property
     def pid(self) -> int | None:
@@ -165,23 +171,25 @@ class ExecutionEnvironment:
     def _read_message(self, deadline: float, watch_memory: bool) -> dict[str, Any] | str:
         """Next message, or "timeout" / "oom" / "died"."""
         while True:
-            newline = self._buffer.find(b"\n")
-            if newline >= 0:
-                line, self._buffer = self._buffer[:newline], self._buffer[newline + 1:]
-                return json.loads(line)
-            remaining = deadline - time.monotonic()
+            if self._lines:
+                return json.loads(self._lines.popleft())
+            now = time.monotonic()
+            if watch_memory and now >= self._next_memory_check:
+                self._next_memory_check = now + _MEMORY_POLL_S
+                if self.rss_mb() > self.spec.memory_mb:
+                    return "oom"
+            remaining = deadline - now
             if remaining <= 0:
                 return "timeout"
             wait = min(remaining, _MEMORY_POLL_S) if watch_memory else remaining
             ready, _, _ = select.select([self._messages], [], [], wait)
             if not ready:
-                if watch_memory and self.rss_mb() > self.spec.memory_mb:
-                    return "oom"
                 continue
             chunk = os.read(self._messages, 65536)
             if not chunk:
                 return "died"
-            self._buffer += chunk
+            *complete, self._buffer = (self._buffer + chunk).split(b"\n")
+            self._lines.extend(complete)
 
     def invoke(self, request_id: str, payload: bytes, function_arn: str) -> Outcome:
         """Run the handler once; the caller guarantees one invocation at a time.
@@ -195,14 +203,17 @@ class ExecutionEnvironment:
         start_wall = time.time()
         timeout_s = self.spec.timeout_s
         deadline = time.monotonic() + timeout_s
-        self.last_used = time.monotonic()
         self.invocations += 1
         if not self._ready:
-            message = self._read_message(time.monotonic() + max(10.0, timeout_s), True)
+            init_deadline = time.monotonic() + max(10.0, timeout_s)
+            while True:  # module-level prints and logs arrive before "ready"
+                message = self._read_message(init_deadline, True)
+                if not isinstance(message, dict) or message.get("type") != "log":
+                    break
+                outcome.logs.append((int(time.time() * 1000), message["message"]))
             if not isinstance(message, dict) or message.get("type") != "ready":
                 return self._abnormal_end(outcome, message, start_wall, timeout_s)
             outcome.init_ms = message["init_ms"]
-            self._init_ms = message["init_ms"]
             if message["error"] is not None:
                 outcome.error = message["error"]
                 self._drain_logs(outcome)

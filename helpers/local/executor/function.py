@@ -85,10 +85,14 @@ def resolve(account_id: str, region: str, name_or_arn: str, state_dir: Path) -> 
     """
     name, arn_region, qualifier = parse_function_name(name_or_arn)
     region = arn_region or region
+    if qualifier not in (None, "$LATEST"):
+        raise ServiceError(
+            "InvalidParameterValueException",
+            f"The local endpoint runs $LATEST only; versions and aliases such as "
+            f"{qualifier!r} are not supported.")
     backend = lambda_backends[account_id][region]
     try:
-        fn = backend.get_function(name, qualifier if qualifier not in (None, "$LATEST")
-                                  else None)
+        fn = backend.get_function(name)
     except Exception:  # moto raises its own not-found types
         raise function_not_found(account_id, region, name) from None
     if fn.package_type == "Image" or not getattr(fn, "code_bytes", None):

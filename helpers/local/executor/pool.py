@@ -77,21 +77,29 @@ class _FunctionPool:
             limit = ACCOUNT_CONCURRENCY if limit is None else limit
             if len(self.busy) >= limit:
                 raise throttled()
+            cold = None
             while self.idle:
                 env = self.idle.pop()
                 if env.alive:
                     break
                 env.kill()
             else:
-                env = ExecutionEnvironment(spec, endpoint_url)
-                env.start()
+                env = cold = ExecutionEnvironment(spec, endpoint_url)
             self.busy.add(env)
-            return env, len(self.busy)
+            concurrent = len(self.busy)
+        if cold is not None:  # spawn outside the lock: cold starts may overlap
+            try:
+                cold.start()
+            except OSError:
+                self.release(cold, False)
+                raise
+        return env, concurrent
 
     def release(self, env: ExecutionEnvironment, reusable: bool) -> None:
         with self.lock:
             self.busy.discard(env)
             if reusable and env.alive:
+                env.last_used = time.monotonic()
                 self.idle.append(env)
             else:
                 env.kill()
@@ -167,7 +175,11 @@ class Executor:
         invoked_at = datetime.now(UTC)
         start_ms = int(time.time() * 1000)
         cold = env.invocations == 0
-        outcome = env.invoke(request_id, payload, spec.arn)
+        try:
+            outcome = env.invoke(request_id, payload, spec.arn)
+        except BaseException:
+            pool.release(env, False)
+            raise
         pool.release(env, not outcome.recycled)
         lines = self._log_lines(spec, env, outcome, start_ms, cold)
         telemetry.write_logs(account_id, spec.region, spec.log_group, env.log_stream, lines)
