@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.functional.support import (
     EVENT_JOURNAL_HANDLER,
@@ -678,3 +679,36 @@ def test_iterator_age_is_reported_to_cloudwatch_after_a_batch(pipe):
     ages = wait_for(lambda: _metric(pipe.backend, pipe.name, "IteratorAge", "Maximum"),
                     message="IteratorAge datapoints")
     assert all(0 <= age < 60_000 for age in ages)
+
+
+def test_an_update_during_endless_retries_settles_and_applies(pipe):
+    # given: a poison record retried forever (MaximumRetryAttempts -1)
+    lam = pipe.backend.client("lambda")
+    uuid = pipe.map()
+    pipe.put("poison", "raise")
+    wait_for(lambda: len(pipe.invocations()) >= 2, message="a few retries")
+    # when: the learner lowers the retries while the batch is failing
+    lam.update_event_source_mapping(UUID=uuid, MaximumRetryAttempts=1)
+    # then: the update settles, and the new setting ends the retries
+    wait_for_state(pipe.backend, uuid, "Enabled")
+    count = len(pipe.invocations())
+    time.sleep(1.5)
+    assert len(pipe.invocations()) - count <= 2
+    assert lam.get_event_source_mapping(UUID=uuid)["MaximumRetryAttempts"] == 1
+
+
+def test_changing_the_function_to_one_already_mapped_is_a_conflict(backend, role, unique):
+    # given: two functions, each mapped to its own stream
+    first = _pipeline(backend, role, f"a-{unique}")
+    second = _pipeline(backend, role, f"b-{unique}")
+    uuid = first.map()
+    second_uuid = backend.client("lambda").create_event_source_mapping(
+        FunctionName=second.name, EventSourceArn=first.stream,
+        StartingPosition="TRIM_HORIZON")["UUID"]
+    wait_for_state(backend, second_uuid, "Enabled")
+    # when: the first mapping is pointed at the function already mapped to that stream
+    with pytest.raises(ClientError) as err:
+        backend.client("lambda").update_event_source_mapping(UUID=uuid,
+                                                             FunctionName=second.name)
+    # then
+    assert err.value.response["Error"]["Code"] == "ResourceConflictException"

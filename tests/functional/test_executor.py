@@ -379,3 +379,28 @@ def test_invocation_metrics_reach_cloudwatch(backend, role, unique):
     assert total("Invocations") == 3
     assert total("Errors") == 0
     assert total("Duration", "SampleCount") == 3
+
+
+def test_output_while_the_module_loads_goes_to_the_log(backend, role, unique):
+    # given: the classic blueprint that prints when its module is imported
+    name = f"loading-{unique}"
+    code = "print('Loading function')\n\ndef handler(e, c):\n    return 'ok'\n"
+    deploy(backend, name, {"app.py": code}, role=role)
+    # when
+    response, body = _invoke(backend, name)
+    # then
+    assert "FunctionError" not in response and body == "ok"
+    text = log_text(backend, name)
+    assert text.index("Loading function\n") < text.index("START RequestId")
+
+
+def test_versions_and_aliases_are_refused_clearly(backend, role, unique):
+    # given
+    name = f"qualified-{unique}"
+    deploy(backend, name, {"app.py": ECHO}, role=role)
+    # when
+    with pytest.raises(ClientError) as err:
+        backend.client("lambda").invoke(FunctionName=f"{name}:live", Payload=b"{}")
+    # then
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "$LATEST only" in err.value.response["Error"]["Message"]

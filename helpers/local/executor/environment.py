@@ -43,6 +43,7 @@ class Outcome:
     init_ms: float | None = None
     max_memory_mb: int = 0
     logs: list[tuple[int, str]] = field(default_factory=list)
+    init_logs: list[tuple[int, str]] = field(default_factory=list)  # output while loading
     recycled: bool = False  # the environment died or was killed
 
     @property
@@ -210,13 +211,13 @@ class ExecutionEnvironment:
                 message = self._read_message(init_deadline, True)
                 if not isinstance(message, dict) or message.get("type") != "log":
                     break
-                outcome.logs.append((int(time.time() * 1000), message["message"]))
+                outcome.init_logs.append((int(time.time() * 1000), message["message"]))
             if not isinstance(message, dict) or message.get("type") != "ready":
                 return self._abnormal_end(outcome, message, start_wall, timeout_s)
             outcome.init_ms = message["init_ms"]
             if message["error"] is not None:
                 outcome.error = message["error"]
-                self._drain_logs(outcome)
+                self._drain_logs(outcome.init_logs)
                 outcome.recycled = True
                 self.kill()
                 return outcome
@@ -248,14 +249,14 @@ class ExecutionEnvironment:
                 outcome.max_memory_mb = max(1, round(message["max_rss_kb"] / 1024))
                 return outcome
 
-    def _drain_logs(self, outcome: Outcome) -> None:
+    def _drain_logs(self, into: list[tuple[int, str]]) -> None:
         deadline = time.monotonic() + 0.2
         while True:
             message = self._read_message(deadline, False)
             if not isinstance(message, dict):
                 return
             if message["type"] == "log":
-                outcome.logs.append((int(time.time() * 1000), message["message"]))
+                into.append((int(time.time() * 1000), message["message"]))
 
     def _abnormal_end(self, outcome: Outcome, why: Any, start_wall: float,
                       timeout_s: float) -> Outcome:
@@ -277,7 +278,7 @@ class ExecutionEnvironment:
             }
             outcome.max_memory_mb = self.spec.memory_mb
         else:
-            self._drain_logs(outcome)
+            self._drain_logs(outcome.logs)
             code = self._proc.poll() if self._proc else None
             if code is None and self._proc is not None:
                 try:

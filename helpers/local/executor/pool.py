@@ -289,9 +289,11 @@ class Executor:
             if spec.runtime != _LOCAL_RUNTIME:
                 lines.append((start_ms, f"LOCAL NOTE: runtime {spec.runtime} is emulated by "
                                         f"the local Python {sys.version.split()[0]}\n"))
-        lines.append((start_ms, f"START RequestId: {rid} Version: $LATEST\n"))
+            lines.extend(outcome.init_logs)
+        begin = max([start_ms, *(ts for ts, _ in outcome.init_logs)])
+        lines.append((begin, f"START RequestId: {rid} Version: $LATEST\n"))
         lines.extend(outcome.logs)
-        end_ms = max([start_ms, *(ts for ts, _ in outcome.logs)])
+        end_ms = max([start_ms, *(ts for ts, _ in outcome.init_logs + outcome.logs)])
         lines.append((end_ms, f"END RequestId: {rid}\n"))
         report = (f"REPORT RequestId: {rid}\tDuration: {outcome.duration_ms:.2f} ms\t"
                   f"Billed Duration: {max(1, math.ceil(outcome.duration_ms))} ms\t"
