@@ -470,7 +470,7 @@ def log_events(
             page = client.filter_log_events(**kwargs)
             events.extend(page.get("events", []))
             token = page.get("nextToken")
-            if not token or not page.get("events"):
+            if not token:  # AWS may return empty pages that still carry a token
                 break
             kwargs["nextToken"] = token
     except ClientError as exc:

@@ -408,20 +408,35 @@ def stream_summary(backend: Backend, stream_arn: str) -> pd.DataFrame:
     return pd.DataFrame({"setting": list(rows), "value": [str(v) for v in rows.values()]})
 
 
-def stream_records(backend: Backend, stream_arn: str, *, max_calls: int = 200) -> list[dict]:
-    """Every record the stream holds now, shard by shard, oldest first (``TRIM_HORIZON``)."""
+def stream_records(backend: Backend, stream_arn: str, *, max_calls: int = 200,
+                   empty_pages: int = 5) -> list[dict]:
+    """Every record the stream holds now, shard by shard, oldest first (``TRIM_HORIZON``).
+
+    A closed shard is read until it ends. An open shard never ends, and on AWS an
+    empty page can come before more records: it is read until ``empty_pages``
+    empty pages in a row (or ``max_calls`` calls).
+    """
     client = backend.client("dynamodbstreams")
-    shards = client.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
+    shards: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"StreamArn": stream_arn}
+    while True:
+        description = client.describe_stream(**kwargs)["StreamDescription"]
+        shards.extend(description["Shards"])
+        if not description.get("LastEvaluatedShardId"):
+            break
+        kwargs["ExclusiveStartShardId"] = description["LastEvaluatedShardId"]
     records: list[dict[str, Any]] = []
     for shard in shards:
         iterator = client.get_shard_iterator(
             StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
+        empty = 0
         for _ in range(max_calls):
             page = client.get_records(ShardIterator=iterator, Limit=1000)
             records.extend(page["Records"])
             iterator = page.get("NextShardIterator")
-            if not iterator or not page["Records"]:
+            empty = 0 if page["Records"] else empty + 1
+            if not iterator or empty >= empty_pages:
                 break
     return records
 

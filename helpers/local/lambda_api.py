@@ -92,6 +92,11 @@ class LambdaApi:
             ("DELETE", re.compile(r"^/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)/?$"),
              self.delete_mapping),
         ]
+        self._routes += [
+            (method, re.compile(rf"^/2019-09-25/functions/{fn}/event-invoke-config/?$"),
+             self.refuse_event_invoke_config) for method in ("PUT", "POST")
+        ] + [("POST", re.compile(rf"^/2015-03-31/functions/{fn}/versions/?$"),
+              self.refuse_publish_version)]
         self._checks: list[tuple[str, re.Pattern[str], Callable[[Request], None]]] = [
             ("POST", re.compile(r"^/2015-03-31/functions/?$"), self.check_create_function),
             ("PUT", re.compile(rf"^/2015-03-31/functions/{fn}/configuration/?$"),
@@ -101,7 +106,7 @@ class LambdaApi:
     @staticmethod
     def is_lambda_path(path: str) -> bool:
         """True for paths of the Lambda API (no other service uses these prefixes)."""
-        return path.startswith(("/2015-03-31/", "/2017-10-31/", "/2019-09-30/"))
+        return path.startswith(("/2015-03-31/", "/2017-10-31/", "/2019-09-25/", "/2019-09-30/"))
 
     def handle(self, request: Request) -> Response | None:
         """Serve ``request`` or return ``None`` to pass it on to moto.
@@ -204,6 +209,15 @@ class LambdaApi:
         return json_response(202, self.mappings.delete(request.account_id, request.region,
                                                        uuid))
 
+    def refuse_event_invoke_config(self, request: Request, name: str) -> Response:
+        """``Put/UpdateFunctionEventInvokeConfig``: not emulated, refused."""
+        raise _not_emulated("Event invoke configuration",
+                            "asynchronous retries and destinations are not emulated")
+
+    def refuse_publish_version(self, request: Request, name: str) -> Response:
+        """``PublishVersion``: not emulated, refused."""
+        raise _not_emulated("PublishVersion", "versions are not supported; $LATEST runs")
+
     # -- function parameter checks -------------------------------------------------------
     def check_create_function(self, request: Request) -> None:
         """AWS's checks on CreateFunction that moto does not make."""
@@ -225,7 +239,9 @@ class LambdaApi:
 
     def check_update_configuration(self, request: Request) -> None:
         """AWS's checks on UpdateFunctionConfiguration that moto does not make."""
-        _check_function_settings(request.json())
+        body = request.json()
+        body.setdefault("FunctionName", unquote(request.path.split("/")[3]))
+        _check_function_settings(body)
 
 
 def _range_error(value: Any, field: str, bound: int, upper: bool) -> ServiceError:
@@ -235,7 +251,41 @@ def _range_error(value: Any, field: str, bound: int, upper: bool) -> ServiceErro
         f"constraint: Member must have value {relation} {bound}")
 
 
+def _not_emulated(setting: str, why: str) -> ServiceError:
+    return ServiceError("InvalidParameterValueException",
+                        f"{setting} is not supported by the local endpoint: {why}. Remove it "
+                        "(see FIDELITY.md).")
+
+
+def _check_not_emulated(body: dict[str, Any]) -> None:
+    """Refuse function settings the executor would otherwise silently ignore."""
+    if body.get("Layers"):
+        raise _not_emulated("Layers", "layers are not applied to the function's code")
+    logging_config = body.get("LoggingConfig") or {}
+    if logging_config.get("LogFormat", "Text") != "Text" or any(
+            k in logging_config for k in ("ApplicationLogLevel", "SystemLogLevel")):
+        raise _not_emulated("LoggingConfig", "only the Text log format is emulated")
+    if logging_config.get("LogGroup") not in (None, f"/aws/lambda/{body.get('FunctionName')}"):
+        raise _not_emulated("LoggingConfig.LogGroup", "logs go to /aws/lambda/<function>")
+    if (body.get("DeadLetterConfig") or {}).get("TargetArn"):
+        raise _not_emulated("DeadLetterConfig", "asynchronous invocations are not retried "
+                                                "to a dead-letter queue")
+    if body.get("FileSystemConfigs"):
+        raise _not_emulated("FileSystemConfigs", "no file system is mounted")
+    if (body.get("EphemeralStorage") or {}).get("Size", 512) != 512:
+        raise _not_emulated("EphemeralStorage", "/tmp is not sized")
+    if (body.get("SnapStart") or {}).get("ApplyOn", "None") != "None":
+        raise _not_emulated("SnapStart", "environments are not snapshotted")
+    if (body.get("TracingConfig") or {}).get("Mode", "PassThrough") == "Active":
+        raise _not_emulated("TracingConfig", "X-Ray tracing is not emulated")
+    if (body.get("VpcConfig") or {}).get("SubnetIds"):
+        raise _not_emulated("VpcConfig", "functions run on the local network")
+    if body.get("Publish"):
+        raise _not_emulated("Publish", "versions are not supported; $LATEST runs")
+
+
 def _check_function_settings(body: dict[str, Any]) -> None:
+    _check_not_emulated(body)
     timeout = body.get("Timeout")
     if timeout is not None:
         if not isinstance(timeout, int) or isinstance(timeout, bool):
