@@ -94,7 +94,7 @@ def missing_permissions(account_id: str, region: str, cfg: Any) -> str | None:
     cfg : MappingConfig
         The mapping as it would be saved.
     """
-    name = cfg.function_arn.split(":")[6]
+    name = cfg.function_name
     try:
         function = lambda_backends[account_id][region].get_function(name)
     except Exception:  # the function check happens elsewhere

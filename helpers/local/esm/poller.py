@@ -35,6 +35,7 @@ class ShardState:
     iterator: str | None = None
     exhausted: bool = False  # closed and fully read
     buffer: list[dict[str, Any]] = field(default_factory=list)
+    window_started: float | None = None  # when the batching window began (monotonic)
 
 
 class StreamPoller:
@@ -168,3 +169,4 @@ class StreamPoller:
         """Forget buffered records and re-read the shard from its checkpoint."""
         shard.buffer.clear()
         shard.iterator = None
+        shard.window_started = None

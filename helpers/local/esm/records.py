@@ -82,8 +82,3 @@ def partition_lane(record: dict[str, Any], key_names: list[str], lanes: int) -> 
     part = {k: keys[k] for k in key_names if k in keys} or keys
     digest = hashlib.md5(json.dumps(part, sort_keys=True).encode(), usedforsecurity=False)
     return int.from_bytes(digest.digest()[:8], "big") % lanes
-
-
-def payload_size(records: list[dict[str, Any]]) -> int:
-    """Size in bytes of ``{"Records": records}`` as JSON."""
-    return len(json.dumps({"Records": records}, separators=(",", ":")))

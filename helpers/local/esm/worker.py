@@ -184,11 +184,10 @@ class MappingWorker:
     def _window_elapsed(self, shard: ShardState, cfg: MappingConfig, want: int) -> bool:
         if cfg.maximum_batching_window <= 0 or len(shard.buffer) >= want:
             return True
-        first = getattr(shard, "first_seen", None)
-        if first is None:
-            shard.first_seen = time.monotonic()  # type: ignore[attr-defined]
+        if shard.window_started is None:
+            shard.window_started = time.monotonic()
             return False
-        return time.monotonic() - first >= cfg.maximum_batching_window
+        return time.monotonic() - shard.window_started >= cfg.maximum_batching_window
 
     def _round(self, poller: StreamPoller, shard: ShardState, cfg: MappingConfig) -> None:
         patterns = _patterns(tuple(cfg.filter_patterns))
@@ -224,8 +223,7 @@ class MappingWorker:
                 if error is not None:
                     raise error
         del shard.buffer[:consumed]
-        if hasattr(shard, "first_seen"):
-            del shard.first_seen
+        shard.window_started = None
         self.service.checkpoints.set(self.uuid, shard.shard_id, last)
 
     def _deliver(self, shard_id: str, cfg: MappingConfig, records: list[dict[str, Any]]) -> None:
