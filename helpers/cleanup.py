@@ -25,7 +25,7 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from helpers import iam
-from helpers.clients import Backend
+from helpers.clients import Backend, error_code
 from helpers.functions import delete_function, log_group
 from helpers.monitoring import alarm_names, dashboard_name, inbox_queue_name
 from helpers.naming import LOGFILE_TABLE, WORKSHOP_TAG_KEY, WORKSHOP_TAG_VALUE, Names
@@ -275,7 +275,7 @@ def cleanup(backend: Backend, names: Names | None = None) -> pd.DataFrame:
             _delete(backend, row["kind"], row["id"])
             result = "deleted"
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in _GONE:
+            if error_code(exc) not in _GONE:
                 raise
             result = "already gone"
         rows.append({"kind": row["kind"], "name": row["name"], "result": result})

@@ -257,3 +257,9 @@ def resource(service: str, backend: str | None = None, region: str | None = None
              **kwargs: Any) -> Any:
     """Shortcut: ``get_backend(backend, region).resource(service, **kwargs)``."""
     return get_backend(backend, region).resource(service, **kwargs)
+
+
+def error_code(exc: Exception) -> str:
+    """The AWS error code of a botocore ``ClientError`` (``""`` for anything else)."""
+    response = getattr(exc, "response", None) or {}
+    return response.get("Error", {}).get("Code", "")

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from helpers.clients import Backend
+from helpers.clients import Backend, error_code
 from helpers.iam import retry_while_propagating
 from helpers.naming import workshop_tag_map
 from helpers.packaging import WORKSHOP_FUNCTIONS, function_source_dir, package_function
@@ -65,7 +65,7 @@ def get_configuration(backend: Backend, name: str) -> dict[str, Any] | None:
     try:
         return backend.client("lambda").get_function_configuration(FunctionName=name)
     except ClientError as exc:
-        if _code(exc) == "ResourceNotFoundException":
+        if error_code(exc) == "ResourceNotFoundException":
             return None
         raise
 
@@ -263,7 +263,7 @@ def delete_function(backend: Backend, name: str) -> bool:
     try:
         backend.client("lambda").delete_function(FunctionName=name)
     except ClientError as exc:
-        if _code(exc) == "ResourceNotFoundException":
+        if error_code(exc) == "ResourceNotFoundException":
             return False
         raise
     return True
@@ -474,7 +474,7 @@ def log_events(
                 break
             kwargs["nextToken"] = token
     except ClientError as exc:
-        if _code(exc) != "ResourceNotFoundException":
+        if error_code(exc) != "ResourceNotFoundException":
             raise
     columns = ["time", "stream", "message", "event_id"]
     if not events:
@@ -500,5 +500,3 @@ def _epoch_ms(when: datetime | float) -> int:
     return int(float(when) * 1000)
 
 
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")

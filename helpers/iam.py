@@ -45,7 +45,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", TqdmWarning)
     from tqdm.auto import tqdm
 
-from helpers.clients import Backend
+from helpers.clients import Backend, error_code
 from helpers.naming import Names, workshop_tags
 
 T = TypeVar("T")
@@ -273,7 +273,7 @@ def ensure_role(
             Tags=workshop_tags(tags),
         )
     except ClientError as exc:
-        if _code(exc) != "EntityAlreadyExists":
+        if error_code(exc) != "EntityAlreadyExists":
             raise
     role = iam.get_role(RoleName=name)["Role"]
     if _parse(role["AssumeRolePolicyDocument"]) != LAMBDA_TRUST_POLICY:
@@ -294,7 +294,7 @@ def remove_policy(backend: Backend, role: str, policy_name: str) -> bool:
     try:
         backend.client("iam").delete_role_policy(RoleName=role, PolicyName=policy_name)
     except ClientError as exc:
-        if _code(exc) == "NoSuchEntity":
+        if error_code(exc) == "NoSuchEntity":
             return False
         raise
     return True
@@ -314,7 +314,7 @@ def detach_managed_policy(
     try:
         backend.client("iam").detach_role_policy(RoleName=role, PolicyArn=arn)
     except ClientError as exc:
-        if _code(exc) == "NoSuchEntity":
+        if error_code(exc) == "NoSuchEntity":
             return False
         raise
     return True
@@ -363,7 +363,7 @@ def delete_role(backend: Backend, name: str) -> bool:
                 iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
         iam.delete_role(RoleName=name)
     except ClientError as exc:
-        if _code(exc) == "NoSuchEntity":
+        if error_code(exc) == "NoSuchEntity":
             return False
         raise
     return True
@@ -499,7 +499,7 @@ def is_propagation_error(exc: BaseException) -> bool:
     if not isinstance(exc, ClientError):
         return False
     message = exc.response.get("Error", {}).get("Message", "")
-    return _code(exc) == "InvalidParameterValueException" and any(
+    return error_code(exc) == "InvalidParameterValueException" and any(
         m in message for m in PROPAGATION_MESSAGES
     )
 
@@ -561,5 +561,3 @@ def retry_while_propagating(
             bar.close()
 
 
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")

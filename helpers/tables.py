@@ -26,7 +26,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 from tqdm.auto import tqdm
 
-from helpers.clients import Backend
+from helpers.clients import Backend, error_code
 from helpers.naming import ECOMMERCE_TABLE, LOGFILE_TABLE, REPLICA_TABLE, workshop_tags
 
 BILLING_MODES = ("PAY_PER_REQUEST", "PROVISIONED")
@@ -287,7 +287,7 @@ def ensure_table(
         client.create_table(**request)
         created = True
     except ClientError as exc:
-        if _code(exc) != "ResourceInUseException":
+        if error_code(exc) != "ResourceInUseException":
             raise
         created = False
         if _status(client, name) == "DELETING":
@@ -304,7 +304,7 @@ def _status(client: Any, name: str) -> str | None:
     try:
         return client.describe_table(TableName=name)["Table"]["TableStatus"]
     except ClientError as exc:
-        if _code(exc) == "ResourceNotFoundException":
+        if error_code(exc) == "ResourceNotFoundException":
             return None
         raise
 
@@ -366,8 +366,6 @@ def describe_table(backend: Backend, table: str) -> dict[str, Any]:
     return backend.client("dynamodb").describe_table(TableName=table)["Table"]
 
 
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
 
 
 # --------------------------------------------------------------------------- streams

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from helpers.clients import Backend
+from helpers.clients import Backend, error_code
 from helpers.functions import log_events
 from helpers.iam import retry_while_propagating, tqdm
 from helpers.naming import workshop_tag_map, workshop_tags
@@ -65,7 +65,7 @@ def find_mappings(
         pages = client.get_paginator("list_event_source_mappings").paginate(**kwargs)
         return [m for page in pages for m in page["EventSourceMappings"]]
     except ClientError as exc:
-        if _code(exc) == "ResourceNotFoundException":
+        if error_code(exc) == "ResourceNotFoundException":
             return []
         raise
 
@@ -75,7 +75,7 @@ def get_mapping(backend: Backend, uuid: str) -> dict[str, Any] | None:
     try:
         return backend.client("lambda").get_event_source_mapping(UUID=uuid)
     except ClientError as exc:
-        if _code(exc) == "ResourceNotFoundException":
+        if error_code(exc) == "ResourceNotFoundException":
             return None
         raise
 
@@ -337,9 +337,9 @@ def delete_mapping(backend: Backend, uuid: str, *, timeout: float = 120.0) -> bo
     try:
         client.delete_event_source_mapping(UUID=uuid)
     except ClientError as exc:
-        if _code(exc) == "ResourceNotFoundException":
+        if error_code(exc) == "ResourceNotFoundException":
             return False
-        if _code(exc) != "ResourceInUseException":
+        if error_code(exc) != "ResourceInUseException":
             raise
         wait_for_state(backend, uuid, progress=False)
         client.delete_event_source_mapping(UUID=uuid)
@@ -580,7 +580,7 @@ def ensure_queue(backend: Backend, name: str) -> tuple[str, str]:
     try:
         url = sqs.create_queue(QueueName=name, tags=workshop_tag_map())["QueueUrl"]
     except ClientError as exc:
-        if _code(exc) not in ("QueueAlreadyExists", "QueueNameExists"):
+        if error_code(exc) not in ("QueueAlreadyExists", "QueueNameExists"):
             raise
         url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
@@ -776,5 +776,3 @@ def fetch_failed_records(
     return records
 
 
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
