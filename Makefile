@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 4566
 STAMP := $(VENV)/.installed
 
-.PHONY: setup workshop lab test unit functional notebooks lint bench up down status clean help
+.PHONY: setup lock workshop lab test unit functional notebooks lint bench up down status clean help
 
 help:
 	@echo "make workshop   set up, then run every notebook headlessly (build/notebooks/)"
@@ -19,11 +19,36 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# uv installs the pinned set in seconds; it lives beside the venv's packages (in
+# $(VENV)/uv) so that `uv pip sync` never removes it. pip is the fallback.
+UV_VERSION := 0.13.8
+UV := $(VENV)/uv/bin/uv
+
+$(UV): | $(BIN)/python
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --target $(VENV)/uv \
+	    uv==$(UV_VERSION) >/dev/null 2>&1 \
+	  || echo "uv $(UV_VERSION) could not be installed: setup falls back to pip (slower)"
+
 # Reinstall only when the pinned set or the package metadata changes.
-$(STAMP): requirements.lock pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+$(STAMP): requirements.lock pyproject.toml | $(BIN)/python $(UV)
+	@if [ -x $(UV) ]; then \
+	    $(UV) pip sync --quiet --python $(BIN)/python requirements.lock \
+	    && $(UV) pip install --quiet --python $(BIN)/python --no-deps -e . ; \
+	else \
+	    $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+	        -r requirements.lock \
+	    && $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . ; \
+	fi
 	@touch $(STAMP)
+
+# Re-resolve the lock file from pyproject.toml, keeping every existing pin.
+lock: $(UV)
+	$(UV) pip compile pyproject.toml --extra test --generate-hashes -c requirements.lock \
+	    --python-version 3.11.7 --python-platform x86_64-unknown-linux-gnu --no-header \
+	    --quiet -o $(VENV)/lock.tmp
+	{ printf '%s\n' "# The pinned set for Python 3.11 on Linux x86_64 (boto3, botocore and moto are pinned together)." \
+	    "# Regenerate (keeping every pin unless pyproject.toml asks otherwise) with:" "#   make lock"; \
+	  cat $(VENV)/lock.tmp; } > requirements.lock && rm $(VENV)/lock.tmp
 
 setup: $(STAMP)
 
@@ -52,13 +77,13 @@ bench: setup
 	$(BIN)/python -m benchmarks
 
 up: setup
-	$(BIN)/python -m helpers.local up --port $(PORT)
+	$(BIN)/python -m localaws up --port $(PORT)
 
 down:
-	@if [ -x $(BIN)/python ]; then $(BIN)/python -m helpers.local down --port $(PORT); fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m localaws down --port $(PORT); fi
 
 status: setup
-	$(BIN)/python -m helpers.local status --port $(PORT)
+	$(BIN)/python -m localaws status --port $(PORT)
 
 clean: down
 	rm -rf build .workshop .pytest_cache .ruff_cache .hypothesis

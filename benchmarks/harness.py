@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from helpers.clients import Backend, get_backend
-from helpers.local import lifecycle
+from localaws import lifecycle
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},

@@ -236,7 +236,7 @@ def _aws_backend(region: str | None) -> Backend:
 def _local_backend(region: str, start_local: bool, port: int) -> Backend:
     url = local_endpoint_url(port)
     if start_local:
-        from helpers.local import lifecycle
+        from localaws import lifecycle
 
         lifecycle.ensure_running(port)
     session = boto3.session.Session(

@@ -112,7 +112,7 @@ def connect(
         raise SetupError(f"cannot reach {backend!r}: {exc}") from None
     except RuntimeError as exc:  # the local endpoint did not start
         first = str(exc).splitlines()[0]
-        raise SetupError(f"{first} (see `python -m helpers.local status`)") from None
+        raise SetupError(f"{first} (see `python -m localaws status`)") from None
     return cloud, names
 
 
@@ -161,7 +161,7 @@ def where(backend: Backend) -> pd.DataFrame:
     """Where the calls go: backend, region, endpoint and account, as a table."""
     info = backend.describe()
     if backend.is_local:
-        from helpers.local import lifecycle
+        from localaws import lifecycle
 
         health = lifecycle.health(local_port()) or {}
         info["endpoint process"] = (
@@ -450,7 +450,7 @@ def _local_endpoint(backend: str | None) -> Iterator[None]:
     if backend not in (None, "local"):
         yield
         return
-    from helpers.local import lifecycle
+    from localaws import lifecycle
 
     port = local_port()
     started = lifecycle.health(port) is None
@@ -487,7 +487,7 @@ def _run_command(args: argparse.Namespace) -> int:
 
 
 def _lab_command(args: argparse.Namespace) -> int:
-    from helpers.local import lifecycle
+    from localaws import lifecycle
 
     try:
         import jupyterlab  # noqa: F401

@@ -29,7 +29,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A running local endpoint (health document), stopped after the session."""
-    from helpers.local import lifecycle
+    from localaws import lifecycle
 
     port = _free_port()
     state = tmp_path_factory.mktemp("endpoint-state")

@@ -1,0 +1,1 @@
+"""Alias kept for older commands: ``python -m helpers.local …`` runs :mod:`localaws`."""

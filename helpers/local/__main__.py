@@ -1,55 +1,8 @@
-"""``python -m helpers.local up | down | status | serve [--port N]``."""
+"""``python -m helpers.local`` is ``python -m localaws`` (kept for older notes and habits)."""
 
-from __future__ import annotations
-
-import argparse
 import sys
-import time
 
-from helpers.clients import local_port
-from helpers.local import lifecycle
-from helpers.local.paths import log_file
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    parser = argparse.ArgumentParser(
-        prog="python -m helpers.local",
-        description="The workshop's embedded local AWS endpoint (127.0.0.1 only).")
-    parser.add_argument("command", choices=["up", "down", "status", "serve"])
-    parser.add_argument("--port", type=int, default=None,
-                        help="TCP port (default: WORKSHOP_LOCAL_PORT or 4566)")
-    args = parser.parse_args(argv)
-    port = args.port or local_port()
-
-    if args.command == "serve":
-        from helpers.local.server import serve
-
-        serve(port)
-        return 0
-    if args.command == "up":
-        try:
-            status = lifecycle.up(port)
-        except lifecycle.EndpointStartError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        print(f"local AWS endpoint running at {status['url']} (pid {status['pid']})")
-        print(f"use it with: export AWS_ENDPOINT_URL={status['url']}")
-        return 0
-    if args.command == "down":
-        stopped = lifecycle.down(port)
-        print("stopped" if stopped else f"nothing was running on port {port}")
-        return 0
-    status = lifecycle.health(port)
-    if status is None:
-        print(f"not running on port {port}")
-        return 3
-    uptime = time.strftime("%H:%M:%S", time.gmtime(status["uptime_s"]))
-    print(f"running at {status['url']}\n  pid {status['pid']}\n  uptime {uptime}\n"
-          f"  functions {status['functions']} (warm environments {status['environments']})\n"
-          f"  event source mappings {status['mappings']}\n  log {log_file(port)}")
-    return 0
-
+from localaws.__main__ import main
 
 if __name__ == "__main__":
     sys.exit(main())

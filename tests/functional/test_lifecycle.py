@@ -9,14 +9,14 @@ import sys
 import psutil
 import pytest
 
-from helpers.local import lifecycle
+from localaws import lifecycle
 from tests.conftest import ROOT, _free_port
 
 pytestmark = pytest.mark.functional
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "helpers.local", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "localaws", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -1,4 +1,4 @@
-"""CloudWatch alarm evaluation on the local endpoint (``helpers.local.alarms``)."""
+"""CloudWatch alarm evaluation on the local endpoint (``localaws.alarms``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from moto import mock_aws
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from helpers.local.alarms import AlarmEvaluator, StateChange, history_items, install, uninstall
+from localaws.alarms import AlarmEvaluator, StateChange, history_items, install, uninstall
 
 REGION = "us-east-1"
 NOW = datetime(2026, 11, 23, 18, 40, 30, tzinfo=UTC)

@@ -14,8 +14,8 @@ from typing import Any
 import botocore.session
 import pytest
 
-from helpers.local.errors import ServiceError
-from helpers.local.esm.config import (
+from localaws.errors import ServiceError
+from localaws.esm.config import (
     ARN_PATTERN,
     CREATE_PARAMETERS,
     ESM_DEFAULTS,

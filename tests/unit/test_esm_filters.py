@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from helpers.local.esm.filters import (
+from localaws.esm.filters import (
     MAX_PATTERN_LENGTH,
     FilterPatternError,
     UnsupportedFilterError,

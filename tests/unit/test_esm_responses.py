@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from helpers.local.esm.responses import (
+from localaws.esm.responses import (
     RECORD_AGE_EXCEEDED,
     RETRY_ATTEMPTS_EXHAUSTED,
     BatchOutcome,

@@ -1,7 +1,7 @@
 """The embedded local AWS endpoint: one WSGI app on 127.0.0.1.
 
 ``Router`` sends the Lambda operations that must run code or poll streams to our
-providers (:mod:`helpers.local.lambda_api`) and everything else to moto, served
+providers (:mod:`localaws.lambda_api`) and everything else to moto, served
 in-process. ``serve`` runs it in the foreground until SIGTERM/SIGINT.
 """
 
@@ -16,9 +16,9 @@ import threading
 import time
 from typing import Any
 
-from helpers.local.errors import EndpointError, ServiceError
+from localaws.errors import EndpointError, ServiceError
 
-log = logging.getLogger("helpers.local")
+log = logging.getLogger("localaws")
 
 HOST = "127.0.0.1"
 HEALTH_PATH = "/_workshop/health"
@@ -69,7 +69,7 @@ class Router:
         self._dynamodb_writes = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        from helpers.local.lambda_api import LambdaApi, Request, parse_query
+        from localaws.lambda_api import LambdaApi, Request, parse_query
 
         path = environ.get("PATH_INFO", "")
         if path == HEALTH_PATH:
@@ -83,7 +83,7 @@ class Router:
         if environ.get("HTTP_X_AMZ_TARGET") == GET_RECORDS_TARGET:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
-            from helpers.local.streams import serve_get_records
+            from localaws.streams import serve_get_records
 
             return self._send(start_response, *serve_get_records(
                 environ["wsgi.input"].read(length), _account_id(),
@@ -154,11 +154,11 @@ class Endpoint:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from waitress.server import create_server
 
-        from helpers.local import alarms, streams
-        from helpers.local.esm.service import MappingService
-        from helpers.local.executor.pool import Executor
-        from helpers.local.lambda_api import LambdaApi
-        from helpers.local.paths import state_dir
+        from localaws import alarms, streams
+        from localaws.esm.service import MappingService
+        from localaws.executor.pool import Executor
+        from localaws.lambda_api import LambdaApi
+        from localaws.paths import state_dir
 
         streams.install()
         alarms.install()

@@ -2,7 +2,7 @@
 
 :func:`create_config` and :func:`update_config` turn a CreateEventSourceMapping /
 UpdateEventSourceMapping request body (rest-json, PascalCase keys, as boto3 sends
-it) into a :class:`MappingConfig`, or raise :class:`~helpers.local.errors.ServiceError`
+it) into a :class:`MappingConfig`, or raise :class:`~localaws.errors.ServiceError`
 with the code and message AWS answers with. :func:`to_response` renders a config
 as AWS returns it. Nothing here touches the network, a clock the caller cannot
 override, or shared state.
@@ -58,8 +58,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from helpers.local.errors import ServiceError, invalid_parameter, validation_error
-from helpers.local.esm.filters import FilterPatternError, UnsupportedFilterError, compile_pattern
+from localaws.errors import ServiceError, invalid_parameter, validation_error
+from localaws.esm.filters import FilterPatternError, UnsupportedFilterError, compile_pattern
 
 ESM_DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {

@@ -22,19 +22,19 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from helpers.local import streams, telemetry
-from helpers.local.esm.config import MappingConfig
-from helpers.local.esm.filters import Pattern, compile_pattern, matches
-from helpers.local.esm.poller import ShardState, StreamGoneError, StreamPoller
-from helpers.local.esm.processor import (
+from localaws import streams, telemetry
+from localaws.esm.config import MappingConfig
+from localaws.esm.filters import Pattern, compile_pattern, matches
+from localaws.esm.poller import ShardState, StreamGoneError, StreamPoller
+from localaws.esm.processor import (
     BatchDelivery,
     DeliveryHooks,
     DeliveryStoppedError,
 )
-from helpers.local.esm.records import created_at, partition_lane, sequence_number
-from helpers.local.lambda_api import MAX_PAYLOAD
+from localaws.esm.records import created_at, partition_lane, sequence_number
+from localaws.lambda_api import MAX_PAYLOAD
 
-log = logging.getLogger("helpers.local.esm")
+log = logging.getLogger("localaws.esm")
 
 IDLE_WAIT_S = (0.05, 0.1, 0.25, 0.5, 1.0)
 # Set to poll on a fixed schedule instead of waking on writes (AWS polls a shard

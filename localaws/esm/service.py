@@ -1,8 +1,8 @@
 """The event-source-mapping API of the local endpoint, and the workers behind it.
 
 ``MappingService`` serves Create/Get/List/Update/DeleteEventSourceMapping with
-AWS's validation (:mod:`helpers.local.esm.config`) and lifecycle, and runs one
-:class:`~helpers.local.esm.worker.MappingWorker` per mapping. moto never sees a
+AWS's validation (:mod:`localaws.esm.config`) and lifecycle, and runs one
+:class:`~localaws.esm.worker.MappingWorker` per mapping. moto never sees a
 mapping (it would push stream records to Docker and empty the stream).
 
 Lifecycle as observed on AWS: ``Creating`` -> ``Enabled``; an update returns
@@ -24,17 +24,17 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from helpers.clients import get_backend
-from helpers.local import streams
-from helpers.local.errors import ServiceError, not_found
-from helpers.local.esm.checkpoints import CheckpointStore
-from helpers.local.esm.config import MappingConfig, create_config, to_response, update_config
-from helpers.local.esm.processor import DeliveryStoppedError
-from helpers.local.esm.wire import StreamsWire
-from helpers.local.esm.worker import MappingWorker
-from helpers.local.executor.function import parse_function_name
-from helpers.local.iam_check import missing_permissions
+from localaws import streams
+from localaws.errors import ServiceError, not_found
+from localaws.esm.checkpoints import CheckpointStore
+from localaws.esm.config import MappingConfig, create_config, to_response, update_config
+from localaws.esm.processor import DeliveryStoppedError
+from localaws.esm.wire import StreamsWire
+from localaws.esm.worker import MappingWorker
+from localaws.executor.function import parse_function_name
+from localaws.iam_check import missing_permissions
 
-log = logging.getLogger("helpers.local.esm")
+log = logging.getLogger("localaws.esm")
 
 _SETTLED = ("Creating", "Enabling", "Updating", "Disabling")
 DESTINATION_RETRY_S = (0.1, 0.5, 1.0, 2.0, 5.0)

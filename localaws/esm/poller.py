@@ -4,7 +4,7 @@
 shard is read only once its parent is exhausted) and keeps one shard iterator
 per shard. :meth:`StreamPoller.poll` makes one ``GetRecords`` call per readable
 shard and returns what it read; it never sleeps and never invokes anything: the
-loop that drives it lives in :mod:`helpers.local.esm.worker`.
+loop that drives it lives in :mod:`localaws.esm.worker`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from helpers.local.esm.records import to_lambda_record
+from localaws.esm.records import to_lambda_record
 
-log = logging.getLogger("helpers.local.esm")
+log = logging.getLogger("localaws.esm")
 
 GET_RECORDS_LIMIT = 1000
 

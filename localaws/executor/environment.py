@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from helpers.local.executor.function import FunctionSpec
+from localaws.executor.function import FunctionSpec
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 _PAGE = os.sysconf("SC_PAGE_SIZE")

@@ -31,18 +31,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from helpers.local.errors import ServiceError
-from helpers.local.esm.config import MappingConfig
-from helpers.local.esm.records import sequence_number
-from helpers.local.esm.responses import (
+from localaws.errors import ServiceError
+from localaws.esm.config import MappingConfig
+from localaws.esm.records import sequence_number
+from localaws.esm.responses import (
     RECORD_AGE_EXCEEDED,
     RETRY_ATTEMPTS_EXHAUSTED,
     failure_record,
     parse_batch_item_failures,
 )
-from helpers.local.lambda_api import MAX_PAYLOAD
+from localaws.lambda_api import MAX_PAYLOAD
 
-log = logging.getLogger("helpers.local.esm")
+log = logging.getLogger("localaws.esm")
 
 OK = "OK"
 FUNCTION_CALL_FAILED = "PROBLEM: Function call failed"

@@ -6,11 +6,27 @@ import os
 from pathlib import Path
 
 ENV_STATE_DIR = "WORKSHOP_STATE_DIR"
+ENV_PORT = "WORKSHOP_LOCAL_PORT"
+DEFAULT_PORT = 4566
+
+
+class PortConfigError(ValueError):
+    """``WORKSHOP_LOCAL_PORT`` is not a port number (the caller's fault)."""
+
+
+def default_port() -> int:
+    """The endpoint's port: ``WORKSHOP_LOCAL_PORT`` or 4566."""
+    raw = os.environ.get(ENV_PORT, str(DEFAULT_PORT))
+    try:
+        return int(raw)
+    except ValueError:
+        raise PortConfigError(
+            f"{ENV_PORT}={raw!r} is not a port number: set it to e.g. 4566") from None
 
 
 def project_root() -> Path:
     """The checkout's root (the folder holding ``pyproject.toml``)."""
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[1]
 
 
 def state_dir() -> Path:

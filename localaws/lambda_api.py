@@ -4,7 +4,7 @@ Everything else of the Lambda API (CreateFunction, GetFunction, concurrency,
 tags, ...) is moto's; these are the operations that must run code or poll
 streams, and the checks AWS makes that moto does not:
 
-* ``Invoke`` (RequestResponse, Event, DryRun) -> :class:`~helpers.local.executor.pool.Executor`;
+* ``Invoke`` (RequestResponse, Event, DryRun) -> :class:`~localaws.executor.pool.Executor`;
 * ``Create/Get/List/Update/DeleteEventSourceMapping`` -> the ESM engine;
 * ``CreateFunction`` / ``UpdateFunctionConfiguration`` parameter checks (runtime,
   timeout, memory size) before moto stores the function.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from helpers.local.errors import ServiceError, validation_error
+from localaws.errors import ServiceError, validation_error
 
 MAX_PAYLOAD = 6 * 1024 * 1024
 DEPRECATED_RUNTIMES = {

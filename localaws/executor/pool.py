@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from helpers.local import telemetry
-from helpers.local.errors import ServiceError
-from helpers.local.executor.environment import ExecutionEnvironment, Outcome
-from helpers.local.executor.function import FunctionSpec, resolve
+from localaws import telemetry
+from localaws.errors import ServiceError
+from localaws.executor.environment import ExecutionEnvironment, Outcome
+from localaws.executor.function import FunctionSpec, resolve
 
-log = logging.getLogger("helpers.local.executor")
+log = logging.getLogger("localaws.executor")
 
 ACCOUNT_CONCURRENCY = 1000
 IDLE_SECONDS = 600.0

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from moto.awslambda.models import lambda_backends
 
-from helpers.local.errors import ServiceError
+from localaws.errors import ServiceError
 
 _unpack_lock = threading.Lock()
 

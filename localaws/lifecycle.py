@@ -1,8 +1,8 @@
 """Start, stop and inspect the local endpoint running in the background.
 
-The endpoint runs as ``python -m helpers.local serve --port N`` in its own process
+The endpoint runs as ``python -m localaws serve --port N`` in its own process
 session, writing its pid and log to the state directory (see
-:mod:`helpers.local.paths`). Nothing here imports moto, so these functions are
+:mod:`localaws.paths`). Nothing here imports moto, so these functions are
 cheap to call from notebooks and the client factory.
 """
 
@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from helpers.local.paths import log_file, pid_file, project_root
+from localaws.paths import log_file, pid_file, project_root
 
 HEALTH_PATH = "/_workshop/health"
 START_TIMEOUT_S = 60.0
@@ -72,7 +72,7 @@ def up(port: int) -> dict[str, Any]:
         p for p in (str(project_root()), env.get("PYTHONPATH", "")) if p)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "helpers.local", "serve", "--port", str(port)],
+            [sys.executable, "-m", "localaws", "serve", "--port", str(port)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             cwd=str(project_root()), env=env, start_new_session=True)
     pid_file(port).write_text(str(proc.pid))

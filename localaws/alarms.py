@@ -106,7 +106,7 @@ from moto.cloudwatch.models import (
     cloudwatch_backends,
 )
 
-from helpers.local.telemetry import _lock as _backend_lock
+from localaws.telemetry import _lock as _backend_lock
 
 log = logging.getLogger(__name__)
 
