@@ -45,6 +45,9 @@ def _prepare_moto() -> None:
     # never changes while the endpoint runs.
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
+    from localaws import iam_backend
+
+    iam_backend.install()
 
 
 class Router:
