@@ -8,10 +8,10 @@ import pytest
 
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
-from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
-from moto.iam import models  # noqa: E402
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.iam import models
 
-from localaws import iam_backend  # noqa: E402
+from localaws import iam_backend
 
 STREAM_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
 
