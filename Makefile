@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 4566
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lock workshop lab test unit functional notebooks lint bench up down status clean help
+.PHONY: setup lock coverage workshop lab test unit functional notebooks lint bench up down status clean help
 
 help:
 	@echo "make workshop   set up, then run every notebook headlessly (build/notebooks/)"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench      run the benchmarks (benchmarks/results/latest.json)"
 	@echo "make up|down|status   manage the local AWS endpoint on port $(PORT)"
 	@echo "make lint       ruff on code and notebooks"
+	@echo "make coverage   the test suite under coverage.py: per-module table, build/coverage/"
 	@echo "make clean      remove build output, caches and the endpoint's state"
 
 $(BIN)/python:
@@ -69,6 +70,15 @@ functional: setup
 
 notebooks: setup
 	$(BIN)/python -m pytest tests/notebooks
+
+# Line coverage of helpers/, localaws/ and lambda_src/ (subprocesses included): a table per
+# module and the total in build/coverage/.
+coverage: setup
+	rm -rf build/coverage && mkdir -p build/coverage
+	$(BIN)/python -m coverage run -m pytest
+	$(BIN)/python -m coverage combine --quiet
+	$(BIN)/python -m coverage report
+	$(BIN)/python -m coverage html --quiet -d build/coverage/html
 
 lint: setup
 	$(BIN)/ruff check .
