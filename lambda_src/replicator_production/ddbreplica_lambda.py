@@ -48,6 +48,7 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
@@ -102,6 +103,13 @@ class LoggingBatchProcessor(BatchProcessor):
 
 
 processor = LoggingBatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def raise_injected_failure():
+    """Re-raise a ``fail_mode=raise``/``timeout`` failure the processor caught, if any."""
+    for _, error, _ in processor.exceptions:
+        if isinstance(error, InjectedFailureError):
+            raise error
 
 
 @functools.cache
@@ -207,12 +215,14 @@ def lambda_handler(event, context):
     records = event.get("Records") if isinstance(event, dict) else None
     logger.info(f"Received {len(records) if isinstance(records, list) else 0} records")
     pending = PendingWrites()
-    response = process_partial_response(
-        event=event, record_handler=pending.add, processor=processor, context=context
-    )
-    for _, error, _ in processor.exceptions:
-        if isinstance(error, InjectedFailureError):
-            raise error
+    try:
+        response = process_partial_response(
+            event=event, record_handler=pending.add, processor=processor, context=context
+        )
+    except BatchProcessingError:
+        raise_injected_failure()  # a fail_mode=raise record explains it better
+        raise
+    raise_injected_failure()
 
     table = replica_table_name()
     writes = list(pending.by_key.values())

@@ -47,6 +47,7 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
     DynamoDBRecord,
     DynamoDBRecordEventName,
@@ -98,6 +99,13 @@ class LoggingBatchProcessor(BatchProcessor):
 processor = LoggingBatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
+def raise_injected_failure():
+    """Re-raise a ``fail_mode=raise``/``timeout`` failure the processor caught, if any."""
+    for _, error, _ in processor.exceptions:
+        if isinstance(error, InjectedFailureError):
+            raise error
+
+
 def lambda_handler(event, context):
     """Process a batch of stream records; report the failed ones.
 
@@ -118,18 +126,19 @@ def lambda_handler(event, context):
     InjectedFailureError
         A record asked for it (``fail_mode=raise`` or ``timeout``).
     aws_lambda_powertools.utilities.batch.exceptions.BatchProcessingError
-        Every record failed.
-    ValueError
-        The event is not a DynamoDB stream event.
+        Every record failed, or the event is not a DynamoDB stream event
+        (``UnexpectedBatchTypeError``).
     """
     records = event.get("Records") if isinstance(event, dict) else None
     logger.info(f"Received {len(records) if isinstance(records, list) else 0} records")
-    response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
-    for _, error, _ in processor.exceptions:
-        if isinstance(error, InjectedFailureError):
-            raise error
+    try:
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    except BatchProcessingError:
+        raise_injected_failure()  # a fail_mode=raise record explains it better
+        raise
+    raise_injected_failure()
 
     failed = [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
     logger.info(f"Successfully processed {len(processor.records) - len(failed)} records")
