@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -77,21 +76,22 @@ def test_replica_follows_inserts_updates_and_deletes(backend, unique, view_type)
 
 @pytest.mark.skipif(not (LADV / "logfile_stream.csv").exists(),
                     reason=f"the original LADV data is not beside the checkout ({LADV})")
-def test_original_logfile_stream_data_replicates_exactly(backend, unique):
-    # given
-    source, replica = _replicate(backend, f"ladv-{unique}")
+@pytest.mark.parametrize("folder", ["replicator", "replicator_production"])
+def test_original_logfile_stream_data_replicates_exactly(backend, unique, folder):
+    # given: the teaching version (one call per record) or the batching one
+    source, replica = _replicate(backend, f"ladv-{folder[-4:]}-{unique}", folder=folder)
     rows = logfile_dataset("stream", data_dir=Path(LADV))
     # when
-    started = time.perf_counter()
     load_items(backend, source, rows, progress=False)
-    wait_for(lambda: count_items(backend, replica) >= 2000, timeout=120, interval=0.2,
+    # the patience is generous: the teaching version makes 2,000 calls, and the machine
+    # may be shared; speed is measured by the benchmarks, never asserted here
+    wait_for(lambda: count_items(backend, replica) >= 2000, timeout=300, interval=0.2,
              message="2,000 replicated items")
     # then
     diff = compare_tables(backend, source, replica)
     assert diff.identical, diff.summary()
     assert count_items(backend, replica) == 2000
     assert count_items(backend, replica, filter_attr="servererror") == 13
-    assert time.perf_counter() - started < 120
 
 
 def test_production_replicator_with_bundled_powertools_reports_only_the_failed_item(
