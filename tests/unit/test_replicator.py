@@ -1,8 +1,7 @@
-"""Unit tests for ``lambda_src/replicator/ddbreplica_lambda.py`` (no endpoint, no network).
+"""Unit tests for the replicators (``lambda_src/replicator``, ``lambda_src/replicator_production``).
 
-The DynamoDB client is :class:`FakeDynamoDB`, an in-memory table store that checks
-requests the way DynamoDB does (at most 25 requests, no two on one key, numbers as
-text, binaries as bytes) and can leave chosen requests unprocessed.
+No endpoint, no network. The teaching version writes through boto3 to moto's in-process
+DynamoDB (``mock_aws``), so puts, deletes and types are DynamoDB's own.
 """
 
 from __future__ import annotations
@@ -11,10 +10,180 @@ import base64
 import json
 from collections import defaultdict
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
+import boto3
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
+from moto import mock_aws
+
+REPLICA = "logfile_replica"
+
+
+def log_key(request_id: int) -> dict:
+    return {"PK": {"S": f"request#{request_id}"}}
+
+
+def log_image(request_id: int, **extra: dict) -> dict:
+    return {**log_key(request_id), "requestid": {"N": str(request_id)}, **extra}
+
+
+# --- the teaching version, against moto -------------------------------------------------
+
+
+@pytest.fixture
+def dynamodb(monkeypatch):
+    """moto's DynamoDB in this process, with the replica table created."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        resource = boto3.resource("dynamodb")
+        resource.create_table(
+            TableName=REPLICA,
+            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield resource
+
+
+def replica_items(dynamodb, table: str = REPLICA) -> dict[str, dict]:
+    return {item["PK"]: item for item in dynamodb.Table(table).scan()["Items"]}
+
+
+@pytest.mark.parametrize("event_name", ["new_image", "new_and_old_images"])
+def test_inserts_and_modifies_are_put_and_removes_deleted(
+    replicator, dynamodb, load_event, event_name, caplog
+):
+    # given
+    dynamodb.Table(REPLICA).put_item(Item={"PK": "request#4003", "requestid": 4003})
+    event = load_event(event_name)
+
+    # when
+    response = replicator.lambda_handler(event, None)
+
+    # then
+    items = replica_items(dynamodb)
+    assert sorted(items) == ["request#4001", "request#4002"]
+    assert items["request#4002"]["servererror"] == "5xx"
+    assert response == {"replicated": 3, "puts": 2, "deletes": 1}
+    assert "Replicated 3 records into logfile_replica: 2 puts, 1 deletes" in caplog.messages
+
+
+def test_the_replica_item_equals_the_new_image(replicator, dynamodb, load_event):
+    # given
+    event = load_event("new_and_old_images")
+    new_image = event["Records"][1]["dynamodb"]["NewImage"]
+
+    # when
+    replicator.lambda_handler(event, None)
+
+    # then
+    low_level = boto3.client("dynamodb").get_item(TableName=REPLICA, Key=log_key(4002))["Item"]
+    assert low_level == new_image
+
+
+def test_numbers_and_binaries_keep_their_type_and_value(
+    replicator, dynamodb, make_record
+):
+    # given
+    blob = bytes([0, 255, 7])
+    encoded = base64.b64encode(blob).decode()
+    image = log_image(
+        1,
+        bytessent={"N": "1.5"},
+        big={"N": "12345678901234567890123456789012345678"},
+        blob={"B": encoded},
+        blobs={"BS": [encoded]},
+        nested={"M": {"inner": {"L": [{"B": encoded}, {"N": "0.1"}]}}},
+    )
+    record = make_record("INSERT", log_key(1), new_image=image, view_type="NEW_IMAGE")
+
+    # when
+    replicator.lambda_handler({"Records": [record]}, None)
+
+    # then
+    item = replica_items(dynamodb)["request#1"]
+    assert item["bytessent"] == Decimal("1.5")
+    assert item["big"] == Decimal("12345678901234567890123456789012345678")
+    assert bytes(item["blob"]) == blob
+    assert {bytes(b) for b in item["blobs"]} == {blob}
+    assert bytes(item["nested"]["inner"][0]) == blob
+    assert item["nested"]["inner"][1] == Decimal("0.1")
+
+
+def test_replica_table_comes_from_the_environment(
+    replicator, dynamodb, load_event, monkeypatch
+):
+    # given
+    monkeypatch.setenv("REPLICA_TABLE", "other_replica")
+    dynamodb.create_table(
+        TableName="other_replica",
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    # when
+    replicator.lambda_handler(load_event("new_image"), None)
+
+    # then
+    assert sorted(replica_items(dynamodb, "other_replica")) == ["request#4001", "request#4002"]
+    assert replica_items(dynamodb) == {}
+
+
+@pytest.mark.parametrize("event_name", ["keys_only", "old_image"])
+def test_a_stream_without_new_images_raises_and_says_which_view_type_to_use(
+    replicator, dynamodb, load_event, event_name
+):
+    # given
+    event = load_event(event_name)
+
+    # when / then
+    with pytest.raises(ValueError, match="NEW_IMAGE or NEW_AND_OLD_IMAGES"):
+        replicator.lambda_handler(event, None)
+
+
+def test_a_failed_write_is_raised_not_swallowed(replicator, dynamodb, load_event):
+    # given: the replica table does not exist
+    dynamodb.Table(REPLICA).delete()
+
+    # when / then
+    with pytest.raises(dynamodb.meta.client.exceptions.ResourceNotFoundException):
+        replicator.lambda_handler(load_event("new_image"), None)
+
+
+def test_unknown_event_name_raises(replicator, dynamodb, make_record):
+    # given
+    record = make_record("INSERT", log_key(1), new_image=log_image(1))
+    record["eventName"] = "TRUNCATE"
+
+    # when / then
+    with pytest.raises(ValueError, match="TRUNCATE"):
+        replicator.lambda_handler({"Records": [record]}, None)
+
+
+def test_only_put_item_and_delete_item_are_called(replicator, dynamodb, load_event):
+    # given: the lab's IAM policy allows these two table calls and no other
+    calls: list[str] = []
+    client = replicator.replica_table().meta.client
+    client.meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: calls.append(model.name)
+    )
+
+    # when
+    replicator.lambda_handler(load_event("new_and_old_images"), None)
+
+    # then
+    assert set(calls) == {"PutItem", "DeleteItem"}
+
+
+# --- the production variant, against an in-memory BatchWriteItem ---------------------
 
 
 def _canonical(value: Any) -> str:
@@ -124,525 +293,268 @@ class FakeDynamoDB:
         return {"UnprocessedItems": unprocessed}
 
 
-def log_key(request_id: int) -> dict:
-    return {"PK": {"S": f"request#{request_id}"}}
-
-
-def log_image(request_id: int, **extra: dict) -> dict:
-    return {**log_key(request_id), "requestid": {"N": str(request_id)}, **extra}
-
-
-def seq(number: int) -> str:
-    return f"{700000000000000000000 + number}"
+@pytest.fixture
+def production(load_lambda_module):
+    """``lambda_src/replicator_production/ddbreplica_lambda.py``, freshly imported."""
+    return load_lambda_module("replicator_production", "ddbreplica_lambda")
 
 
 @pytest.fixture
-def sleeps(replicator, monkeypatch) -> list[float]:
-    """Records the replicator's pauses instead of sleeping."""
+def sleeps(production, monkeypatch) -> list[float]:
+    """The production replicator's pauses, recorded instead of slept."""
     slept: list[float] = []
-    monkeypatch.setattr(replicator, "_sleep", slept.append)
+    monkeypatch.setattr(production, "_sleep", slept.append)
     return slept
 
 
-# --- puts and deletes ------------------------------------------------------------------
+def use_client(production, monkeypatch, client: FakeDynamoDB) -> FakeDynamoDB:
+    monkeypatch.setattr(production, "replica_client", lambda: client)
+    return client
+
+
+def insert(make_record, request_id: int, sequence_number: int, **extra: dict) -> dict:
+    return make_record(
+        "INSERT", log_key(request_id), new_image=log_image(request_id, **extra),
+        sequence_number=str(sequence_number), view_type="NEW_IMAGE",
+    )
+
+
+def remove(make_record, request_id: int, sequence_number: int) -> dict:
+    return make_record(
+        "REMOVE", log_key(request_id), sequence_number=str(sequence_number),
+        view_type="NEW_IMAGE",
+    )
 
 
 @pytest.mark.parametrize("event_name", ["new_image", "new_and_old_images"])
-def test_inserts_and_modifies_are_put_and_removes_deleted(
-    replicator, load_event, event_name, caplog
+def test_production_puts_new_images_and_deletes_keys_in_one_call(
+    production, monkeypatch, load_event, event_name, caplog
 ):
     # given
-    client = FakeDynamoDB()
-    client.put("logfile_replica", log_image(4003))
+    client = use_client(production, monkeypatch, FakeDynamoDB())
+    client.put(REPLICA, log_image(4003))
     event = load_event(event_name)
 
     # when
-    response = replicator.lambda_handler(event, None, client=client)
+    response = production.lambda_handler(event, None)
 
     # then
-    assert client.item("logfile_replica", PK="request#4001")["bytessent"] == {"N": "7989"}
-    modified = client.item("logfile_replica", PK="request#4002")
-    assert modified["responsecode"] == {"N": "500"}
-    assert modified["servererror"] == {"S": "5xx"}
-    assert client.item("logfile_replica", PK="request#4003") is None
-    assert (response["puts"], response["deletes"], response["failed"]) == (2, 1, 0)
-    assert (
-        "Replicated 3 records into logfile_replica: 2 puts, 1 deletes, 0 collapsed, 0 failed"
-        in caplog.messages
-    )
+    assert response == {"batchItemFailures": []}
+    assert len(client.calls) == 1
+    assert client.item(REPLICA, PK="request#4002") == event["Records"][1]["dynamodb"]["NewImage"]
+    assert client.item(REPLICA, PK="request#4003") is None
+    assert "Replicated 3 records into logfile_replica: 2 puts, 1 deletes" in caplog.messages
 
 
-def test_put_item_is_the_new_image_exactly(replicator, load_event):
+def test_writes_go_out_25_at_a_time(production, monkeypatch, make_record):
     # given
-    client = FakeDynamoDB()
-    event = load_event("new_and_old_images")
+    client = use_client(production, monkeypatch, FakeDynamoDB())
+    event = {"Records": [insert(make_record, i, i) for i in range(1, 61)]}
 
     # when
-    replicator.lambda_handler(event, None, client=client)
+    production.lambda_handler(event, None)
 
     # then
-    assert (
-        client.item("logfile_replica", PK="request#4002")
-        == (event["Records"][1]["dynamodb"]["NewImage"])
+    assert [len(call[REPLICA]) for call in client.calls] == [25, 25, 10]
+    assert len(client.tables[REPLICA]) == 60
+
+
+def test_changes_to_one_item_collapse_to_the_last(production, monkeypatch, make_record, caplog):
+    # given: request#1 is inserted, updated, then removed in the same batch
+    client = use_client(production, monkeypatch, FakeDynamoDB())
+    client.put(REPLICA, log_image(1))
+    event = {"Records": [
+        insert(make_record, 1, 1), insert(make_record, 2, 2),
+        insert(make_record, 1, 3, bytessent={"N": "5"}), remove(make_record, 1, 4),
+    ]}
+
+    # when
+    production.lambda_handler(event, None)
+
+    # then: one request per key, the last change wins
+    assert len(client.calls[0][REPLICA]) == 2
+    assert client.item(REPLICA, PK="request#1") is None
+    assert client.item(REPLICA, PK="request#2") is not None
+    assert "Replicated 4 records into logfile_replica: 1 puts, 1 deletes" in caplog.messages
+
+
+def test_numbers_stay_text_and_binaries_become_bytes(production, monkeypatch, make_record):
+    # given
+    client = use_client(production, monkeypatch, FakeDynamoDB())
+    blob = base64.b64encode(bytes([1, 2, 255])).decode()
+    record = insert(
+        make_record, 1, 1, price={"N": "279.99"},
+        big={"N": "12345678901234567890123456789012345678"},
+        blob={"B": blob}, nested={"M": {"l": {"L": [{"BS": [blob]}, {"N": "0.5"}]}}},
     )
+
+    # when
+    production.lambda_handler({"Records": [record]}, None)
+
+    # then (FakeDynamoDB also checks every value's type)
+    item = client.item(REPLICA, PK="request#1")
+    assert item["price"] == {"N": "279.99"}
+    assert item["big"] == {"N": "12345678901234567890123456789012345678"}
+    assert item["blob"] == {"B": bytes([1, 2, 255])}
+    assert item["nested"]["M"]["l"]["L"][0] == {"BS": [bytes([1, 2, 255])]}
+
+
+def test_unprocessed_items_are_retried_with_backoff(production, monkeypatch, make_record, sleeps):
+    # given: the first two calls leave 3, then 1 request unprocessed
+    client = use_client(production, monkeypatch, FakeDynamoDB(unprocessed_per_call=[3, 1]))
+    event = {"Records": [insert(make_record, i, i) for i in range(1, 6)]}
+
+    # when
+    response = production.lambda_handler(event, None)
+
+    # then
+    assert response == {"batchItemFailures": []}
+    assert [len(call[REPLICA]) for call in client.calls] == [5, 3, 1]
+    assert sleeps == [production.backoff_seconds(1), production.backoff_seconds(2)]
+    assert len(client.tables[REPLICA]) == 5
+
+
+def test_backoff_doubles_and_is_capped(production):
+    # given / when
+    delays = [production.backoff_seconds(attempt) for attempt in range(1, 9)]
+
+    # then
+    assert delays[:3] == [0.05, 0.1, 0.2]
+    assert max(delays) == production.BACKOFF_CAP_SECONDS
+
+
+def test_writes_still_unprocessed_are_reported_with_every_record_they_stand_for(
+    production, monkeypatch, make_record, sleeps, caplog
+):
+    # given: request#2's writes are never processed; it changed twice in the batch
+    client = use_client(production, monkeypatch, FakeDynamoDB(stuck_keys=["request#2"]))
+    event = {"Records": [
+        insert(make_record, 1, 1), insert(make_record, 2, 2),
+        insert(make_record, 3, 3), insert(make_record, 2, 4),
+    ]}
+
+    # when
+    response = production.lambda_handler(event, None)
+
+    # then
+    assert response == {"batchItemFailures": [{"itemIdentifier": "2"}, {"itemIdentifier": "4"}]}
+    assert len(client.calls) == production.MAX_WRITE_ATTEMPTS
+    assert len(sleeps) == production.MAX_WRITE_ATTEMPTS - 1
+    assert sorted(client.tables[REPLICA]) == sorted(
+        [_canonical(log_key(1)), _canonical(log_key(3))]
+    )
+    assert "Replicated 2 records into logfile_replica: 2 puts, 0 deletes" in caplog.messages
+
+
+def test_a_refused_call_fails_the_invocation(production, monkeypatch, load_event):
+    # given: the lab's role allows PutItem and DeleteItem, not BatchWriteItem
+    denied = ClientError(
+        {"Error": {"Code": "AccessDeniedException", "Message": "not authorized to perform: "
+                   "dynamodb:BatchWriteItem"}}, "BatchWriteItem")
+    use_client(production, monkeypatch, FakeDynamoDB(error=denied))
+
+    # when / then
+    with pytest.raises(ClientError, match="AccessDeniedException"):
+        production.lambda_handler(load_event("new_image"), None)
+
+
+def test_report_fails_only_that_record_and_the_rest_is_written(
+    production, monkeypatch, make_record
+):
+    # given
+    client = use_client(production, monkeypatch, FakeDynamoDB())
+    event = {"Records": [
+        insert(make_record, 1, 1), insert(make_record, 2, 2, fail_mode={"S": "report"}),
+        insert(make_record, 3, 3),
+    ]}
+
+    # when
+    response = production.lambda_handler(event, None)
+
+    # then
+    assert response == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+    assert client.item(REPLICA, PK="request#2") is None
+    assert client.item(REPLICA, PK="request#3") is not None
+
+
+def test_raise_fails_the_invocation_before_any_write(production, monkeypatch, make_record):
+    # given
+    client = use_client(production, monkeypatch, FakeDynamoDB())
+    event = {"Records": [insert(make_record, 1, 1), insert(make_record, 2, 2,
+                                                           fail_mode={"S": "raise"})]}
+
+    # when / then
+    with pytest.raises(production.InjectedFailureError):
+        production.lambda_handler(event, None)
+    assert client.calls == []
+
+
+def test_a_lone_raise_record_is_raised_as_itself(production, monkeypatch, make_record):
+    # given: every record failing would otherwise surface as BatchProcessingError
+    use_client(production, monkeypatch, FakeDynamoDB())
+    event = {"Records": [insert(make_record, 1, 1, fail_mode={"S": "raise"})]}
+
+    # when / then
+    with pytest.raises(production.InjectedFailureError, match="fail_mode=raise"):
+        production.lambda_handler(event, None)
+
+
+def test_timeout_sleeps_past_the_deadline(
+    production, monkeypatch, make_record, lambda_context, sleeps
+):
+    # given
+    use_client(production, monkeypatch, FakeDynamoDB())
+    lambda_context.remaining_millis = 1_500
+    event = {"Records": [insert(make_record, 1, 1, fail_mode={"S": "timeout"})]}
+
+    # when / then
+    with pytest.raises(production.InjectedFailureError, match="still running"):
+        production.lambda_handler(event, lambda_context)
+    assert sleeps == [1.5 + production.TIMEOUT_MARGIN_SECONDS]
 
 
 @pytest.mark.parametrize("event_name", ["keys_only", "old_image"])
-@pytest.mark.parametrize("partial", ["false", "true"])
-def test_streams_without_new_images_are_refused(
-    replicator, load_event, monkeypatch, event_name, partial
+def test_a_stream_without_new_images_fails_every_record(
+    production, monkeypatch, load_event, event_name
 ):
     # given
-    monkeypatch.setenv("REPORT_BATCH_ITEM_FAILURES", partial)
-    client = FakeDynamoDB()
+    client = use_client(production, monkeypatch, FakeDynamoDB())
 
     # when / then
-    with pytest.raises(replicator.StreamViewTypeError, match="NEW_IMAGE or NEW_AND_OLD_IMAGES"):
-        replicator.lambda_handler(load_event(event_name), None, client=client)
+    with pytest.raises(BatchProcessingError, match="All records failed"):
+        production.lambda_handler(load_event(event_name), None)
     assert client.calls == []
-
-
-def test_insert_without_new_image_is_refused(replicator, make_record):
-    # given: a record that names no view type and carries no image
-    record = make_record("INSERT", log_key(1), view_type="KEYS_ONLY")
-    del record["dynamodb"]["StreamViewType"]
-
-    # when / then
-    with pytest.raises(replicator.StreamViewTypeError, match="no NewImage"):
-        replicator.lambda_handler({"Records": [record]}, None, client=FakeDynamoDB())
-
-
-def test_table_comes_from_the_replica_table_variable(replicator, make_record, monkeypatch):
-    # given
-    monkeypatch.setenv("REPLICA_TABLE", "my_replica")
-    client = FakeDynamoDB()
-    event = {"Records": [make_record("INSERT", log_key(1), new_image=log_image(1))]}
-
-    # when
-    response = replicator.lambda_handler(event, None, client=client)
-
-    # then
-    assert response["table"] == "my_replica"
-    assert list(client.calls[0]) == ["my_replica"]
-
-
-def test_default_table_is_logfile_replica(replicator):
-    # given / when / then
-    assert replicator.replica_table_name() == "logfile_replica"
-
-
-# --- exact values --------------------------------------------------------------------
-
-
-def test_numbers_reach_the_replica_digit_for_digit(replicator, make_record):
-    # given
-    big = "12345678901234567890123456789012345678"
-    image = log_image(
-        1,
-        price={"N": "279.99"},
-        big={"N": big},
-        tiny={"N": "-0.000000000000000000000000000000000001"},
-        ratings={"NS": ["4.5", "1E+2"]},
-        nested={"M": {"weight": {"N": "1.250"}, "list": {"L": [{"N": "3.14159"}]}}},
+    assert any(
+        isinstance(error, production.StreamViewTypeError)
+        for _, error, _ in production.processor.exceptions
     )
-    client = FakeDynamoDB()
-    event = {"Records": [make_record("INSERT", log_key(1), new_image=image)]}
-
-    # when
-    replicator.lambda_handler(event, None, client=client)
-
-    # then
-    stored = client.item("logfile_replica", PK="request#1")
-    assert stored["price"] == {"N": "279.99"}
-    assert stored["big"] == {"N": big}
-    assert stored["tiny"] == {"N": "-0.000000000000000000000000000000000001"}
-    assert stored["ratings"] == {"NS": ["4.5", "1E+2"]}
-    assert stored["nested"]["M"]["weight"] == {"N": "1.250"}
-    assert stored["nested"]["M"]["list"] == {"L": [{"N": "3.14159"}]}
 
 
-def test_binaries_are_decoded_from_base64_to_bytes(replicator, make_record):
-    # given
-    image = log_image(
-        1,
-        payload={"B": "Zm9vYmFy"},
-        chunks={"BS": ["AAE=", "/w=="]},
-        nested={"M": {"raw": {"B": "AA=="}, "list": {"L": [{"B": "YmFy"}]}}},
-    )
-    client = FakeDynamoDB()
-    event = {"Records": [make_record("INSERT", log_key(1), new_image=image)]}
-
-    # when
-    replicator.lambda_handler(event, None, client=client)
-
-    # then
-    stored = client.item("logfile_replica", PK="request#1")
-    assert stored["payload"] == {"B": b"foobar"}
-    assert stored["chunks"] == {"BS": [b"\x00\x01", b"\xff"]}
-    assert stored["nested"]["M"]["raw"] == {"B": b"\x00"}
-    assert stored["nested"]["M"]["list"] == {"L": [{"B": b"bar"}]}
-
-
-def test_binary_keys_are_decoded_for_deletes(replicator, make_record):
-    # given
-    client = FakeDynamoDB(key_names=("id",))
-    client.put("logfile_replica", {"id": {"B": b"\x01\x02"}, "v": {"S": "x"}})
-    event = {"Records": [make_record("REMOVE", {"id": {"B": "AQI="}})]}
-
-    # when
-    replicator.lambda_handler(event, None, client=client)
-
-    # then
-    assert client.tables["logfile_replica"] == {}
-    assert client.calls[0]["logfile_replica"] == [
-        {"DeleteRequest": {"Key": {"id": {"B": b"\x01\x02"}}}}
-    ]
-
-
-def test_binary_that_is_not_base64_fails_the_batch(replicator, make_record):
-    # given
-    image = log_image(1, payload={"B": "***"})
-    event = {"Records": [make_record("INSERT", log_key(1), new_image=image)]}
-
-    # when / then
-    with pytest.raises(replicator.RecordFormatError, match="not valid base64"):
-        replicator.lambda_handler(event, None, client=FakeDynamoDB())
-
-
-# --- batching and collapsing ------------------------------------------------------------
-
-
-def test_changes_to_one_key_collapse_to_the_last_one(replicator, make_record, caplog):
-    # given: INSERT, MODIFY, REMOVE of request#1, then an INSERT of request#2
-    records = [
-        make_record("INSERT", log_key(1), new_image=log_image(1), sequence_number=seq(1)),
-        make_record(
-            "MODIFY", log_key(1), new_image=log_image(1, v={"N": "2"}), sequence_number=seq(2)
-        ),
-        make_record("REMOVE", log_key(1), old_image=log_image(1), sequence_number=seq(3)),
-        make_record("INSERT", log_key(2), new_image=log_image(2), sequence_number=seq(4)),
-    ]
-    client = FakeDynamoDB()
-    client.put("logfile_replica", log_image(1))
-
-    # when
-    response = replicator.lambda_handler({"Records": records}, None, client=client)
-
-    # then
-    assert client.calls == [
-        {
-            "logfile_replica": [
-                {"DeleteRequest": {"Key": log_key(1)}},
-                {"PutRequest": {"Item": log_image(2)}},
-            ]
-        }
-    ]
-    assert client.item("logfile_replica", PK="request#1") is None
-    assert (response["puts"], response["deletes"], response["collapsed"]) == (1, 1, 2)
-    assert any("1 puts, 1 deletes, 2 collapsed" in m for m in caplog.messages)
-
-
-def test_delete_then_insert_of_one_key_collapses_to_the_put(replicator, make_record):
-    # given
-    newer = log_image(1, v={"S": "again"})
-    records = [
-        make_record("REMOVE", log_key(1), sequence_number=seq(1)),
-        make_record("INSERT", log_key(1), new_image=newer, sequence_number=seq(2)),
-    ]
-    client = FakeDynamoDB()
-
-    # when
-    replicator.lambda_handler({"Records": records}, None, client=client)
-
-    # then
-    assert client.calls == [{"logfile_replica": [{"PutRequest": {"Item": newer}}]}]
-
-
-def test_collapse_remembers_the_first_record_of_each_key(replicator):
-    # given
-    writes = [
-        replicator.Write("a", "put", {"PutRequest": {}}, 0),
-        replicator.Write("b", "put", {"PutRequest": {}}, 1),
-        replicator.Write("a", "delete", {"DeleteRequest": {}}, 2),
-    ]
-
-    # when
-    collapsed = replicator.collapse(writes)
-
-    # then
-    assert [(w.key_id, w.operation, w.first_position, w.records) for w in collapsed] == [
-        ("a", "delete", 0, 2),
-        ("b", "put", 1, 1),
-    ]
-
-
-def test_writes_go_out_in_requests_of_25(replicator, make_record):
-    # given
-    records = [
-        make_record("INSERT", log_key(i), new_image=log_image(i), sequence_number=seq(i))
-        for i in range(60)
-    ]
-    client = FakeDynamoDB()
-
-    # when
-    response = replicator.lambda_handler({"Records": records}, None, client=client)
-
-    # then
-    assert [len(call["logfile_replica"]) for call in client.calls] == [25, 25, 10]
-    assert len(client.tables["logfile_replica"]) == 60
-    assert response["puts"] == 60
-
-
-# --- UnprocessedItems ---------------------------------------------------------------------
-
-
-def test_unprocessed_items_are_sent_again_with_backoff(replicator, make_record, sleeps):
-    # given: the first call leaves 2 requests, the second 1
-    records = [
-        make_record("INSERT", log_key(i), new_image=log_image(i), sequence_number=seq(i))
-        for i in range(5)
-    ]
-    client = FakeDynamoDB(unprocessed_per_call=[2, 1])
-
-    # when
-    replicator.lambda_handler({"Records": records}, None, client=client)
-
-    # then
-    assert [len(call["logfile_replica"]) for call in client.calls] == [5, 2, 1]
-    assert len(client.tables["logfile_replica"]) == 5
-    assert sleeps == [0.05, 0.1]
-
-
-def test_unprocessed_items_after_every_attempt_fail_the_batch(replicator, make_record, sleeps):
-    # given
-    records = [make_record("INSERT", log_key(1), new_image=log_image(1))]
-    client = FakeDynamoDB(stuck_keys={"request#1"})
-
-    # when / then
-    with pytest.raises(replicator.BatchWriteError, match="still unprocessed"):
-        replicator.lambda_handler({"Records": records}, None, client=client)
-    assert len(client.calls) == replicator.MAX_WRITE_ATTEMPTS
-    assert len(sleeps) == replicator.MAX_WRITE_ATTEMPTS - 1
-    assert max(sleeps) <= replicator.BACKOFF_CAP_SECONDS
-
-
-def test_backoff_doubles_up_to_the_cap(replicator):
-    # given / when
-    delays = [replicator.backoff_seconds(attempt) for attempt in range(1, 10)]
-
-    # then
-    assert delays[:4] == [0.05, 0.1, 0.2, 0.4]
-    assert delays[-1] == replicator.BACKOFF_CAP_SECONDS
-
-
-def test_stuck_key_reports_its_first_record_and_all_later_ones(
-    replicator, make_record, monkeypatch, sleeps, failed_sequence_numbers
-):
-    # given: request#3 is never processed; its first change is record 2
-    monkeypatch.setenv("REPORT_BATCH_ITEM_FAILURES", "true")
-    records = [
-        make_record("INSERT", log_key(1), new_image=log_image(1), sequence_number=seq(1)),
-        make_record("INSERT", log_key(3), new_image=log_image(3), sequence_number=seq(2)),
-        make_record("INSERT", log_key(4), new_image=log_image(4), sequence_number=seq(3)),
-        make_record("REMOVE", log_key(3), sequence_number=seq(4)),
-    ]
-    client = FakeDynamoDB(stuck_keys={"request#3"})
-
-    # when
-    response = replicator.lambda_handler({"Records": records}, None, client=client)
-
-    # then
-    assert failed_sequence_numbers(response) == [seq(2), seq(3), seq(4)]
-    assert client.item("logfile_replica", PK="request#1") is not None
-    assert response["failed"] == 3
-
-
-def test_client_error_fails_the_batch_without_partial_mode(replicator, make_record):
-    # given
-    client = FakeDynamoDB(error=_validation_error("One or more parameter values were invalid"))
-    records = [make_record("INSERT", log_key(1), new_image=log_image(1))]
-
-    # when / then
-    with pytest.raises(replicator.BatchWriteError, match="ValidationException") as caught:
-        replicator.lambda_handler({"Records": records}, None, client=client)
-    assert isinstance(caught.value.__cause__, ClientError)
-
-
-def test_client_error_reports_the_whole_batch_in_partial_mode(
-    replicator, make_record, monkeypatch, failed_sequence_numbers
+def test_production_replica_table_comes_from_the_environment(
+    production, monkeypatch, load_event
 ):
     # given
-    monkeypatch.setenv("REPORT_BATCH_ITEM_FAILURES", "true")
-    client = FakeDynamoDB(error=_validation_error("Requested resource not found"))
-    records = [
-        make_record("INSERT", log_key(i), new_image=log_image(i), sequence_number=seq(i))
-        for i in range(3)
-    ]
+    monkeypatch.setenv("REPLICA_TABLE", "other_replica")
+    client = use_client(production, monkeypatch, FakeDynamoDB())
 
     # when
-    response = replicator.lambda_handler({"Records": records}, None, client=client)
+    production.lambda_handler(load_event("new_image"), None)
 
     # then
-    assert failed_sequence_numbers(response) == [seq(0), seq(1), seq(2)]
+    assert set(client.calls[0]) == {"other_replica"}
 
 
-# --- poison records and the failure switch ------------------------------------------------
-
-
-def poison_batch(make_record, mode: str) -> dict:
-    return {
-        "Records": [
-            make_record("INSERT", log_key(1), new_image=log_image(1), sequence_number=seq(1)),
-            make_record(
-                "INSERT",
-                log_key(2),
-                new_image=log_image(2, fail_mode={"S": mode}),
-                sequence_number=seq(2),
-            ),
-            make_record("INSERT", log_key(3), new_image=log_image(3), sequence_number=seq(3)),
-        ]
-    }
-
-
-def test_poison_record_in_the_middle_is_reported_with_the_rest_in_partial_mode(
-    replicator, make_record, monkeypatch, failed_sequence_numbers, caplog
+@pytest.mark.parametrize("value", [{"S": "explode"}, {"N": "1"}])
+def test_a_fail_mode_that_is_not_a_known_string_fails_that_record(
+    production, monkeypatch, make_record, value
 ):
     # given
-    monkeypatch.setenv("REPORT_BATCH_ITEM_FAILURES", "true")
-    client = FakeDynamoDB()
+    client = use_client(production, monkeypatch, FakeDynamoDB())
+    event = {"Records": [insert(make_record, 1, 1), insert(make_record, 2, 2, fail_mode=value)]}
 
     # when
-    response = replicator.lambda_handler(poison_batch(make_record, "report"), None, client=client)
+    response = production.lambda_handler(event, None)
 
     # then
-    assert failed_sequence_numbers(response) == [seq(2), seq(3)]
-    assert client.item("logfile_replica", PK="request#1") is not None
-    assert client.item("logfile_replica", PK="request#3") is None
-    assert any("1 puts, 0 deletes, 0 collapsed, 2 failed" in m for m in caplog.messages)
-
-
-def test_poison_record_fails_the_batch_and_writes_nothing_without_partial_mode(
-    replicator, make_record
-):
-    # given
-    client = FakeDynamoDB()
-
-    # when / then
-    with pytest.raises(replicator.RecordFailedError, match="fail_mode=report"):
-        replicator.lambda_handler(poison_batch(make_record, "report"), None, client=client)
-    assert client.calls == []
-
-
-def test_fail_mode_raise_fails_the_invocation_even_in_partial_mode(
-    replicator, make_record, monkeypatch
-):
-    # given
-    monkeypatch.setenv("REPORT_BATCH_ITEM_FAILURES", "true")
-
-    # when / then
-    with pytest.raises(replicator.InjectedFailureError, match="fail_mode=raise"):
-        replicator.lambda_handler(poison_batch(make_record, "raise"), None, client=FakeDynamoDB())
-
-
-def test_fail_mode_timeout_sleeps_past_the_remaining_time(
-    replicator, make_record, sleeps, lambda_context
-):
-    # given
-    lambda_context.remaining_millis = 60_000
-
-    # when / then
-    with pytest.raises(replicator.InjectedTimeoutError):
-        replicator.lambda_handler(
-            poison_batch(make_record, "timeout"), lambda_context, client=FakeDynamoDB()
-        )
-    assert sleeps == [60.0 + replicator.TIMEOUT_MARGIN_SECONDS]
-
-
-def test_fail_mode_of_a_remove_is_read_from_the_old_image(
-    replicator, make_record, monkeypatch, failed_sequence_numbers
-):
-    # given
-    monkeypatch.setenv("REPORT_BATCH_ITEM_FAILURES", "true")
-    old = log_image(1, fail_mode={"S": "report"})
-    event = {"Records": [make_record("REMOVE", log_key(1), old_image=old, sequence_number=seq(1))]}
-
-    # when
-    response = replicator.lambda_handler(event, None, client=FakeDynamoDB())
-
-    # then
-    assert failed_sequence_numbers(response) == [seq(1)]
-
-
-def test_remove_on_a_new_image_stream_has_no_switch_to_read(replicator, make_record):
-    # given: the replica's copy has a switch, but the REMOVE record carries only Keys
-    image = log_image(1, fail_mode={"S": "report"})
-    event = {"Records": [make_record("REMOVE", log_key(1), view_type="NEW_IMAGE")]}
-    client = FakeDynamoDB()
-    client.put("logfile_replica", image)
-
-    # when
-    replicator.lambda_handler(event, None, client=client)
-
-    # then
-    assert client.tables["logfile_replica"] == {}
-
-
-def test_unknown_event_name_is_reported_in_partial_mode(
-    replicator, make_record, monkeypatch, failed_sequence_numbers
-):
-    # given
-    monkeypatch.setenv("REPORT_BATCH_ITEM_FAILURES", "true")
-    records = [
-        make_record("INSERT", log_key(1), new_image=log_image(1), sequence_number=seq(1)),
-        make_record("UPSERT", log_key(2), new_image=log_image(2), sequence_number=seq(2)),
-    ]
-
-    # when
-    response = replicator.lambda_handler({"Records": records}, None, client=FakeDynamoDB())
-
-    # then
-    assert failed_sequence_numbers(response) == [seq(2)]
-
-
-def test_partial_mode_without_failures_returns_an_empty_failure_list(
-    replicator, load_event, monkeypatch
-):
-    # given
-    monkeypatch.setenv("REPORT_BATCH_ITEM_FAILURES", "true")
-
-    # when
-    response = replicator.lambda_handler(load_event("new_image"), None, client=FakeDynamoDB())
-
-    # then
-    assert response["batchItemFailures"] == []
-
-
-def test_event_without_records_is_an_error(replicator):
-    # given / when / then
-    with pytest.raises(replicator.RecordFormatError, match="Records"):
-        replicator.lambda_handler({"hello": "world"}, None, client=FakeDynamoDB())
-
-
-# --- the client ----------------------------------------------------------------------------
-
-
-def test_client_is_created_on_first_use_and_reused(replicator, monkeypatch):
-    # given
-    import boto3
-
-    created: list[tuple] = []
-
-    def fake_client(*args: Any, **kwargs: Any) -> FakeDynamoDB:
-        created.append((args, kwargs))
-        return FakeDynamoDB()
-
-    monkeypatch.setattr(boto3, "client", fake_client)
-    assert created == []  # importing the module created nothing
-
-    # when
-    replicator.lambda_handler({"Records": []}, None)
-    replicator.lambda_handler({"Records": []}, None)
-
-    # then
-    assert len(created) == 1
-    assert created[0][0] == ("dynamodb",)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+    assert client.item(REPLICA, PK="request#2") is None
