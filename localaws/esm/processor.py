@@ -132,11 +132,14 @@ class BatchDelivery:
         report = DeliveryReport()
         self._window = window
         parts = deque([_Part(list(records))])
+        settings = self.hooks.config().last_modified
         while parts:
             if self.hooks.wait(0):  # disabled, updated or deleted: stop before invoking
                 raise DeliveryStoppedError
             part = parts[0]
             cfg = self.hooks.config()
+            if cfg.last_modified != settings:  # updated: read the batch again with them
+                raise DeliveryStoppedError
             part.records = self._expire(part, cfg, report)
             if not part.records:
                 parts.popleft()

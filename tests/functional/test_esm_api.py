@@ -232,8 +232,8 @@ def test_record_age_between_0_and_59_is_refused(backend, source, age):
          "InvalidParameterValueException", "Invalid filter pattern definition."),
     ],
     ids=["starting_position_missing", "starting_position_invalid", "at_timestamp",
-         "at_timestamp_with_timestamp", "unknown_function", "missing_stream", "no_event_source", "on_success",
-         "filter_not_json", "filter_value_not_a_list"],
+         "at_timestamp_with_timestamp", "unknown_function", "missing_stream",
+         "no_event_source", "on_success", "filter_not_json", "filter_value_not_a_list"],
 )
 def test_invalid_requests_get_aws_codes_and_messages(backend, source, settings, code, message):
     # given
