@@ -32,6 +32,7 @@ LAMBDA_SRC_DIR = Path(__file__).resolve().parent.parent / "lambda_src"
 WORKSHOP_FUNCTIONS: dict[str, tuple[str, str]] = {
     "demo-dynamodb-stream-processor": ("stream_processor", "app.lambda_handler"),
     "ddbreplica_lambda": ("replicator", "ddbreplica_lambda.lambda_handler"),
+    "demo-tumbling-totals": ("tumbling_totals", "app.lambda_handler"),
 }
 
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
