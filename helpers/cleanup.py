@@ -52,7 +52,8 @@ def prefix_of(names: Names) -> str:
 
 def known_names(names: Names) -> dict[str, set[str]]:
     """The names the workshop gives its resources, by kind."""
-    functions = {names.stream_processor_function, names.replica_function}
+    functions = {names.stream_processor_function, names.replica_function,
+                 names.tumbling_function}
     return {
         "function": functions,
         "log group": {log_group(f) for f in functions},
@@ -60,7 +61,7 @@ def known_names(names: Names) -> dict[str, set[str]]:
         "dashboard": {dashboard_name(names)},
         "topic": {names.alerts_topic},
         "queue": {names.failure_queue, inbox_queue_name(names)},
-        "role": {names.stream_processor_role, names.replica_role},
+        "role": {names.stream_processor_role, names.replica_role, names.tumbling_role},
         "table": {names.ecommerce_table, names.logfile_table, names.replica_table},
     }
 

@@ -47,6 +47,7 @@ FUNCTION_FOLDERS: dict[str, str] = {
     "stream_processor_production": "app.lambda_handler",
     "replicator": "ddbreplica_lambda.lambda_handler",
     "replicator_production": "ddbreplica_lambda.lambda_handler",
+    "tumbling_totals": "app.lambda_handler",
 }
 
 #: Function name -> (folder under ``lambda_src/``, handler string): the names the
@@ -54,6 +55,7 @@ FUNCTION_FOLDERS: dict[str, str] = {
 WORKSHOP_FUNCTIONS: dict[str, tuple[str, str]] = {
     "demo-dynamodb-stream-processor": ("stream_processor", "app.lambda_handler"),
     "ddbreplica_lambda": ("replicator", "ddbreplica_lambda.lambda_handler"),
+    "demo-tumbling-totals": ("tumbling_totals", "app.lambda_handler"),
     **{folder: (folder, handler) for folder, handler in FUNCTION_FOLDERS.items()},
 }
 

@@ -53,6 +53,7 @@ NOTEBOOKS = (
     "03_test_processing",
     "04_advanced_config",
     "05_replication_logfile",
+    "07_tumbling_windows",
     "99_cleanup",
 )
 FIGURES_MIME = "application/vnd.workshop.figures+json"

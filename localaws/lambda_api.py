@@ -284,8 +284,32 @@ def _check_not_emulated(body: dict[str, Any]) -> None:
         raise _not_emulated("Publish", "versions are not supported; $LATEST runs")
 
 
+ARCHITECTURES = ("x86_64", "arm64")
+
+
+def _check_architectures(body: dict[str, Any]) -> None:
+    """``Architectures``: one of x86_64 or arm64 (the code runs on the host's CPU)."""
+    value = body.get("Architectures")
+    if value is None:
+        return
+    if not isinstance(value, list):
+        raise ServiceError("SerializationException", "Architectures must be a list.")
+    shown = "[" + ", ".join(map(str, value)) + "]"
+    if len(value) != 1:
+        bound = "less than or equal to 1" if value else "greater than or equal to 1"
+        constraint = f"Member must have length {bound}"
+    elif value[0] not in ARCHITECTURES:
+        constraint = "Member must satisfy constraint: [Member must satisfy enum value set: " \
+                     "[x86_64, arm64]]"
+    else:
+        return
+    raise validation_error(f"1 validation error detected: Value '{shown}' at 'architectures' "
+                           f"failed to satisfy constraint: {constraint}")
+
+
 def _check_function_settings(body: dict[str, Any]) -> None:
     _check_not_emulated(body)
+    _check_architectures(body)
     timeout = body.get("Timeout")
     if timeout is not None:
         if not isinstance(timeout, int) or isinstance(timeout, bool):

@@ -27,6 +27,11 @@ UNITS = {
     "ConcurrentExecutions": "Count",
     "IteratorAge": "Milliseconds",
 }
+EVENT_COUNT_METRICS = (
+    "PolledEventCount", "FilteredOutEventCount", "InvokedEventCount", "FailedInvokeEventCount",
+    "DroppedEventCount", "OnFailureDestinationDeliveredEventCount",
+)  # fmt: skip
+"""The ``EventCount`` group of event source mapping metrics that apply to DynamoDB streams."""
 
 
 def write_logs(account_id: str, region: str, group: str, stream: str,
@@ -67,6 +72,29 @@ def put_metrics(account_id: str, region: str, function_name: str,
             "Timestamp": timestamp,
             "Dimensions": [{"Name": "FunctionName", "Value": function_name}],
         }
+        for name, value in values.items()
+    ]
+    with _lock:
+        cloudwatch_backends[account_id][region].put_metric_data(NAMESPACE, data)
+
+
+def put_mapping_metrics(account_id: str, region: str, mapping_uuid: str,
+                        values: dict[str, float], *, when: datetime | None = None) -> None:
+    """Record event source mapping metrics (``MetricsConfig`` ``EventCount``).
+
+    Parameters
+    ----------
+    mapping_uuid : str
+        The mapping; the datapoints carry the ``EventSourceMappingUUID`` dimension.
+    values : dict
+        Metric name (one of :data:`EVENT_COUNT_METRICS`) to a count of records.
+    when : datetime, optional
+        Timestamp of the datapoints; now by default.
+    """
+    timestamp = (when or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    data = [
+        {"MetricName": name, "Value": float(value), "Unit": "Count", "Timestamp": timestamp,
+         "Dimensions": [{"Name": "EventSourceMappingUUID", "Value": mapping_uuid}]}
         for name, value in values.items()
     ]
     with _lock:

@@ -29,22 +29,18 @@ DestinationConfig.OnFailure        none                 standard SQS queue or SN
 FunctionResponseTypes              []                   ["ReportBatchItemFailures"] honoured
 FilterCriteria                     none                 up to 5 patterns, honoured; cidr, wildcard
                                                         and $or refused
-MetricsConfig                      none                 {"Metrics": ["EventCount"]} or []
-TumblingWindowInSeconds            0                    0 only; windows are refused (not emulated)
+MetricsConfig                      none                 {"Metrics": ["EventCount"]} (emitted) or []
+TumblingWindowInSeconds            0                    honoured, 0-900 (ParallelizationFactor 1)
 Tags                               none                 stored, never returned (as on AWS)
 KMSKeyArn                          none                 refused (filters are not encrypted)
 StartingPositionTimestamp, Topics, -                    refused: not valid for DynamoDB streams
-Queues, SourceAccessConfigurations,
-SelfManagedEventSource,
-ScalingConfig, ProvisionedPollerConfig,
-DocumentDBEventSourceConfig, Kafka
-configs, LoggingConfig
+Queues, ScalingConfig, Kafka, ...                       (see ``NOT_FOR_DYNAMODB``)
 ================================== ==================== ==========================================
 
 Checks run in this order, so that one request gets one error: unknown keys; JSON
-types (``SerializationException``); the API model's constraints, all reported in
-one ``ValidationException`` as AWS does; then the DynamoDB rules
-(``InvalidParameterValueException``); the function; the stream; duplicates (409).
+types (``SerializationException``); the API model's constraints, all in one
+``ValidationException`` as AWS does (:mod:`localaws.esm.parameters`); the DynamoDB
+rules (``InvalidParameterValueException``); the function; the stream; duplicates (409).
 """
 
 from __future__ import annotations
@@ -58,8 +54,27 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from localaws.errors import ServiceError, invalid_parameter, validation_error
+from localaws.errors import ServiceError, invalid_parameter
 from localaws.esm.filters import FilterPatternError, UnsupportedFilterError, compile_pattern
+from localaws.esm.parameters import (
+    ARN_PATTERN,
+    CREATE_PARAMETERS,
+    FUNCTION_RESPONSE_TYPES,
+    METRICS,
+    RANGES,
+    STARTING_POSITIONS,
+    UPDATE_PARAMETERS,
+    check_constraints,
+    check_keys,
+    check_types,
+    present,
+)
+
+__all__ = [
+    "ARN_PATTERN", "CREATE_PARAMETERS", "ESM_DEFAULTS", "FUNCTION_RESPONSE_TYPES", "METRICS",
+    "RANGES", "STARTING_POSITIONS", "UPDATE_PARAMETERS", "MappingConfig", "create_config",
+    "to_response", "update_config",
+]  # fmt: skip
 
 ESM_DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {
@@ -79,86 +94,29 @@ ESM_DEFAULTS: Mapping[str, Any] = MappingProxyType(
 MAX_FILTERS = 5
 """Filters per mapping: AWS's default quota (it can be raised to 10 on AWS)."""
 
-CREATE_PARAMETERS = (
-    "EventSourceArn", "FunctionName", "Enabled", "BatchSize", "FilterCriteria", "KMSKeyArn",
-    "MetricsConfig", "LoggingConfig", "ScalingConfig", "MaximumBatchingWindowInSeconds",
-    "ParallelizationFactor", "StartingPosition", "StartingPositionTimestamp",
-    "DestinationConfig", "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError",
-    "MaximumRetryAttempts", "Tags", "TumblingWindowInSeconds", "Topics", "Queues",
-    "SourceAccessConfigurations", "SelfManagedEventSource", "FunctionResponseTypes",
-    "AmazonManagedKafkaEventSourceConfig", "SelfManagedKafkaEventSourceConfig",
-    "DocumentDBEventSourceConfig", "ProvisionedPollerConfig",
-)  # fmt: skip
-"""CreateEventSourceMapping's body members, in the API model's order."""
-
-UPDATE_PARAMETERS = (
-    "FunctionName", "Enabled", "BatchSize", "FilterCriteria", "KMSKeyArn", "MetricsConfig",
-    "LoggingConfig", "ScalingConfig", "MaximumBatchingWindowInSeconds",
-    "ParallelizationFactor", "DestinationConfig", "MaximumRecordAgeInSeconds",
-    "BisectBatchOnFunctionError", "MaximumRetryAttempts", "TumblingWindowInSeconds",
-    "SourceAccessConfigurations", "FunctionResponseTypes",
-    "AmazonManagedKafkaEventSourceConfig", "SelfManagedKafkaEventSourceConfig",
-    "DocumentDBEventSourceConfig", "ProvisionedPollerConfig",
-)  # fmt: skip
-"""UpdateEventSourceMapping's body members (``UUID`` is in the path), in model order."""
-
 NOT_FOR_DYNAMODB = (
     "StartingPositionTimestamp", "Topics", "Queues", "SourceAccessConfigurations",
     "SelfManagedEventSource", "ScalingConfig", "ProvisionedPollerConfig",
     "DocumentDBEventSourceConfig", "AmazonManagedKafkaEventSourceConfig",
     "SelfManagedKafkaEventSourceConfig", "LoggingConfig",
 )  # fmt: skip
+"""Members of the API that apply to other event sources only."""
 
-RANGES: Mapping[str, tuple[str, int, int]] = MappingProxyType(
-    {
-        "BatchSize": ("batchSize", 1, 10000),
-        "MaximumBatchingWindowInSeconds": ("maximumBatchingWindowInSeconds", 0, 300),
-        "ParallelizationFactor": ("parallelizationFactor", 1, 10),
-        "MaximumRecordAgeInSeconds": ("maximumRecordAgeInSeconds", -1, 604800),
-        "MaximumRetryAttempts": ("maximumRetryAttempts", -1, 10000),
-        "TumblingWindowInSeconds": ("tumblingWindowInSeconds", 0, 900),
-    }
-)
-"""Integer parameters: (member name in AWS messages, minimum, maximum) from the API model."""
-
-STARTING_POSITIONS = ("LATEST", "AT_TIMESTAMP", "TRIM_HORIZON")  # AWS's order in its message
-FUNCTION_RESPONSE_TYPES = ("ReportBatchItemFailures",)
-METRICS = ("EventCount", "ErrorCount", "KafkaMetrics")
-ARN_PATTERN = (
-    r"arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?"
-    r"-[a-z]+-\d{1})?:(\d{12})?:(.*)"
-)
-"""The API model's pattern for ``EventSourceArn`` (shape ``Arn``)."""
-
-_STREAM_ARN = re.compile(r"arn:aws[a-zA-Z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[\w.-]+/stream/.+")
 _FIELDS = {
-    "BatchSize": "batch_size",
-    "MaximumBatchingWindowInSeconds": "maximum_batching_window",
+    "BatchSize": "batch_size", "MaximumBatchingWindowInSeconds": "maximum_batching_window",
     "ParallelizationFactor": "parallelization_factor",
     "MaximumRetryAttempts": "maximum_retry_attempts",
     "MaximumRecordAgeInSeconds": "maximum_record_age",
     "BisectBatchOnFunctionError": "bisect_on_error",
-    "TumblingWindowInSeconds": "tumbling_window",
-    "Enabled": "enabled",
+    "TumblingWindowInSeconds": "tumbling_window", "Enabled": "enabled",
+}  # fmt: skip
+_READ = {
+    *_FIELDS, *NOT_FOR_DYNAMODB, "EventSourceArn", "FunctionName", "StartingPosition",
+    "FilterCriteria", "KMSKeyArn", "MetricsConfig", "DestinationConfig", "Tags",
+    "FunctionResponseTypes",
 }
-_DESTINATION: dict[str, Any] = {"Destination": "string"}
-_SHAPES: dict[str, Any] = {
-    **dict.fromkeys(RANGES, "integer"),
-    **dict.fromkeys(("Enabled", "BisectBatchOnFunctionError"), "boolean"),
-    **dict.fromkeys(("FunctionName", "EventSourceArn", "StartingPosition", "KMSKeyArn"), "string"),
-    "FunctionResponseTypes": ["string"],
-    "FilterCriteria": {"Filters": [{"Pattern": "string"}]},
-    "DestinationConfig": {"OnSuccess": _DESTINATION, "OnFailure": _DESTINATION},
-    "MetricsConfig": {"Metrics": ["string"]},
-    "Tags": "map",
-}
-_CHECKS = {"integer": int, "boolean": bool, "string": str, "map": dict}
-_DESCRIBED = {
-    "integer": "an integer",
-    "boolean": "a boolean",
-    "string": "a string",
-    "map": "an object",
-}
+"""Every member this module reads or refuses; a member a newer API model adds is refused."""
+_STREAM_ARN = re.compile(r"arn:aws[a-zA-Z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[\w.-]+/stream/.+")
 
 
 @dataclass
@@ -257,10 +215,10 @@ def create_config(
     >>> cfg.batch_size, cfg.state
     (100, 'Creating')
     """
-    params = _present(params)
-    _check_keys(params, CREATE_PARAMETERS, "CreateEventSourceMapping")
-    _check_types(params)
-    _check_constraints(params, create=True)
+    params = present(params)
+    check_keys(params, CREATE_PARAMETERS, "CreateEventSourceMapping")
+    check_types(params)
+    check_constraints(params, create=True)
     _check_on_success(params)
     source = params.get("EventSourceArn")
     if source is None:
@@ -270,7 +228,6 @@ def create_config(
             "The local endpoint supports only DynamoDB stream event sources "
             f"(arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>); got {source}"
         )
-    _check_dynamodb_only(params)
     position = params.get("StartingPosition")
     if position is None:
         raise invalid_parameter(
@@ -278,8 +235,12 @@ def create_config(
             "constraint: Member must not be null."
         )
     if position == "AT_TIMESTAMP":
+        # Before the check of StartingPositionTimestamp: AWS answers an AT_TIMESTAMP
+        # request on a DynamoDB stream this way, with or without the timestamp.
         raise invalid_parameter(f"Unsupported starting position for arn type: {source}")
+    _check_dynamodb_only(params)
     settings = _settings(params)
+    _check_window(settings, None)
     if function_arn is None:
         raise invalid_parameter("Function does not exist")
     if not stream_exists:
@@ -337,13 +298,14 @@ def update_config(
         As :func:`create_config`; a create-only parameter (``StartingPosition``,
         ``EventSourceArn``, ``Tags``, ...) is an ``InvalidParameterValueException``.
     """
-    params = _present(params)
-    _check_keys(params, UPDATE_PARAMETERS, "UpdateEventSourceMapping")
-    _check_types(params)
-    _check_constraints(params, create=False)
+    params = present(params)
+    check_keys(params, UPDATE_PARAMETERS, "UpdateEventSourceMapping")
+    check_types(params)
+    check_constraints(params, create=False)
     _check_on_success(params)
     _check_dynamodb_only(params)
     settings = _settings(params)
+    _check_window(settings, current)
     if "FunctionName" in params:
         if function_arn is None:
             raise invalid_parameter("Function does not exist")
@@ -410,138 +372,7 @@ def to_response(cfg: MappingConfig) -> dict[str, Any]:
     return response
 
 
-# -- request checks ----------------------------------------------------------------------
-
-
-def _present(params: Any) -> dict[str, Any]:
-    """Drop JSON nulls: an optional member sent as null is absent."""
-    if not isinstance(params, dict):
-        raise ServiceError("SerializationException", "The request body must be a JSON object.")
-    return {key: value for key, value in params.items() if value is not None}
-
-
-def _check_keys(params: dict[str, Any], allowed: tuple[str, ...], operation: str) -> None:
-    for key in params:
-        if key in allowed:
-            continue
-        if key in CREATE_PARAMETERS:
-            raise invalid_parameter(
-                f"{key} cannot be changed by {operation}; delete the mapping and create it again."
-            )
-        raise invalid_parameter(f"Unknown parameter for {operation}: {key}.")
-
-
-def _check_types(params: dict[str, Any]) -> None:
-    for key, value in params.items():
-        if key in _SHAPES:
-            _check_shape(value, _SHAPES[key], key)
-
-
-def _check_shape(value: Any, shape: Any, path: str) -> None:
-    if isinstance(shape, dict):
-        _expect(value, dict, "an object", path)
-        for key, member in value.items():
-            if key not in shape:
-                raise invalid_parameter(f"Unknown parameter: {path}.{key}.")
-            if member is not None:
-                _check_shape(member, shape[key], f"{path}.{key}")
-    elif isinstance(shape, list):
-        _expect(value, list, "an array", path)
-        for index, item in enumerate(value):
-            _check_shape(item, shape[0], f"{path}[{index}]")
-    else:
-        _expect(value, _CHECKS[shape], _DESCRIBED[shape], path)
-        if shape == "map":
-            for key, item in value.items():
-                _expect(item, str, "a string", f"{path}.{key}")
-
-
-def _expect(value: Any, kind: type, described: str, path: str) -> None:
-    wrong_bool = isinstance(value, bool) and kind is not bool
-    if not isinstance(value, kind) or wrong_bool:
-        raise ServiceError(
-            "SerializationException",
-            f"Invalid type for {path}: expected {described}, got {_json_type(value)}.",
-        )
-
-
-def _json_type(value: Any) -> str:
-    for kind, name in ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
-                       (list, "array"), (dict, "object")):  # fmt: skip
-        if isinstance(value, kind):
-            return name
-    return "null" if value is None else type(value).__name__
-
-
-def _check_constraints(params: dict[str, Any], *, create: bool) -> None:
-    """Report every API-model violation at once, in AWS's ValidationException wording."""
-    found: list[str] = []
-
-    def violated(value: str, member: str, constraint: str) -> None:
-        found.append(f"Value {value} at '{member}' failed to satisfy constraint: {constraint}")
-
-    for key in CREATE_PARAMETERS:
-        value = params.get(key)
-        if key == "FunctionName" and value is None and create:
-            violated("null", "functionName", "Member must not be null")
-        elif key == "FunctionName" and value is not None and len(value) > 256:
-            violated(_show(value), "functionName", _at_most(256, "length"))
-        elif key == "EventSourceArn" and value is not None:
-            if len(value) > 10000:
-                violated(_show(value), "eventSourceArn", _at_most(10000, "length"))
-            if not re.fullmatch(ARN_PATTERN, value):
-                violated(
-                    _show(value), "eventSourceArn",
-                    f"Member must satisfy regular expression pattern: {ARN_PATTERN}",
-                )  # fmt: skip
-        elif key in RANGES and value is not None:
-            member, low, high = RANGES[key]
-            if value < low:
-                violated(_show(value), member, _at_least(low))
-            elif value > high:
-                violated(_show(value), member, _at_most(high, "value"))
-        elif key == "StartingPosition" and value is not None and value not in STARTING_POSITIONS:
-            violated(_show(value), "startingPosition", _enum(STARTING_POSITIONS))
-        elif key == "FunctionResponseTypes" and value is not None:
-            _list_violations(value, "functionResponseTypes", 1, FUNCTION_RESPONSE_TYPES, violated)
-        elif key == "MetricsConfig" and value is not None:
-            metrics = value.get("Metrics") or []
-            _list_violations(metrics, "metricsConfig.metrics", 3, METRICS, violated)
-        elif key == "FilterCriteria" and value is not None:
-            for index, item in enumerate(value.get("Filters") or [], start=1):
-                pattern = item.get("Pattern") or ""
-                if len(pattern) > 4096:
-                    member = f"filterCriteria.filters.{index}.member.pattern"
-                    violated(_show(pattern), member, _at_most(4096, "length"))
-    if found:
-        count = f"{len(found)} validation error{'s' if len(found) > 1 else ''}"
-        raise validation_error(f"{count} detected: " + "; ".join(found))
-
-
-def _list_violations(values: list[str], member: str, longest: int, allowed: tuple[str, ...],
-                     violated: Any) -> None:  # fmt: skip
-    if len(values) > longest:
-        violated(_show(values), member, _at_most(longest, "length"))
-    if any(value not in allowed for value in values):
-        violated(_show(values), member, f"Member must satisfy constraint: [{_enum(allowed)}]")
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, list):
-        return "'[" + ", ".join(str(item) for item in value) + "]'"
-    return f"'{value}'"
-
-
-def _at_least(limit: int) -> str:
-    return f"Member must have value greater than or equal to {limit}"
-
-
-def _at_most(limit: int, what: str) -> str:
-    return f"Member must have {what} less than or equal to {limit}"
-
-
-def _enum(allowed: tuple[str, ...]) -> str:
-    return "Member must satisfy enum value set: [" + ", ".join(allowed) + "]"
+# -- DynamoDB rules ---------------------------------------------------------------------
 
 
 def _check_on_success(params: dict[str, Any]) -> None:
@@ -552,6 +383,12 @@ def _check_on_success(params: dict[str, Any]) -> None:
 
 
 def _check_dynamodb_only(params: dict[str, Any]) -> None:
+    for key in params:
+        if key not in _READ:
+            raise invalid_parameter(
+                f"{key} is not supported by the local endpoint (it is newer than the endpoint's "
+                "event source mappings); remove it."
+            )
     for key in NOT_FOR_DYNAMODB:
         if key in params:
             raise invalid_parameter(
@@ -572,11 +409,6 @@ def _settings(params: dict[str, Any]) -> dict[str, Any]:
             "MaximumRecordAgeInSeconds must be either -1 (forever) or between 60 and 604800 "
             "(inclusive)"
         )
-    if params.get("TumblingWindowInSeconds", 0) > 0:
-        raise invalid_parameter(
-            "TumblingWindowInSeconds is not supported by the local endpoint: tumbling windows "
-            "are not emulated. Use 0 (no window)."
-        )
     settings = {_FIELDS[key]: value for key, value in params.items() if key in _FIELDS}
     if "MetricsConfig" in params:
         metrics = list(params["MetricsConfig"].get("Metrics") or [])
@@ -593,6 +425,18 @@ def _settings(params: dict[str, Any]) -> dict[str, Any]:
     if "DestinationConfig" in params:
         settings["on_failure_destination"] = _on_failure(params["DestinationConfig"])
     return settings
+
+
+def _check_window(settings: dict[str, Any], current: MappingConfig | None) -> None:
+    """A tumbling window needs one batch at a time per shard (ParallelizationFactor 1)."""
+    window = settings.get("tumbling_window", current.tumbling_window if current else 0)
+    factor = settings.get("parallelization_factor",
+                          current.parallelization_factor if current else 1)
+    if window > 0 and factor > 1:
+        raise invalid_parameter(
+            "TumblingWindowInSeconds requires ParallelizationFactor 1: a window's state is "
+            f"carried from batch to batch of a shard; got ParallelizationFactor {factor}."
+        )
 
 
 def _filter_patterns(criteria: dict[str, Any]) -> list[str]:

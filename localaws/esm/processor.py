@@ -5,10 +5,13 @@ order) and does not return until every record is done:
 
 * success -> done;
 * ``ReportBatchItemFailures`` response (only when enabled) -> the records before
-  the lowest failed sequence number are done, the rest is retried;
-* function error (exception, timeout, out of memory, bad response) -> the whole
-  batch is retried; with ``BisectBatchOnFunctionError`` a failed batch of more than
-  one record is split in two halves first, which does not consume the retry quota;
+  the lowest failed sequence number are done, the rest is retried; with
+  ``BisectBatchOnFunctionError`` the batch is split there instead (the rest starts
+  a fresh retry count: "Splitting a batch does not count towards the retry quota");
+* function error (exception, timeout, out of memory, bad response) or a response
+  that counts as a complete failure -> the whole batch is retried; with
+  ``BisectBatchOnFunctionError`` a failed batch of more than one record is split in
+  two halves first, which does not consume the retry quota;
 * after ``MaximumRetryAttempts`` retries (N + 1 invocations in all) the records go
   to the on-failure destination with condition ``RetryAttemptsExhausted``;
 * records older than ``MaximumRecordAgeInSeconds`` are not sent again: they go to
@@ -16,8 +19,13 @@ order) and does not return until every record is done:
 * throttles and errors before the function runs (function missing) never consume
   retries: the batch waits and is tried again.
 
-It is synchronous and sleeps only through the ``wait`` callable, so the driving
-loop can stop it at once.
+With a tumbling window (:mod:`localaws.esm.windows`) each invocation carries the
+window's state and must answer with a new one; :meth:`BatchDelivery.finish_window`
+makes the window's final invocation.
+
+It is synchronous, sleeps only through the ``wait`` callable and reads the time
+only through ``clock``, so the driving loop can stop it at once and tests can run
+it in microseconds.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from localaws.esm.responses import (
     failure_record,
     parse_batch_item_failures,
 )
+from localaws.esm.windows import Window, returned_state, window_event
 from localaws.lambda_api import MAX_PAYLOAD
 
 log = logging.getLogger("localaws.esm")
@@ -62,18 +71,20 @@ class _Part:
 
 @dataclass
 class DeliveryReport:
-    """What happened to one batch."""
+    """What happened to one batch (record counts feed the ``EventCount`` metrics)."""
 
     invocations: int = 0
     throttles: int = 0
     processed: int = 0
     failed_to_destination: int = 0
     dropped: int = 0
+    invoked_events: int = 0  # records sent in invocations, retries included
+    failed_invoke_events: int = 0  # records of attempts that did not succeed
 
 
 @dataclass
 class DeliveryHooks:
-    """The side effects a delivery needs, injected by the worker."""
+    """The side effects a delivery needs, injected by the worker (or a test)."""
 
     invoke: Callable[[bytes], Any]
     send_failure: Callable[[dict[str, Any]], None]
@@ -81,6 +92,7 @@ class DeliveryHooks:
     wait: Callable[[float], bool]  # sleeps; True means "stop now"
     set_result: Callable[[str], None]
     arrival: Callable[[dict[str, Any]], float]
+    clock: Callable[[], float] = time.time
 
 
 class BatchDelivery:
@@ -98,9 +110,19 @@ class BatchDelivery:
         self.hooks = hooks
         self.shard_id = shard_id
         self.stream_arn = stream_arn
+        self._window: Window | None = None
 
-    def deliver(self, records: list[dict[str, Any]]) -> DeliveryReport:
+    def deliver(self, records: list[dict[str, Any]],
+                window: Window | None = None) -> DeliveryReport:
         """Deliver ``records`` until every one is done.
+
+        Parameters
+        ----------
+        records : list of dict
+            One batch, in shard order.
+        window : Window, optional
+            The tumbling window the records belong to; its ``state`` is sent with
+            every invocation and replaced by what each successful one returns.
 
         Raises
         ------
@@ -108,18 +130,23 @@ class BatchDelivery:
             When the mapping stops; records not yet done must be re-read.
         """
         report = DeliveryReport()
+        self._window = window
         parts = deque([_Part(list(records))])
+        settings = self.hooks.config().last_modified
         while parts:
             if self.hooks.wait(0):  # disabled, updated or deleted: stop before invoking
                 raise DeliveryStoppedError
             part = parts[0]
             cfg = self.hooks.config()
+            if cfg.last_modified != settings:  # updated: read the batch again with them
+                raise DeliveryStoppedError
             part.records = self._expire(part, cfg, report)
             if not part.records:
                 parts.popleft()
                 continue
             outcome = self._invoke(part, cfg, report)
             if outcome is None:  # throttled or not invoked: wait, no retry consumed
+                report.failed_invoke_events += len(part.records)
                 if self.hooks.wait(RETRY_BACKOFF_S[min(report.throttles, 5)]):
                     raise DeliveryStoppedError
                 continue
@@ -127,7 +154,15 @@ class BatchDelivery:
             if not failed:
                 parts.popleft()
                 continue
-            if outcome["bisect"] and cfg.bisect_on_error and len(failed) > 1:
+            report.failed_invoke_events += len(failed)
+            if outcome["partial"]:
+                if cfg.bisect_on_error and len(failed) < len(part.records):
+                    # The batch is "bisected at the returned sequence number"; the
+                    # split does not consume the retry quota.
+                    parts.popleft()
+                    parts.appendleft(_Part(failed))
+                    continue
+            elif cfg.bisect_on_error and len(failed) > 1:
                 half = len(failed) // 2
                 parts.popleft()
                 parts.appendleft(_Part(failed[half:]))
@@ -149,7 +184,7 @@ class BatchDelivery:
                 ) -> list[dict[str, Any]]:
         if cfg.maximum_record_age == -1:
             return part.records
-        now = time.time()
+        now = self.hooks.clock()
         old = [now - self.hooks.arrival(r) > cfg.maximum_record_age for r in part.records]
         if not any(old):
             return part.records
@@ -160,7 +195,11 @@ class BatchDelivery:
 
     def _invoke(self, part: _Part, cfg: MappingConfig, report: DeliveryReport
                 ) -> dict[str, Any] | None:
-        payload = json.dumps({"Records": part.records}, separators=(",", ":")).encode()
+        event: dict[str, Any] = {"Records": part.records}
+        if self._window is not None:
+            event = window_event(part.records, self._window, shard_id=self.shard_id,
+                                 stream_arn=self.stream_arn, final=False)
+        payload = json.dumps(event, separators=(",", ":")).encode()
         try:
             result = self.hooks.invoke(payload)
         except ServiceError as err:
@@ -171,35 +210,92 @@ class BatchDelivery:
             return None
         part.invocations += 1
         report.invocations += 1
+        report.invoked_events += len(part.records)
         part.last_response = {
             "statusCode": 200,
             "executedVersion": result.executed_version,
             "functionError": result.function_error,
             "requestId": result.request_id,
         }
-        return {"result": result, "bisect": result.function_error is not None}
+        return {"result": result, "partial": False}
 
     def _failed_records(self, part: _Part, outcome: dict[str, Any], cfg: MappingConfig,
                         report: DeliveryReport) -> list[dict[str, Any]]:
+        """The records still to retry after an invocation (none on success)."""
         result = outcome["result"]
         if result.function_error is not None or len(result.payload) > MAX_PAYLOAD:
             # An oversized response is a function error too (Function.ResponseSizeTooLarge).
             self.hooks.set_result(FUNCTION_CALL_FAILED)
             return part.records
+        state = None
+        if self._window is not None:
+            # "If the response does not contain a state property, Lambda considers
+            # this a failed invocation."
+            state = returned_state(result.payload)
+            if state is None:
+                self.hooks.set_result(FUNCTION_CALL_FAILED)
+                return part.records
         seqs = [sequence_number(r) for r in part.records]
         verdict = parse_batch_item_failures(result.payload, seqs, cfg.report_batch_item_failures)
+        start = 0
+        if not verdict.success and verdict.partial:
+            start = seqs.index(verdict.failed_from)
+            outcome["partial"] = True
+        if self._window is not None and (verdict.success or start):
+            self._window.state = state  # the state of the records that are done
         if verdict.success:
             self.hooks.set_result(OK)
             self._done(part.records, report)
             return []
         self.hooks.set_result(FUNCTION_CALL_FAILED)
-        start = seqs.index(verdict.failed_from) if verdict.failed_from in seqs else 0
         if start:
             self._done(part.records[:start], report)
-        # Partial failures are "bisected at the returned sequence number": only the
-        # remaining records are retried, without halving them further.
-        outcome["bisect"] = False
         return part.records[start:]
+
+    def finish_window(self, window: Window, terminated_early: bool = False) -> DeliveryReport:
+        """The final invocation of a window: no records, ``isFinalInvokeForWindow``.
+
+        Retried like a batch (throttles wait, function errors and answers without
+        ``state`` count against ``MaximumRetryAttempts``); when the retries are used
+        up the window's state is given up (there are no records to send to the
+        on-failure destination).
+
+        Raises
+        ------
+        DeliveryStoppedError
+            When the mapping stops; the window stays open and is finished later.
+        """
+        report = DeliveryReport()
+        event = window_event([], window, shard_id=self.shard_id, stream_arn=self.stream_arn,
+                             final=True, terminated_early=terminated_early)
+        payload = json.dumps(event, separators=(",", ":")).encode()
+        attempts = 0
+        while True:
+            if self.hooks.wait(0):
+                raise DeliveryStoppedError
+            cfg = self.hooks.config()
+            try:
+                result = self.hooks.invoke(payload)
+            except ServiceError as err:
+                report.throttles += 1
+                if err.status != 429:
+                    self.hooks.set_result(FUNCTION_CALL_FAILED)
+                if self.hooks.wait(RETRY_BACKOFF_S[min(report.throttles, 5)]):
+                    raise DeliveryStoppedError from err
+                continue
+            attempts += 1
+            report.invocations += 1
+            if result.function_error is None and returned_state(result.payload) is not None:
+                self.hooks.set_result(OK)
+                return report
+            self.hooks.set_result(FUNCTION_CALL_FAILED)
+            retries = cfg.maximum_retry_attempts
+            if retries != -1 and attempts > retries:
+                log.warning("mapping %s: final invocation of window %s failed %d time(s); "
+                            "its state is dropped", cfg.uuid, event["window"], attempts)
+                return report
+            if self.hooks.wait(RETRY_BACKOFF_S[min(attempts - 1, len(RETRY_BACKOFF_S) - 1)]):
+                raise DeliveryStoppedError
 
     @staticmethod
     def _done(records: list[dict[str, Any]], report: DeliveryReport) -> None:
@@ -226,7 +322,7 @@ class BatchDelivery:
             shard_id=self.shard_id,
             stream_arn=self.stream_arn,
             records=records,
-            now=time.time(),
+            now=self.hooks.clock(),
         )
         if cfg.on_failure_destination:
             self.hooks.send_failure(message)

@@ -29,6 +29,7 @@ from localaws.errors import ServiceError, not_found
 from localaws.esm.checkpoints import CheckpointStore
 from localaws.esm.config import MappingConfig, create_config, to_response, update_config
 from localaws.esm.processor import DeliveryStoppedError
+from localaws.esm.windows import WindowStore
 from localaws.esm.wire import StreamsWire
 from localaws.esm.worker import MappingWorker
 from localaws.executor.function import parse_function_name
@@ -56,6 +57,7 @@ class MappingService:
         self.executor = executor
         self.endpoint_url = endpoint_url
         self.checkpoints = CheckpointStore()
+        self.windows = WindowStore()  # open tumbling windows, kept like checkpoints
         self._lock = threading.RLock()
         self._configs: dict[str, MappingConfig] = {}
         self._where: dict[str, tuple[str, str]] = {}
@@ -134,6 +136,7 @@ class MappingService:
                 self._where.pop(uuid, None)
                 self._workers.pop(uuid, None)
                 self.checkpoints.forget(uuid)
+                self.windows.forget(uuid)
                 return None
             if cfg.state in _SETTLED:
                 cfg = dataclasses.replace(cfg, state="Enabled" if cfg.enabled else "Disabled")

@@ -6,6 +6,12 @@ per shard), assembles a round of records per shard and delivers it: with
 the lanes run concurrently (every change to an item stays in one lane, in order);
 the shard's checkpoint moves to the end of the round once every lane is done.
 
+With a tumbling window (ParallelizationFactor 1) a round holds the records of one
+window only; the window's state travels with each batch and is stored when the
+round is done (next to the checkpoint), and the window's final invocation is made
+once the window is over (its end has passed and every record before it was read),
+when a record of a later window comes, or when the shard ends.
+
 Between steps the thread sleeps until the stream signals a new record (the local
 endpoint wakes it on every write, so the write-to-handler latency is a few
 milliseconds) or a short idle timeout passes.
@@ -29,9 +35,11 @@ from localaws.esm.poller import ShardState, StreamGoneError, StreamPoller
 from localaws.esm.processor import (
     BatchDelivery,
     DeliveryHooks,
+    DeliveryReport,
     DeliveryStoppedError,
 )
 from localaws.esm.records import created_at, partition_lane, sequence_number
+from localaws.esm.windows import MAX_STATE_BYTES, Window, state_size, window_of
 from localaws.lambda_api import MAX_PAYLOAD
 
 log = logging.getLogger("localaws.esm")
@@ -77,6 +85,7 @@ class MappingWorker:
         self._poller: StreamPoller | None = None
         self._last_refresh = 0.0
         self._lanes: ThreadPoolExecutor | None = None
+        self._caught_up: dict[str, float] = {}  # shard -> time of its last short read
         self.thread = threading.Thread(target=self._run, name=f"esm-{uuid[:8]}", daemon=True)
 
     # -- control ------------------------------------------------------------------------
@@ -142,7 +151,11 @@ class MappingWorker:
             if worked:
                 idle = 0
                 continue
-            self.wake.wait(IDLE_WAIT_S[min(idle, len(IDLE_WAIT_S) - 1)])
+            timeout = IDLE_WAIT_S[min(idle, len(IDLE_WAIT_S) - 1)]
+            deadline = self.window_deadline()
+            if deadline is not None:  # wake up when a tumbling window is over
+                timeout = min(timeout, max(0.01, deadline - time.time() + 0.01))
+            self.wake.wait(timeout)
             self.wake.clear()
             idle += 1
         if self._lanes is not None:
@@ -167,13 +180,26 @@ class MappingWorker:
         for shard in poller.readable():
             want = cfg.batch_size * cfg.parallelization_factor
             if len(shard.buffer) < want:
-                poller.poll(shard, min(1000, max(want - len(shard.buffer), 100)))
+                limit = min(1000, max(want - len(shard.buffer), 100))
+                before = time.time()
+                read = poller.poll(shard, limit)
+                if read < limit:
+                    self._caught_up[shard.shard_id] = before
+                self._count(cfg, PolledEventCount=read)
+            if cfg.tumbling_window > 0:
+                try:
+                    worked = self._close_window(shard, cfg) or worked
+                except DeliveryStoppedError:
+                    return False
             if not shard.buffer:
                 continue
             if not self._window_elapsed(shard, cfg, want):
                 continue
             try:
-                self._round(poller, shard, cfg)
+                if cfg.tumbling_window > 0:
+                    self._window_round(shard, cfg)
+                else:
+                    self._round(poller, shard, cfg)
             except DeliveryStoppedError:
                 poller.rewind(shard)
                 return False
@@ -193,10 +219,11 @@ class MappingWorker:
         patterns = _patterns(tuple(cfg.filter_patterns))
         lanes: list[list[dict[str, Any]]] = [[] for _ in range(cfg.parallelization_factor)]
         sizes = [0] * cfg.parallelization_factor
-        consumed = 0
+        consumed = filtered = 0
         for record in shard.buffer:
             if patterns and not matches(patterns, record):
                 consumed += 1
+                filtered += 1
                 continue
             lane = partition_lane(record, poller.key_names, cfg.parallelization_factor)
             size = _json_size(record, sizes[lane])
@@ -208,6 +235,8 @@ class MappingWorker:
             consumed += 1
         if consumed == 0:
             return
+        if patterns:
+            self._count(cfg, FilteredOutEventCount=filtered)
         last = sequence_number(shard.buffer[consumed - 1])
         busy = [records for records in lanes if records]
         if len(busy) == 1:
@@ -226,9 +255,88 @@ class MappingWorker:
         shard.window_started = None
         self.service.checkpoints.set(self.uuid, shard.shard_id, last)
 
-    def _deliver(self, shard_id: str, cfg: MappingConfig, records: list[dict[str, Any]]) -> None:
+    # -- tumbling windows ---------------------------------------------------------------
+    def _window_round(self, shard: ShardState, cfg: MappingConfig) -> None:
+        """A round of one window: at most BatchSize records of the shard's open window."""
+        patterns = _patterns(tuple(cfg.filter_patterns))
+        window = self.service.windows.get(self.uuid, shard.shard_id)
+        batch: list[dict[str, Any]] = []
+        size = consumed = filtered = 0
+        for record in shard.buffer:
+            if patterns and not matches(patterns, record):
+                consumed += 1
+                filtered += 1
+                continue
+            created = created_at(record)
+            if window is not None and not window.contains(created):
+                if batch:
+                    break  # a batch never spans two windows
+                # A record of a later window: the open one is over.
+                self._finish(shard.shard_id, cfg, window)
+                window = None
+            if window is None:
+                window = window_of(created, cfg.tumbling_window)
+            record_size = _json_size(record, size)
+            if len(batch) >= cfg.batch_size or (batch and size + record_size + 4096 > MAX_PAYLOAD):
+                break
+            batch.append(record)
+            size += record_size
+            consumed += 1
+        if consumed == 0:
+            return
+        if patterns:
+            self._count(cfg, FilteredOutEventCount=filtered)
+        last = sequence_number(shard.buffer[consumed - 1])
+        if batch and window is not None:
+            self._deliver(shard.shard_id, cfg, batch, window)
+            if state_size(window.state) > MAX_STATE_BYTES:
+                # "Your state can be a maximum of 1 MB per shard. If it exceeds that
+                # size, Lambda terminates the window early."
+                self._finish(shard.shard_id, cfg, window, terminated_early=True)
+                window = Window(window.start, window.end)
+            self.service.windows.set(self.uuid, shard.shard_id, window)
+        del shard.buffer[:consumed]
+        self.service.checkpoints.set(self.uuid, shard.shard_id, last)
+
+    def _close_window(self, shard: ShardState, cfg: MappingConfig) -> bool:
+        """Make the final invocation of the shard's open window once it is over."""
+        window = self.service.windows.get(self.uuid, shard.shard_id)
+        if window is None:
+            return False
+        if any(window.contains(created_at(r)) for r in shard.buffer):
+            return False  # records of the window still to deliver
+        ended = shard.exhausted or bool(shard.buffer) or (
+            self._caught_up.get(shard.shard_id, 0.0) >= window.end)
+        if not ended:
+            return False
+        self._finish(shard.shard_id, cfg, window)
+        return True
+
+    def _finish(self, shard_id: str, cfg: MappingConfig, window: Window,
+                terminated_early: bool = False) -> None:
+        hooks = self._hooks(cfg)
+        BatchDelivery(hooks, shard_id, cfg.event_source_arn).finish_window(
+            window, terminated_early=terminated_early)
+        if not terminated_early:
+            self.service.windows.set(self.uuid, shard_id, None)
+
+    def window_deadline(self) -> float | None:
+        """The earliest end of an open window (epoch seconds), to wake up for it."""
+        ends = [w.end for shard_id in self.service.windows.open_shards(self.uuid)
+                if (w := self.service.windows.get(self.uuid, shard_id)) is not None]
+        return min(ends) if ends else None
+
+    # -- delivery -----------------------------------------------------------------------
+    def _count(self, cfg: MappingConfig, **values: int) -> None:
+        """Emit ``EventCount`` metrics when the mapping's ``MetricsConfig`` asks for them."""
+        if "EventCount" not in ((cfg.metrics_config or {}).get("Metrics") or []):
+            return
         account, region = self.service.location_of(self.uuid)
-        hooks = DeliveryHooks(
+        telemetry.put_mapping_metrics(account, region, self.uuid, values)
+
+    def _hooks(self, cfg: MappingConfig) -> DeliveryHooks:
+        account, region = self.service.location_of(self.uuid)
+        return DeliveryHooks(
             invoke=lambda payload: self.service.executor.invoke(
                 account, region, cfg.function_arn, payload),
             send_failure=lambda message: self.service.send_failure(self.uuid, message,
@@ -238,10 +346,22 @@ class MappingWorker:
             set_result=lambda text: self.service.set_result(self.uuid, text),
             arrival=lambda record: self._arrival(cfg, record),
         )
+
+    def _deliver(self, shard_id: str, cfg: MappingConfig, records: list[dict[str, Any]],
+                 window: Window | None = None) -> None:
+        account, region = self.service.location_of(self.uuid)
+        hooks = self._hooks(cfg)
         # IteratorAge: the last record's age when the batch is sent to the function.
         age_ms = max(0.0, (time.time() - self._arrival(cfg, records[-1])) * 1000)
-        BatchDelivery(hooks, shard_id, cfg.event_source_arn).deliver(records)
+        report = BatchDelivery(hooks, shard_id, cfg.event_source_arn).deliver(records, window)
         telemetry.put_metrics(account, region, cfg.function_name, {"IteratorAge": age_ms})
+        self._count_delivery(cfg, report)
+
+    def _count_delivery(self, cfg: MappingConfig, report: DeliveryReport) -> None:
+        self._count(cfg, InvokedEventCount=report.invoked_events,
+                    FailedInvokeEventCount=report.failed_invoke_events,
+                    DroppedEventCount=report.dropped,
+                    OnFailureDestinationDeliveredEventCount=report.failed_to_destination)
 
     @staticmethod
     def _arrival(cfg: MappingConfig, record: dict[str, Any]) -> float:

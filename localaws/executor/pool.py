@@ -51,6 +51,21 @@ class Invocation:
     status_code: int = 200
 
 
+def billed_duration_ms(duration_ms: float, init_ms: float | None) -> int:
+    """``Billed Duration`` of a REPORT line, in whole milliseconds.
+
+    Since 2025-08-01 AWS bills the INIT phase of on-demand invocations of ZIP
+    functions on managed runtimes (every function the executor runs): a cold
+    start bills ceil(Init Duration + Duration), a warm one ceil(Duration).
+
+    Examples
+    --------
+    >>> billed_duration_ms(1.2, None), billed_duration_ms(1.2, 40.5)
+    (2, 42)
+    """
+    return max(1, math.ceil(duration_ms + (init_ms or 0.0)))
+
+
 def throttled() -> ServiceError:
     """AWS's throttle for a function at its reserved concurrency."""
     return ServiceError(
@@ -296,7 +311,8 @@ class Executor:
         end_ms = max([start_ms, *(ts for ts, _ in outcome.init_logs + outcome.logs)])
         lines.append((end_ms, f"END RequestId: {rid}\n"))
         report = (f"REPORT RequestId: {rid}\tDuration: {outcome.duration_ms:.2f} ms\t"
-                  f"Billed Duration: {max(1, math.ceil(outcome.duration_ms))} ms\t"
+                  f"Billed Duration: {billed_duration_ms(outcome.duration_ms, outcome.init_ms)}"
+                  " ms\t"
                   f"Memory Size: {spec.memory_mb} MB\t"
                   f"Max Memory Used: {outcome.max_memory_mb or round(env.rss_mb()) or 1} MB\t")
         if outcome.init_ms is not None:

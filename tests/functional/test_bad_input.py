@@ -122,8 +122,8 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str, str]] = [
     ("filter_unknown_operator", esm(FilterCriteria={"Filters": [{"Pattern": json.dumps(
         {"eventName": [{"sounds-like": "INSERT"}]})}]}), "InvalidParameterValueException",
      "Invalid filter pattern definition."),
-    ("tumbling_window", esm(TumblingWindowInSeconds=60), "InvalidParameterValueException",
-     "tumbling windows"),
+    ("tumbling_window_parallel", esm(TumblingWindowInSeconds=60, ParallelizationFactor=2),
+     "InvalidParameterValueException", "requires ParallelizationFactor 1"),
     ("response_type_unknown", esm(FunctionResponseTypes=["ReportEverything"]),
      "ValidationException", "ReportBatchItemFailures"),
     ("get_unknown_mapping", lam("get_event_source_mapping",

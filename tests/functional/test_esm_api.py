@@ -213,6 +213,9 @@ def test_record_age_between_0_and_59_is_refused(backend, source, age):
          "constraint: Member must satisfy enum value set: [LATEST, AT_TIMESTAMP, TRIM_HORIZON]"),
         ({"StartingPosition": "AT_TIMESTAMP"}, "InvalidParameterValueException",
          "Unsupported starting position for arn type: {stream}"),
+        ({"StartingPosition": "AT_TIMESTAMP", "StartingPositionTimestamp": 1764000000},
+         "InvalidParameterValueException",
+         "Unsupported starting position for arn type: {stream}"),
         ({"FunctionName": "no-such-function"}, "InvalidParameterValueException",
          "Function does not exist"),
         ({"EventSourceArn": MISSING_STREAM}, "InvalidParameterValueException",
@@ -229,8 +232,8 @@ def test_record_age_between_0_and_59_is_refused(backend, source, age):
          "InvalidParameterValueException", "Invalid filter pattern definition."),
     ],
     ids=["starting_position_missing", "starting_position_invalid", "at_timestamp",
-         "unknown_function", "missing_stream", "no_event_source", "on_success",
-         "filter_not_json", "filter_value_not_a_list"],
+         "at_timestamp_with_timestamp", "unknown_function", "missing_stream",
+         "no_event_source", "on_success", "filter_not_json", "filter_value_not_a_list"],
 )
 def test_invalid_requests_get_aws_codes_and_messages(backend, source, settings, code, message):
     # given
@@ -245,18 +248,21 @@ def test_invalid_requests_get_aws_codes_and_messages(backend, source, settings, 
     assert _error(err) == (code, message.format(stream=source["stream"]), 400)
 
 
-def test_tumbling_windows_are_refused_as_not_emulated(backend, source):
+def test_tumbling_window_is_accepted_and_echoed(backend, source):
     # given
-    lam = _raw_lambda(backend)
+    lam = backend.client("lambda")
     # when
-    with pytest.raises(ClientError) as err:
-        lam.create_event_source_mapping(FunctionName=source["function"],
-                                        EventSourceArn=source["stream"],
-                                        StartingPosition="LATEST", TumblingWindowInSeconds=60)
+    created = lam.create_event_source_mapping(FunctionName=source["function"],
+                                              EventSourceArn=source["stream"],
+                                              StartingPosition="LATEST",
+                                              TumblingWindowInSeconds=60)
     # then
-    code, message, status = _error(err)
-    assert (code, status) == ("InvalidParameterValueException", 400)
-    assert "TumblingWindowInSeconds" in message
+    try:
+        assert created["TumblingWindowInSeconds"] == 60
+        fetched = lam.get_event_source_mapping(UUID=created["UUID"])
+        assert fetched["TumblingWindowInSeconds"] == 60
+    finally:
+        lam.delete_event_source_mapping(UUID=created["UUID"])
 
 
 def test_second_mapping_of_a_function_to_the_same_stream_is_a_409_conflict(backend, source):

@@ -682,18 +682,24 @@ def test_iterator_age_is_reported_to_cloudwatch_after_a_batch(pipe):
 
 
 def test_an_update_during_endless_retries_settles_and_applies(pipe):
-    # given: a poison record retried forever (MaximumRetryAttempts -1)
+    # given: a poison record retried forever (MaximumRetryAttempts -1), one record behind it
     lam = pipe.backend.client("lambda")
-    uuid = pipe.map()
+    url, arn = pipe.queue()
     pipe.put("poison", "raise")
+    pipe.put("after")
+    uuid = pipe.map(BatchSize=1, DestinationConfig={"OnFailure": {"Destination": arn}})
     wait_for(lambda: len(pipe.invocations()) >= 2, message="a few retries")
     # when: the learner lowers the retries while the batch is failing
     lam.update_event_source_mapping(UUID=uuid, MaximumRetryAttempts=1)
-    # then: the update settles, and the new setting ends the retries
+    # then: the update settles; the batch is read again with the new setting, so the
+    # record gets exactly 1 + 1 invocations more, is given up, and the shard moves on
     wait_for_state(pipe.backend, uuid, "Enabled")
-    count = len(pipe.invocations())
-    time.sleep(1.5)
-    assert len(pipe.invocations()) - count <= 2
+    (message,) = _failure_messages(pipe, url)
+    assert message["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert message["requestContext"]["approximateInvokeCount"] == 2
+    pipe.wait_invoked("after")
+    pks = pipe.invoked_pks()
+    assert pks[-1] == "after" and set(pks[:-1]) == {"poison"}
     assert lam.get_event_source_mapping(UUID=uuid)["MaximumRetryAttempts"] == 1
 
 

@@ -280,6 +280,12 @@ def test_json_null_parameters_are_treated_as_absent():
             id="aws_at_timestamp_on_dynamodb",
         ),
         pytest.param(
+            request(StartingPosition="AT_TIMESTAMP", StartingPositionTimestamp=1764000000),
+            "InvalidParameterValueException",
+            f"Unsupported starting position for arn type: {STREAM}",
+            id="aws_at_timestamp_with_its_timestamp_on_dynamodb",
+        ),
+        pytest.param(
             request(DestinationConfig={"OnSuccess": {"Destination": QUEUE}}),
             "InvalidParameterValueException",
             "Unsupported DestinationConfig parameter for given event source mapping type.",
@@ -489,10 +495,10 @@ def test_parameter_for_other_sources_is_refused(key: str):
             id="table_instead_of_stream",
         ),
         pytest.param(
-            request(TumblingWindowInSeconds=60),
-            "TumblingWindowInSeconds is not supported by the local endpoint: tumbling windows "
-            "are not emulated. Use 0 (no window).",
-            id="tumbling_window",
+            request(TumblingWindowInSeconds=60, ParallelizationFactor=2),
+            "TumblingWindowInSeconds requires ParallelizationFactor 1: a window's state is "
+            "carried from batch to batch of a shard; got ParallelizationFactor 2.",
+            id="tumbling_window_with_parallel_batches",
         ),
         pytest.param(
             request(KMSKeyArn=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234"),
@@ -751,6 +757,26 @@ def test_update_validation(params: dict[str, Any], code: str, message: str):
 @pytest.fixture(scope="module")
 def lambda_model() -> Any:
     return botocore.session.get_session().get_service_model("lambda")
+
+
+def test_tumbling_window_is_accepted_and_echoed():
+    # given
+    params = request(TumblingWindowInSeconds=900)
+    # when
+    response = to_response(create(params))
+    # then
+    assert response["TumblingWindowInSeconds"] == 900
+
+
+def test_update_to_parallel_batches_is_refused_while_a_tumbling_window_is_set():
+    # given
+    current = create(request(TumblingWindowInSeconds=30))
+    # when
+    with pytest.raises(ServiceError) as err:
+        update_config(current, {"ParallelizationFactor": 3}, function_arn=None)
+    # then
+    assert err.value.code == "InvalidParameterValueException"
+    assert "ParallelizationFactor 1" in err.value.message
 
 
 def test_constants_follow_the_pinned_api_model(lambda_model: Any):

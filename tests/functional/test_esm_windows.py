@@ -1,0 +1,198 @@
+"""Tumbling windows end to end: a real function keeps a running total per window.
+
+The function journals every event it receives and answers with its new state;
+the assertions read the journal. Windows are 2 seconds long, so every test sees
+at least one window close. Reference: esm-semantics §1.7.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from typing import Any
+
+import pytest
+
+from tests.functional.support import (
+    deploy,
+    journaled_events,
+    make_role,
+    make_table,
+    queue_messages,
+    wait_for,
+    wait_for_state,
+)
+
+pytestmark = pytest.mark.functional
+
+WINDOW_S = 2
+# Journals the event, then adds each record's "amount" to the window's state; a
+# record whose "mode" is "raise" makes the invocation fail.
+TOTALS_HANDLER = '''
+import json, os, time
+import boto3
+
+
+def handler(event, context):
+    boto3.client("dynamodb").put_item(TableName=os.environ["JOURNAL_TABLE"], Item={
+        "id": {"S": context.aws_request_id},
+        "at": {"N": repr(time.time())},
+        "event": {"S": json.dumps(event)},
+    })
+    state = dict(event["state"])
+    for record in event["Records"]:
+        image = record["dynamodb"]["NewImage"]
+        if image.get("mode", {}).get("S") == "raise":
+            raise RuntimeError("poison record")
+        state["orders"] = state.get("orders", 0) + 1
+        state["revenue"] = state.get("revenue", 0) + int(image["amount"]["N"])
+    return {"state": state}
+'''
+
+
+@pytest.fixture(scope="module")
+def role(backend) -> str:
+    return make_role(backend, "esm-window-tests-role", extra=[
+        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "*"}])
+
+
+@pytest.fixture
+def totals(backend, role, unique) -> dict[str, Any]:
+    name = f"win-{unique}"
+    make_table(backend, f"{name}-journal", view_type=None, key="id")
+    deploy(backend, name, {"app.py": TOTALS_HANDLER}, role=role,
+           Environment={"Variables": {"JOURNAL_TABLE": f"{name}-journal"}})
+    stream = make_table(backend, f"{name}-orders", view_type="NEW_IMAGE")
+    return {"name": name, "stream": stream, "table": f"{name}-orders",
+            "journal": f"{name}-journal"}
+
+
+def _put(backend, totals, pk: str, amount: int, mode: str = "ok") -> None:
+    backend.client("dynamodb").put_item(TableName=totals["table"], Item={
+        "pk": {"S": pk}, "amount": {"N": str(amount)}, "mode": {"S": mode}})
+
+
+def _map(backend, totals, **settings: Any) -> str:
+    uuid = backend.client("lambda").create_event_source_mapping(
+        FunctionName=totals["name"], EventSourceArn=totals["stream"],
+        StartingPosition="TRIM_HORIZON", TumblingWindowInSeconds=WINDOW_S, **settings)["UUID"]
+    wait_for_state(backend, uuid, "Enabled")
+    return uuid
+
+
+def _by_window(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    windows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in events:
+        windows[event["window"]["start"]].append(event)
+    return dict(windows)
+
+
+def _finals(backend, totals, count: int) -> list[dict[str, Any]]:
+    return wait_for(
+        lambda: (events := journaled_events(backend, totals["journal"]))
+        and len([e for e in events if e["isFinalInvokeForWindow"]]) >= count and events,
+        message=f"{count} final window invocation(s)")
+
+
+def test_state_is_carried_through_a_window_and_closed_by_a_final_invoke(backend, totals):
+    # given: three orders, delivered one per invocation
+    _map(backend, totals, BatchSize=1)
+    for pk, amount in (("o1", 10), ("o2", 20), ("o3", 5)):
+        _put(backend, totals, pk, amount)
+    # when
+    events = _finals(backend, totals, 1)
+    # then: within each window every invocation gets the state the previous one
+    # returned, and the final one (no records) gets the window's totals
+    windows = _by_window(events)
+    seen = 0
+    for window_events in windows.values():
+        expected: dict[str, int] = {}
+        for event in window_events:
+            assert event["state"] == expected
+            if event["isFinalInvokeForWindow"]:
+                assert event["Records"] == []
+                break
+            for record in event["Records"]:
+                expected = {"orders": expected.get("orders", 0) + 1,
+                            "revenue": expected.get("revenue", 0)
+                            + int(record["dynamodb"]["NewImage"]["amount"]["N"])}
+                seen += 1
+    assert seen == 3
+    first = events[0]
+    assert first["eventSourceARN"] == totals["stream"]
+    assert first["shardId"].startswith("shardId-")
+    assert first["isWindowTerminatedEarly"] is False
+
+
+def test_a_later_window_starts_from_an_empty_state(backend, totals):
+    # given: an order, then another once the first window is over
+    _map(backend, totals)
+    _put(backend, totals, "early", 7)
+    _finals(backend, totals, 1)
+    # when
+    _put(backend, totals, "late", 3)
+    events = _finals(backend, totals, 2)
+    # then
+    windows = _by_window(events)
+    assert len(windows) == 2
+    (first, *_), (second, *_) = windows.values()
+    assert first["state"] == {} and second["state"] == {}
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in second["Records"]] == ["late"]
+    finals = [e for e in events if e["isFinalInvokeForWindow"]]
+    assert [f["state"] for f in finals] == [{"orders": 1, "revenue": 7},
+                                            {"orders": 1, "revenue": 3}]
+
+
+def test_a_failing_record_inside_a_window_is_given_up_and_left_out_of_the_state(
+        backend, totals):
+    # given: a poison order between two good ones, no retries, bisect on
+    sqs = backend.client("sqs")
+    url = sqs.create_queue(QueueName=f"{totals['name']}-dlq")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    _put(backend, totals, "good-1", 10)
+    _put(backend, totals, "poison", 99, mode="raise")
+    _put(backend, totals, "good-2", 1)
+    # when
+    _map(backend, totals, MaximumRetryAttempts=0, BisectBatchOnFunctionError=True,
+         DestinationConfig={"OnFailure": {"Destination": arn}})
+    events = _finals(backend, totals, 1)
+    # then
+    messages = wait_for(lambda: queue_messages(backend, url), message="the failure record")
+    assert messages[0]["DDBStreamBatchInfo"]["batchSize"] == 1
+    finals = [e for e in events if e["isFinalInvokeForWindow"]]
+    assert sum(f["state"].get("revenue", 0) for f in finals) == 11
+
+
+def test_event_count_metrics_are_emitted_for_the_mapping(backend, totals):
+    # given
+    uuid = _map(backend, totals, MetricsConfig={"Metrics": ["EventCount"]})
+    # when
+    _put(backend, totals, "o1", 1)
+    _finals(backend, totals, 1)
+    # then
+    cloudwatch = backend.client("cloudwatch")
+
+    def total(name: str) -> float:
+        now = time.time()
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName=name, Statistics=["Sum"], Period=60,
+            Dimensions=[{"Name": "EventSourceMappingUUID", "Value": uuid}],
+            StartTime=now - 600, EndTime=now + 600)["Datapoints"]
+        return sum(p["Sum"] for p in points)
+
+    assert wait_for(lambda: total("InvokedEventCount") >= 1, message="InvokedEventCount")
+    assert total("PolledEventCount") == 1
+    assert total("FailedInvokeEventCount") == 0
+
+
+def test_window_state_events_are_json_objects(backend, totals):
+    # given
+    _map(backend, totals)
+    _put(backend, totals, "o1", 4)
+    # when
+    events = _finals(backend, totals, 1)
+    # then
+    assert all(isinstance(json.loads(json.dumps(e["state"])), dict) for e in events)
+    assert all(e["window"]["end"] > e["window"]["start"] for e in events)
