@@ -385,6 +385,7 @@ def test_production_variants_bundle_powertools():
         "replicator": None,
         "stream_processor_production": importlib.metadata.version(POWERTOOLS),
         "replicator_production": importlib.metadata.version(POWERTOOLS),
+        "tumbling_totals": None,
     }
 
 
