@@ -7,10 +7,12 @@ stream record, a message half moved). :class:`GatedApp` is the WSGI middleware
 that does this and notes which requests changed something, so that an idle
 endpoint writes no snapshot.
 
-Not gated: the health check and ``Invoke`` (it runs the learner's code, which
-calls back into the endpoint; what an invocation changes — logs, metrics, other
-services — passes the gate or the telemetry lock on its own). A long-polling
-SQS ``ReceiveMessage`` leaves the gate while it waits for messages.
+Not gated: the endpoint's own paths (health, engine restart), ``Invoke`` (it runs
+the learner's code, which calls back into the endpoint; what an invocation changes
+— logs, metrics, other services — passes the gate or the telemetry lock on its
+own) and the event-source-mapping API (it reads the stream over HTTP; mappings are
+kept under the mapping service's lock, which a snapshot takes). A long-polling SQS
+``ReceiveMessage`` leaves the gate while it waits for messages.
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ from collections.abc import Iterator
 from typing import Any
 
 _READ_PREFIXES = ("Get", "List", "Describe", "Query", "Scan", "BatchGet")
-_INVOKE = re.compile(r"^/2015-03-31/functions/[^/]+/invocations/?$")
+# Our own providers, which call back into the endpoint over HTTP while they work:
+# holding the gate there would make a waiting snapshot and the call wait for each
+# other. They keep their state under their own locks (a snapshot takes those).
+_UNGATED = re.compile(r"^/(_workshop/|2015-03-31/functions/[^/]+/invocations/?$"
+                      r"|2015-03-31/event-source-mappings)")
 _CBOR_OPERATION = re.compile(r"/operation/(?P<op>[A-Za-z]+)$")
-_UNGATED_PATHS = ("/_workshop/health",)
 
 
 class GateClosedError(RuntimeError):
@@ -156,8 +161,9 @@ class GatedApp:
         self.gate = gate
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        path = environ.get("PATH_INFO", "")
-        if path in _UNGATED_PATHS or _INVOKE.match(path):
+        if _UNGATED.match(environ.get("PATH_INFO", "")):
+            if not is_read(environ):
+                self.gate.changed.set()
             return self.app(environ, start_response)
         try:
             with self.gate.shared():

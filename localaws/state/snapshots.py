@@ -11,7 +11,8 @@ written to the :class:`~localaws.state.store.StateStore` outside the gate.
 :meth:`Snapshotter.snapshot_once` is the synchronous step; :meth:`Snapshotter.start`
 runs it in a thread whenever something changed, at most every ``interval_s``
 (and, when a snapshot is slow, rarely enough that pausing for it takes at most
-``pause_budget`` of the time). :meth:`Snapshotter.close` takes the final one.
+``pause_budget`` of the time, but never less often than every ``max_interval_s``).
+:meth:`Snapshotter.close` takes the final one.
 """
 
 from __future__ import annotations
@@ -70,17 +71,23 @@ class Snapshotter:
         Least time between two snapshots.
     pause_budget : float
         Largest share of the time the endpoint may spend paused for snapshots.
+    max_interval_s : float
+        Most time between two snapshots while something changes, however slow they are.
+    gate_timeout_s : float
+        How long a snapshot waits for the requests in flight before it is postponed.
     """
 
     def __init__(self, store: StateStore, gate: RequestGate, parts: dict[str, Part],
                  locks: tuple[Any, ...] = (), interval_s: float = 1.0,
-                 pause_budget: float = 0.05, gate_timeout_s: float = 2.0) -> None:
+                 pause_budget: float = 0.05, max_interval_s: float = 2.0,
+                 gate_timeout_s: float = 2.0) -> None:
         self.store = store
         self.gate = gate
         self.parts = parts
         self.locks = locks
         self.interval_s = interval_s
         self.pause_budget = pause_budget
+        self.max_interval_s = max_interval_s
         self.gate_timeout_s = gate_timeout_s
         self.stats = SnapshotStats()
         self._stop = threading.Event()
@@ -179,8 +186,10 @@ class Snapshotter:
             except Exception:
                 log.exception("snapshot failed; the next one retries")
                 self.gate.changed.set()
+            # A slow snapshot (a big state, a busy machine) spaces the next ones out,
+            # up to ``max_interval_s``: the loss window stays bounded.
             pause_s = self.stats.pause_ms / 1000
-            rest = max(self.interval_s, pause_s / self.pause_budget)
+            rest = min(max(self.interval_s, pause_s / self.pause_budget), self.max_interval_s)
             self._stop.wait(max(0.0, began + rest - time.monotonic()))
 
     def close(self) -> None:
