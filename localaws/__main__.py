@@ -2,7 +2,7 @@
 
 ``up`` and ``serve`` take ``--state-dir DIR`` (default ``.workshop/state/<port>/``)
 or ``--ephemeral`` (keep no state); ``reset`` stops the endpoint, deletes its saved
-state and starts it again, empty.
+state and starts it, empty.
 
 ``python -m helpers.local`` is an alias kept for older notes.
 """
@@ -72,21 +72,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def _reset(port: int, state: Path, ephemeral: bool) -> int:
     """Stop the endpoint, delete its saved state, start it again empty."""
-    was_running = lifecycle.health(port) is not None
     lifecycle.down(port)
     if state.exists():
         shutil.rmtree(state)
         print(f"deleted the saved state in {state}")
     else:
         print(f"no saved state in {state}")
-    if not was_running:
-        return 0
     try:
         status = lifecycle.up(port, state_dir=state, ephemeral=ephemeral)
     except lifecycle.EndpointStartError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"local AWS endpoint running again, empty, at {status['url']}")
+    print(f"local AWS endpoint running, empty, at {status['url']}")
     return 0
 
 
