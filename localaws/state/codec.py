@@ -13,7 +13,8 @@ carry or should not:
 * an IAM backend is saved without the ~1,600 AWS managed policies moto builds for
   it (24 MB and two thirds of a second to pickle, and they never change): only
   those attached to something are saved, the rest are rebuilt by moto on load;
-  IAM backends moto made for a look-up and nobody used are not saved at all.
+  IAM backends moto made for a look-up and nobody used are not saved at all;
+* DynamoDB Streams' shard iterators are not saved (see ``_fresh_streams_backend``).
 """
 
 from __future__ import annotations
@@ -96,9 +97,17 @@ def _new_account_backends(cls: type, state: dict[str, Any]) -> Any:
     return accounts
 
 
+def _fresh_streams_backend(backend: Any) -> Any:
+    # Its only state is the shard iterators: tens of thousands of them under a busy
+    # mapping (one per GetRecords), each valid 15 minutes. Not saved: a reader
+    # resumes from a sequence number, which keeps its meaning.
+    return type(backend), (backend.region_name, backend.account_id)
+
+
 @functools.cache
 def _dispatch_table() -> dict[type, Any]:
     from moto.core.base_backend import AccountSpecificBackend
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
     from moto.iam.models import IAMBackend
 
     table = dict(copyreg.dispatch_table)
@@ -111,6 +120,7 @@ def _dispatch_table() -> dict[type, Any]:
         collections.defaultdict: _reduce_defaultdict,
         IAMBackend: _reduce_iam_backend,
         AccountSpecificBackend: _reduce_account_backends,
+        DynamoDBStreamsBackend: _fresh_streams_backend,
     })
     return table
 

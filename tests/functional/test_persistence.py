@@ -230,18 +230,24 @@ def test_a_state_from_another_version_is_refused(endpoint_with_state):
     assert "python -m localaws reset" in str(refused.value)
 
 
-def test_reset_starts_empty(endpoint_with_state):
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "localaws", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=180)
+
+
+def test_status_shows_the_state_and_reset_starts_empty(endpoint_with_state):
     # given
     target = endpoint_with_state
     make_table(target.backend(), "to-forget")
+    wait_for(lambda: (target.health() or {})["state"]["snapshots"] >= 1,
+             message="a snapshot")
 
     # when
-    done = subprocess.run(
-        [sys.executable, "-m", "localaws", "reset", "--port", str(target.port),
-         "--state-dir", str(target.state_dir)], cwd=ROOT, capture_output=True, text=True,
-        timeout=180)
+    status = _cli("status", "--port", str(target.port))
+    done = _cli("reset", "--port", str(target.port), "--state-dir", str(target.state_dir))
 
     # then
+    assert f"state {target.state_dir} (" in status.stdout and "last saved" in status.stdout
     assert done.returncode == 0, done.stderr
     assert "deleted the saved state" in done.stdout
     assert target.backend().client("dynamodb").list_tables()["TableNames"] == []
