@@ -115,7 +115,7 @@ def test_sigkill_under_write_load_keeps_a_consistent_prefix_and_the_replica_catc
     wait_for(lambda: len(writer.acked) >= 300, timeout=120, message="300 acknowledged writes")
 
     # when: the endpoint is killed in the middle of it, then started again
-    print("\nbefore the kill:", (target.health() or {}).get("state"))
+    print("\nlast snapshot before the kill:", (target.health() or {}).get("state"))
     killed_at = target.kill()
     writer.stop.set()
     writer.join(timeout=30)
