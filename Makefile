@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 4566
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lock coverage workshop lab test unit functional notebooks lint bench up down status clean help
+.PHONY: setup lock coverage workshop lab test unit functional notebooks lint bench up down status reset clean help
 
 help:
 	@echo "make workshop   set up, then run every notebook headlessly (build/notebooks/)"
@@ -13,9 +13,10 @@ help:
 	@echo "make lab        set up, then open the workshop in JupyterLab"
 	@echo "make bench      run the benchmarks (benchmarks/results/latest.json)"
 	@echo "make up|down|status   manage the local AWS endpoint on port $(PORT)"
+	@echo "make reset      stop the endpoint, delete its saved state, start it again empty"
 	@echo "make lint       ruff on code and notebooks"
 	@echo "make coverage   the test suite under coverage.py: per-module table, build/coverage/"
-	@echo "make clean      remove build output, caches and the endpoint's state"
+	@echo "make clean      stop the endpoint; remove build output, caches and its saved state"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -95,6 +96,10 @@ down:
 status: setup
 	$(BIN)/python -m localaws status --port $(PORT)
 
+reset: setup
+	$(BIN)/python -m localaws reset --port $(PORT)
+
+# .workshop/ holds the endpoint's pid, log, unpacked code and saved state (state/<port>/).
 clean: down
 	rm -rf build .workshop .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

@@ -1,4 +1,8 @@
-"""``python -m localaws up | down | status | serve [--port N]``.
+"""``python -m localaws up | down | status | reset | serve [--port N]``.
+
+``up`` and ``serve`` take ``--state-dir DIR`` (default ``.workshop/state/<port>/``)
+or ``--ephemeral`` (keep no state); ``reset`` stops the endpoint, deletes its saved
+state and starts it, empty.
 
 ``python -m helpers.local`` is an alias kept for older notes.
 """
@@ -6,11 +10,13 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
+from pathlib import Path
 
 from localaws import lifecycle
-from localaws.paths import default_port, log_file
+from localaws.paths import default_port, directory_size, log_file, saved_state_dir
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,25 +24,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m localaws",
         description="The workshop's embedded local AWS endpoint (127.0.0.1 only).")
-    parser.add_argument("command", choices=["up", "down", "status", "serve"])
+    parser.add_argument("command", choices=["up", "down", "status", "reset", "serve"])
     parser.add_argument("--port", type=int, default=None,
                         help="TCP port (default: WORKSHOP_LOCAL_PORT or 4566)")
+    keep = parser.add_mutually_exclusive_group()
+    keep.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
+                      help="where the endpoint saves its state (default: "
+                           ".workshop/state/<port>/)")
+    keep.add_argument("--ephemeral", action="store_true",
+                      help="keep no state: everything is gone when the endpoint stops")
     args = parser.parse_args(argv)
     port = args.port or default_port()
+    state = args.state_dir or saved_state_dir(port)
 
     if args.command == "serve":
         from localaws.server import serve
 
-        serve(port)
-        return 0
+        return serve(port, None if args.ephemeral else state)
+    if args.command == "reset":
+        return _reset(port, state, args.ephemeral)
     if args.command == "up":
         try:
-            status = lifecycle.up(port)
+            status = lifecycle.up(port, state_dir=args.state_dir, ephemeral=args.ephemeral)
         except lifecycle.EndpointStartError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(f"local AWS endpoint running at {status['url']} (pid {status['pid']})")
         print(f"use it with: export AWS_ENDPOINT_URL={status['url']}")
+        print(f"state: {_describe_state(status.get('state'))}")
         return 0
     if args.command == "down":
         stopped = lifecycle.down(port)
@@ -45,12 +60,47 @@ def main(argv: list[str] | None = None) -> int:
     status = lifecycle.health(port)
     if status is None:
         print(f"not running on port {port}")
+        print(f"  saved state {state} ({_size(directory_size(state))})")
         return 3
     uptime = time.strftime("%H:%M:%S", time.gmtime(status["uptime_s"]))
     print(f"running at {status['url']}\n  pid {status['pid']}\n  uptime {uptime}\n"
           f"  functions {status['functions']} (warm environments {status['environments']})\n"
-          f"  event source mappings {status['mappings']}\n  log {log_file(port)}")
+          f"  event source mappings {status['mappings']}\n"
+          f"  state {_describe_state(status.get('state'))}\n  log {log_file(port)}")
     return 0
+
+
+def _reset(port: int, state: Path, ephemeral: bool) -> int:
+    """Stop the endpoint, delete its saved state, start it again empty."""
+    lifecycle.down(port)
+    if state.exists():
+        shutil.rmtree(state)
+        print(f"deleted the saved state in {state}")
+    else:
+        print(f"no saved state in {state}")
+    try:
+        status = lifecycle.up(port, state_dir=state, ephemeral=ephemeral)
+    except lifecycle.EndpointStartError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"local AWS endpoint running, empty, at {status['url']}")
+    return 0
+
+
+def _describe_state(state: dict | None) -> str:
+    if not state or state.get("ephemeral"):
+        return "not saved (--ephemeral): everything is gone when the endpoint stops"
+    saved = state.get("saved_at")
+    when = time.strftime("%H:%M:%S", time.localtime(saved)) if saved else "not yet"
+    return f"{state['dir']} ({_size(state.get('bytes', 0))}, last saved {when})"
+
+
+def _size(count: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count} bytes"
 
 
 if __name__ == "__main__":

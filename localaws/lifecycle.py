@@ -46,8 +46,32 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def up(port: int) -> dict[str, Any]:
+def serve_arguments(port: int, state_dir: str | os.PathLike[str] | None = None,
+                    ephemeral: bool = False) -> list[str]:
+    """The ``serve`` command line for a port and a state choice."""
+    args = ["serve", "--port", str(port)]
+    if ephemeral:
+        args.append("--ephemeral")
+    elif state_dir is not None:
+        args += ["--state-dir", str(state_dir)]
+    return args
+
+
+def up(port: int, *, state_dir: str | os.PathLike[str] | None = None,
+       ephemeral: bool = False) -> dict[str, Any]:
     """Start the endpoint in the background if it is not running; wait until healthy.
+
+    Parameters
+    ----------
+    port : int
+        TCP port on 127.0.0.1.
+    state_dir : path, optional
+        Where the state is saved (default ``.workshop/state/<port>/``).
+    ephemeral : bool
+        Keep no state: everything is gone when the endpoint stops.
+
+    An endpoint already running on ``port`` is returned as it is, whatever its
+    state directory (``status`` shows it).
 
     Returns
     -------
@@ -67,12 +91,13 @@ def up(port: int) -> dict[str, Any]:
             f"port {port} is in use by another program: stop it or choose another port "
             f"(--port, or WORKSHOP_LOCAL_PORT)")
     log_path = log_file(port)
+    log_start = log_path.stat().st_size if log_path.exists() else 0
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(project_root()), env.get("PYTHONPATH", "")) if p)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "localaws", "serve", "--port", str(port)],
+            [sys.executable, "-m", "localaws", *serve_arguments(port, state_dir, ephemeral)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             cwd=str(project_root()), env=env, start_new_session=True)
     pid_file(port).write_text(str(proc.pid))
@@ -84,9 +109,23 @@ def up(port: int) -> dict[str, Any]:
         if proc.poll() is not None:
             break
         time.sleep(0.1)
-    tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
+    written = _read_from(log_path, log_start)
+    refusal = [line[len("error: "):] for line in written.splitlines()
+               if line.startswith("error: ")]
+    if refusal and proc.poll() is not None:
+        raise EndpointStartError("\n".join(refusal))
     raise EndpointStartError(
-        f"the local endpoint did not start on port {port}; log {log_path}:\n{tail}")
+        f"the local endpoint did not start on port {port}; log {log_path}:\n"
+        f"{written[-2000:]}")
+
+
+def _read_from(path: Any, offset: int) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def ensure_running(port: int) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""Where the local endpoint keeps its state (pid and log files, unpacked code, checkpoints)."""
+"""Where the local endpoint keeps its files: pid and log files, unpacked code, saved state.
+
+The saved state (tables, functions, mappings, queues, ...) of the endpoint on a
+port lives in ``<state dir>/state/<port>/`` unless ``--state-dir`` says otherwise.
+"""
 
 from __future__ import annotations
 
@@ -50,3 +54,15 @@ def pid_file(port: int) -> Path:
 def log_file(port: int) -> Path:
     """Log file of the endpoint on ``port``."""
     return state_dir() / f"endpoint-{port}.log"
+
+
+def saved_state_dir(port: int) -> Path:
+    """Default directory of the saved state of the endpoint on ``port``."""
+    return state_dir() / "state" / str(port)
+
+
+def directory_size(directory: Path) -> int:
+    """Bytes used by the files under ``directory`` (0 when it does not exist)."""
+    if not directory.exists():
+        return 0
+    return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())

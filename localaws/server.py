@@ -12,8 +12,10 @@ import logging
 import os
 import re
 import signal
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from localaws.errors import EndpointError, ServiceError
@@ -150,9 +152,17 @@ class Endpoint:
     ----------
     port : int
         TCP port on 127.0.0.1.
+    saved_state : Path, optional
+        Directory of the saved state: restored now, snapshotted while serving and
+        on a clean stop. ``None`` keeps everything in memory only (``--ephemeral``).
+
+    Raises
+    ------
+    SavedStateError
+        The saved state is from another version or damaged (nothing is served).
     """
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, saved_state: Path | None = None) -> None:
         _prepare_moto()
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from waitress.server import create_server
@@ -175,6 +185,14 @@ class Endpoint:
         moto_app = DomainDispatcherApplication(create_backend_app)
         self.app = Router(moto_app, LambdaApi(self.executor, self.mappings), self.status,
                           self.restart_engine)
+        self.saved_state = saved_state
+        self.snapshots = None
+        if saved_state is not None:
+            try:
+                self.app = self._keep_state(saved_state, self.app)
+            except Exception:
+                self.executor.shutdown()
+                raise
 
         # waitress keeps HTTP/1.1 connections alive (werkzeug's development
         # server closes every connection, which costs a TCP handshake and a new
@@ -186,6 +204,54 @@ class Endpoint:
         except OSError as exc:
             self.executor.shutdown()
             raise EndpointError(f"cannot listen on {HOST}:{port}: {exc}") from exc
+
+    def _keep_state(self, directory: Path, app: Any) -> Any:
+        """Restore the saved state and arrange for snapshots; returns the gated app."""
+        from localaws import telemetry
+        from localaws.state import GatedApp, RequestGate, Snapshotter, StateStore
+        from localaws.state.gate import release_during_long_polls
+        from localaws.state.parts import MAPPING_ATTRIBUTES, AttributeState
+
+        gate = RequestGate()
+        self.snapshots = Snapshotter(
+            StateStore(directory), gate,
+            {"mappings": AttributeState(self.mappings, MAPPING_ATTRIBUTES, self.mappings._lock)},
+            locks=(telemetry._lock,))
+        if self.snapshots.restore():
+            log.info("state restored from %s", directory)
+        release_during_long_polls(gate)
+        # Changes made outside requests: invocations (logs, metrics) and alarm
+        # evaluations (which also pass the gate, as a request would).
+        invoke, evaluate = self.executor.invoke, self.alarms.evaluate_once
+
+        def invoke_and_note(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return invoke(*args, **kwargs)
+            finally:
+                gate.changed.set()
+
+        def evaluate_gated(*args: Any, **kwargs: Any) -> Any:
+            with gate.shared():
+                changes = evaluate(*args, **kwargs)
+            if changes:
+                gate.changed.set()
+            return changes
+
+        self.executor.invoke = invoke_and_note  # type: ignore[method-assign]
+        self.alarms.evaluate_once = evaluate_gated  # type: ignore[method-assign]
+        return GatedApp(app, gate)
+
+    def state_status(self) -> dict[str, Any]:
+        """Where the state is saved, its size and the last snapshot's figures."""
+        if self.snapshots is None:
+            return {"dir": None, "ephemeral": True}
+        from localaws.paths import directory_size
+
+        stats = self.snapshots.stats
+        return {"dir": str(self.saved_state), "ephemeral": False,
+                "bytes": directory_size(self.saved_state), "snapshots": stats.count,
+                "saved_at": stats.saved_at, "pause_ms": round(stats.pause_ms, 2),
+                "write_ms": round(stats.write_ms, 2)}
 
     def status(self) -> dict[str, Any]:
         """The health document served on ``/_workshop/health``."""
@@ -200,6 +266,7 @@ class Endpoint:
             "functions": stats["functions"],
             "environments": stats["environments"],
             "mappings": self.mappings.count(),
+            "state": self.state_status(),
         }
 
     def restart_engine(self) -> None:
@@ -208,16 +275,20 @@ class Endpoint:
         self.mappings.start()
 
     def serve_forever(self) -> None:
-        """Serve until :meth:`shutdown`."""
+        """Serve until :meth:`shutdown`; then save the state a last time."""
         self.mappings.start()
         self.alarms.start()
+        if self.snapshots is not None:
+            self.snapshots.start()
         try:
             self.server.run()
         except (OSError, ValueError):  # the socket map was closed under the loop
             pass
         finally:
-            self.mappings.stop()
+            self.mappings.stop()  # in-flight batches finish and move their checkpoints
             self.alarms.stop()
+            if self.snapshots is not None:
+                self.snapshots.close()
             self.executor.shutdown()
 
     def shutdown(self) -> None:
@@ -233,11 +304,29 @@ class Endpoint:
         threading.Thread(target=close, daemon=True).start()
 
 
-def serve(port: int) -> None:
-    """Run the endpoint in the foreground until SIGTERM or SIGINT."""
+def serve(port: int, saved_state: Path | None = None) -> int:
+    """Run the endpoint in the foreground until SIGTERM or SIGINT.
+
+    Parameters
+    ----------
+    saved_state : Path, optional
+        Directory of the saved state; ``None`` for an ephemeral endpoint.
+
+    Returns
+    -------
+    int
+        0 after a clean stop, 2 when the saved state is refused (the reason and how
+        to start empty are printed on stderr).
+    """
+    from localaws.state import SavedStateError
+
     logging.basicConfig(level=os.environ.get("WORKSHOP_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    endpoint = Endpoint(port)
+    try:
+        endpoint = Endpoint(port, saved_state)
+    except SavedStateError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
 
     def stop(signum: int, frame: Any) -> None:
         log.info("signal %s: stopping", signum)
@@ -246,5 +335,8 @@ def serve(port: int) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("local AWS endpoint listening on %s (pid %s)", endpoint.url, os.getpid())
+    if saved_state is not None:
+        log.info("state saved in %s", saved_state)
     endpoint.serve_forever()
     log.info("stopped")
+    return 0

@@ -4,12 +4,15 @@ A checkpoint is the sequence number of the last record of a shard that is done
 (processed, filtered out, sent to the failure destination or dropped). The engine
 resumes after it, so stopping and restarting the engine skips nothing; only a batch
 that was in flight may be delivered twice (at-least-once, as on AWS). Like the
-mappings themselves, checkpoints live in the endpoint's memory.
+mappings themselves, checkpoints are saved in the endpoint's snapshots
+(:mod:`localaws.state`): a checkpoint is only ever saved after the effects of the
+batch it covers, so after a crash a mapping resumes at or before where it was.
 """
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 
 class CheckpointStore:
@@ -31,6 +34,14 @@ class CheckpointStore:
             current = shards.get(shard_id)
             if current is None or int(current) < int(sequence_number):
                 shards[shard_id] = sequence_number
+
+    def __getstate__(self) -> dict[str, Any]:
+        with self._lock:  # a consistent copy while workers move checkpoints
+            return {"data": {uuid: dict(shards) for uuid, shards in self._data.items()}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._lock = threading.Lock()
+        self._data = state["data"]
 
     def forget(self, mapping_uuid: str) -> None:
         """Drop a deleted mapping's checkpoints."""

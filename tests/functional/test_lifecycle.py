@@ -72,21 +72,23 @@ def test_up_refuses_a_port_taken_by_another_program(cli_env):
     assert "in use by another program" in result.stderr
 
 
-def test_a_restarted_endpoint_starts_empty(cli_env, monkeypatch):
+def test_an_ephemeral_endpoint_starts_empty_after_a_restart(cli_env, monkeypatch):
     # given
     from helpers.clients import get_backend
 
     port = _free_port()
     monkeypatch.setenv("WORKSHOP_STATE_DIR", cli_env["WORKSHOP_STATE_DIR"])
-    lifecycle.up(port)
+    lifecycle.up(port, ephemeral=True)
     backend = get_backend("endpoint", endpoint_url=f"http://127.0.0.1:{port}")
     backend.client("sqs").create_queue(QueueName="before-restart")
     # when
     lifecycle.down(port)
-    lifecycle.up(port)
+    lifecycle.up(port, ephemeral=True)
     try:
         queues = backend.client("sqs").list_queues().get("QueueUrls", [])
+        state = lifecycle.health(port)["state"]
     finally:
         lifecycle.down(port)
-    # then: state lives in memory; notebooks say so and how to rebuild it
+    # then: --ephemeral keeps nothing (the default keeps everything: test_persistence)
     assert queues == []
+    assert state["ephemeral"] is True

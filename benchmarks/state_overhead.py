@@ -1,0 +1,95 @@
+"""What saving the state costs: ephemeral vs durable endpoints, measured alternately.
+
+``python -m benchmarks.state_overhead [--rounds 3]`` starts an endpoint with
+``--ephemeral`` and one with a state directory, in turn, ``rounds`` times each, and
+measures in each the write -> handler-start latency (batch size 1, steady writes)
+and raw ``put_item`` throughput (4 writers). Alternating keeps a busy shared machine
+from favouring one side. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from typing import Any
+
+from benchmarks.harness import count, free_port, percentiles, role, table, wait_until
+from benchmarks.scenarios import TIMED_COPY, _deploy, _timings, _write_steady
+from helpers.clients import get_backend
+from localaws import lifecycle
+
+
+def _one_run(durable: bool, writes: int, rate: float, puts: int) -> dict[str, Any]:
+    port = free_port()
+    state = tempfile.mkdtemp(prefix="bench-state-")
+    status = lifecycle.up(port, state_dir=state, ephemeral=not durable)
+    try:
+        backend = get_backend("endpoint", endpoint_url=status["url"])
+        role_arn = role(backend, "bench-state", [{
+            "Effect": "Allow", "Action": ["dynamodb:BatchWriteItem"], "Resource": "*"}])
+        stream = table(backend, "src")
+        table(backend, "dst", stream=None)
+        _deploy(backend, "copy", TIMED_COPY, role_arn, Timeout=30,
+                Environment={"Variables": {"REPLICA": "dst"}})
+        lam = backend.client("lambda")
+        lam.put_function_concurrency(FunctionName="copy", ReservedConcurrentExecutions=1)
+        lam.invoke(FunctionName="copy", Payload=b'{"Records": []}')
+        lam.create_event_source_mapping(FunctionName="copy", EventSourceArn=stream,
+                                         StartingPosition="LATEST", BatchSize=1)
+        time.sleep(0.5)
+        _write_steady(backend, "src", writes, rate, "w")
+        wait_until(lambda: count(backend, "dst") >= writes, timeout=300, interval=0.2)
+        start_lat, _, _ = _timings(backend, "copy")
+        table(backend, "raw")
+
+        def write(part: int) -> None:
+            ddb = backend.client("dynamodb")
+            for i in range(part, puts, 4):
+                ddb.put_item(TableName="raw", Item={"pk": {"S": f"r{i}"},
+                                                   "payload": {"S": "x" * 100}})
+
+        began = time.perf_counter()
+        threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        seconds = time.perf_counter() - began
+        health = lifecycle.health(port) or {}
+        return {"durable": durable, "handler_start": percentiles(start_lat),
+                "put_item_per_s": round(puts / seconds, 1), "state": health.get("state")}
+    finally:
+        lifecycle.down(port)
+
+
+def main() -> None:
+    """Run the alternating rounds and print the figures as JSON."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--writes", type=int, default=500)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--puts", type=int, default=2000)
+    args = parser.parse_args()
+    runs = []
+    for _ in range(args.rounds):
+        for durable in (False, True):
+            run = _one_run(durable, args.writes, args.rate, args.puts)
+            print(json.dumps(run), flush=True)
+            runs.append(run)
+    summary = {}
+    for durable in (False, True):
+        mine = [r for r in runs if r["durable"] is durable]
+        summary["durable" if durable else "ephemeral"] = {
+            "handler_start_p50_ms": statistics.median(r["handler_start"]["p50"] for r in mine),
+            "handler_start_p99_ms": statistics.median(r["handler_start"]["p99"] for r in mine),
+            "put_item_per_s": statistics.median(r["put_item_per_s"] for r in mine),
+        }
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Turning the endpoint's state into bytes and back (pickle, as moto and LocalStack do).
+
+moto keeps every service's data in plain Python objects held by one ``BackendDict``
+per service; LocalStack and moto's own persistence save those whole with pickle.
+We do the same with the standard library's pickler and a dispatch table (looked up
+by exact type in C, so ordinary objects cost nothing extra) for what pickle cannot
+carry or should not:
+
+* locks, conditions and events are saved as fresh ones (nobody holds them while a
+  snapshot is taken);
+* weak-value dictionaries are saved with their current entries, and moto's
+  ``defaultdict(lambda: {})`` as a ``defaultdict(dict)``;
+* an IAM backend is saved without the ~1,600 AWS managed policies moto builds for
+  it (24 MB and two thirds of a second to pickle, and they never change): only
+  those attached to something are saved, the rest are rebuilt by moto on load;
+  IAM backends moto made for a look-up and nobody used are not saved at all;
+* DynamoDB Streams' shard iterators are not saved (see ``_fresh_streams_backend``).
+"""
+
+from __future__ import annotations
+
+import collections
+import copyreg
+import functools
+import io
+import pickle
+import threading
+import weakref
+from typing import Any
+
+PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+
+def _new_condition() -> threading.Condition:
+    return threading.Condition()
+
+
+def _new_event() -> threading.Event:
+    return threading.Event()
+
+
+def _reduce_defaultdict(obj: collections.defaultdict) -> Any:
+    factory = obj.default_factory
+    if "<" in getattr(factory, "__qualname__", ""):  # a lambda or a local function
+        made = factory()
+        if type(made) not in (dict, list, set) or made:
+            raise pickle.PicklingError(
+                f"cannot save a defaultdict made by {factory.__qualname__}")
+        factory = type(made)
+    return collections.defaultdict, (factory,), None, None, iter(obj.items())
+
+
+def _reduce_iam_backend(backend: Any) -> Any:
+    from moto.iam.models import AWSManagedPolicy
+
+    state = dict(backend.__dict__)
+    attached = [p for p in state.pop("aws_managed_policies") if p.attachment_count]
+    others = {arn: p for arn, p in state.pop("managed_policies").items()
+              if type(p) is not AWSManagedPolicy or p.attachment_count}
+    return _rebuild_iam_backend, (type(backend), state, attached, others)
+
+
+def _rebuild_iam_backend(cls: type, state: dict[str, Any], attached: list[Any],
+                         others: dict[str, Any]) -> Any:
+    backend = cls.__new__(cls)
+    backend.__dict__.update(state)
+    saved = {p.arn: p for p in attached}
+    backend.aws_managed_policies = [saved.get(p.arn, p) for p in backend._init_aws_policies()]
+    backend.managed_policies = {p.arn: p for p in backend.aws_managed_policies}
+    backend.managed_policies.update(others)
+    return backend
+
+
+def _pristine_iam(backend: Any) -> bool:
+    """True for an IAM backend moto made on a look-up and nobody used (rebuilt on demand)."""
+    from moto.iam.models import AWSManagedPolicy, IAMBackend
+
+    if type(backend) is not IAMBackend or getattr(backend, "account_password_policy", None):
+        return False
+    skip = {"aws_managed_policies", "managed_policies"}
+    if any(v for k, v in vars(backend).items()
+           if k not in skip and isinstance(v, dict | list | set)):
+        return False
+    return not any(p.attachment_count or type(p) is not AWSManagedPolicy
+                   for p in backend.managed_policies.values())
+
+
+def _reduce_account_backends(accounts: Any) -> Any:
+    # The regions' backends of one account; unused IAM partitions are left out.
+    kept = [(region, b) for region, b in accounts.items() if not _pristine_iam(b)]
+    return _new_account_backends, (type(accounts), vars(accounts)), None, None, iter(kept)
+
+
+def _new_account_backends(cls: type, state: dict[str, Any]) -> Any:
+    accounts = dict.__new__(cls)
+    accounts.__dict__.update(state)
+    return accounts
+
+
+def _fresh_streams_backend(backend: Any) -> Any:
+    # Its only state is the shard iterators: tens of thousands of them under a busy
+    # mapping (one per GetRecords), each valid 15 minutes. Not saved: a reader
+    # resumes from a sequence number, which keeps its meaning.
+    return type(backend), (backend.region_name, backend.account_id)
+
+
+@functools.cache
+def _dispatch_table() -> dict[type, Any]:
+    from moto.core.base_backend import AccountSpecificBackend
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+    from moto.iam.models import IAMBackend
+
+    table = dict(copyreg.dispatch_table)
+    table.update({
+        type(threading.Lock()): lambda _: (threading.Lock, ()),
+        type(threading.RLock()): lambda _: (threading.RLock, ()),
+        threading.Condition: lambda _: (_new_condition, ()),
+        threading.Event: lambda _: (_new_event, ()),
+        weakref.WeakValueDictionary: lambda d: (weakref.WeakValueDictionary, (dict(d),)),
+        collections.defaultdict: _reduce_defaultdict,
+        IAMBackend: _reduce_iam_backend,
+        AccountSpecificBackend: _reduce_account_backends,
+        DynamoDBStreamsBackend: _fresh_streams_backend,
+    })
+    return table
+
+
+def dumps(value: Any) -> bytes:
+    """Serialize ``value``.
+
+    Raises
+    ------
+    pickle.PicklingError, TypeError, AttributeError
+        Something in ``value`` cannot be saved.
+    RuntimeError
+        ``value`` changed while it was being saved.
+    """
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=PROTOCOL)
+    pickler.dispatch_table = _dispatch_table()
+    pickler.dump(value)
+    return buffer.getvalue()
+
+
+def loads(data: bytes) -> Any:
+    """The value :func:`dumps` saved."""
+    return pickle.loads(data)  # only ever our own file, in the user's state directory
