@@ -319,7 +319,9 @@ def _lambda_routes() -> list[tuple[str, re.Pattern[str], str]]:
         http = model.operation_model(name).http
         path = http["requestUri"].split("?", 1)[0].rstrip("/") or "/"
         literal = len(re.sub(r"\{[^}]+\}", "", path))
-        regex = re.sub(r"\\\{([A-Za-z0-9_]+)\\\+?\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+        pieces = re.split(r"\{([A-Za-z0-9_]+)\+?\}", path)
+        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]+)"
+                        for i, p in enumerate(pieces))
         routes.append((literal, http["method"], re.compile(regex + "/?$"), name))
     routes.sort(key=lambda r: -r[0])
     return [(method, pattern, name) for _, method, pattern, name in routes]
