@@ -184,3 +184,13 @@ def test_granted_actions_lists_the_allow_statements_actions():
     document = doc(allow(["a:One", "a:Two"]), deny("a:Three"), allow("b:*"))
     assert granted_actions(document) == ["a:One", "a:Two", "b:*"]
     assert action_matches("b:*", "B:Anything") and not action_matches("a:One", "a:OneMore")
+
+
+def test_the_helpers_diagnosis_uses_the_same_evaluator():
+    # given: a NotAction grant, which the helpers' old evaluator ignored
+    from helpers.iam import allows
+
+    documents = [doc({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})]
+    # then
+    assert allows(documents, "dynamodb:GetRecords", f"{TABLE}/stream/x")
+    assert not allows(documents, "iam:PassRole", "*")
