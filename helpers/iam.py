@@ -28,7 +28,6 @@ endpoint applies changes at once, so it never retries there.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import time
 import warnings
@@ -47,6 +46,7 @@ with warnings.catch_warnings():
 
 from helpers.clients import Backend, error_code
 from helpers.naming import Names, workshop_tags
+from localaws.policy import evaluate
 
 T = TypeVar("T")
 
@@ -74,7 +74,7 @@ STREAM_READ_ACTIONS = (
 """What an event source mapping needs on a DynamoDB stream."""
 
 LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
-REPLICA_WRITE_ACTIONS = ("dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
+REPLICA_WRITE_ACTIONS = ("dynamodb:BatchWriteItem",)  # the replicator writes in batches only
 
 POLICY_LOGS = "write-own-logs"
 POLICY_STREAM_READ = "read-stream"
@@ -215,8 +215,10 @@ def replica_write_policy(backend: Backend, table: str) -> dict[str, Any]:
     """Let the replicator write (batch put / delete) one table, and only that one.
 
     Exercise 8's original policy allows ``PutItem`` and ``DeleteItem`` on ``*``;
-    the workshop's replicator writes with ``BatchWriteItem``, which needs its own
-    action (IAM checks ``PutItem``/``DeleteItem`` only for the single-item calls).
+    the workshop's replicator writes (puts and deletes) with ``BatchWriteItem`` only,
+    which IAM authorizes as ``dynamodb:BatchWriteItem`` on each table it writes:
+    ``PutItem``/``DeleteItem`` are checked only for the single-item calls, which the
+    replicator never makes.
     """
     return _document(_allow(REPLICA_WRITE_ACTIONS, [table_arn(backend, table)], "WriteReplica"))
 
@@ -419,24 +421,11 @@ def role_policies_table(backend: Backend, role: str) -> pd.DataFrame:
 def allows(documents: Iterable[Mapping[str, Any]], action: str, resource: str) -> bool:
     """Whether identity-based policy documents allow ``action`` on ``resource``.
 
-    ``Allow`` statements are matched by action (case-insensitive) and resource with
-    ``*``/``?`` wildcards; a matching ``Deny`` wins. Conditions and permission
-    boundaries are not evaluated: this is a diagnostic aid, not IAM.
+    The endpoint's own evaluator (:func:`localaws.policy.evaluate`): ``Action`` /
+    ``NotAction``, ``Resource`` / ``NotResource``, ``*``/``?`` wildcards, an explicit
+    ``Deny`` wins. Conditions and permission boundaries are not evaluated.
     """
-    verdict = False
-    for document in documents:
-        statements = document.get("Statement", [])
-        for statement in [statements] if isinstance(statements, dict) else statements:
-            actions = [a.lower() for a in _as_list(statement.get("Action"))]
-            resources = _as_list(statement.get("Resource"))
-            if not any(fnmatch.fnmatchcase(action.lower(), a) for a in actions):
-                continue
-            if not any(fnmatch.fnmatchcase(resource, r) for r in resources):
-                continue
-            if statement.get("Effect") == "Deny":
-                return False
-            verdict = verdict or statement.get("Effect") == "Allow"
-    return verdict
+    return evaluate(list(documents), action, resource).allowed
 
 
 def missing_actions(
