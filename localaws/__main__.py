@@ -1,4 +1,10 @@
-"""``python -m localaws up | down | status | serve [--port N]``.
+"""``python -m localaws up | down | status | serve [--port N] [stream settings]``.
+
+Stream settings (``up`` and ``serve``; each also as an environment variable, which
+``up`` passes to the ``serve`` process): ``--shard-lifetime SECONDS``
+(``WORKSHOP_LOCAL_SHARD_LIFETIME``, default 14400), ``--stream-retention SECONDS``
+(``WORKSHOP_LOCAL_STREAM_RETENTION``, default 86400), ``--ttl-sweep SECONDS``
+(``WORKSHOP_LOCAL_TTL_SWEEP``, default 5).
 
 ``python -m helpers.local`` is an alias kept for older notes.
 """
@@ -6,11 +12,34 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
 from localaws import lifecycle
 from localaws.paths import default_port, log_file
+from localaws.streams.settings import (
+    ENV_SHARD_LIFETIME,
+    ENV_STREAM_RETENTION,
+    ENV_TTL_SWEEP,
+    StreamSettings,
+    StreamSettingsError,
+)
+
+_STREAM_FLAGS = (("--shard-lifetime", "shard_lifetime", ENV_SHARD_LIFETIME,
+                  "seconds a stream shard stays open before it rolls over (default 14400)"),
+                 ("--stream-retention", "stream_retention", ENV_STREAM_RETENTION,
+                  "seconds stream records are kept before they are trimmed (default 86400)"),
+                 ("--ttl-sweep", "ttl_sweep", ENV_TTL_SWEEP,
+                  "seconds between two deletions of expired TTL items (default 5)"))
+
+
+def _stream_env(args: argparse.Namespace) -> dict[str, str]:
+    """The stream settings given as flags, as environment variables (validated)."""
+    env = {var: repr(float(getattr(args, field))) for _, field, var, _ in _STREAM_FLAGS
+           if getattr(args, field) is not None}
+    StreamSettings.from_env({**os.environ, **env})
+    return env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,20 +50,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["up", "down", "status", "serve"])
     parser.add_argument("--port", type=int, default=None,
                         help="TCP port (default: WORKSHOP_LOCAL_PORT or 4566)")
+    for flag, field, var, text in _STREAM_FLAGS:
+        parser.add_argument(flag, dest=field, type=float, default=None, metavar="SECONDS",
+                            help=f"{text}; also {var} (up, serve)")
     args = parser.parse_args(argv)
     port = args.port or default_port()
+    try:
+        stream_env = _stream_env(args)
+    except StreamSettingsError as exc:
+        parser.error(str(exc))
 
     if args.command == "serve":
         from localaws.server import serve
 
-        serve(port)
+        serve(port, StreamSettings.from_env({**os.environ, **stream_env}))
         return 0
     if args.command == "up":
         try:
-            status = lifecycle.up(port)
+            status = lifecycle.up(port, env=stream_env)
         except lifecycle.EndpointStartError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+        wanted = StreamSettings.from_env({**os.environ, **stream_env})
+        running = status.get("streams")
+        if running is not None and running != {
+                "shard_lifetime": wanted.shard_lifetime,
+                "stream_retention": wanted.stream_retention, "ttl_sweep": wanted.ttl_sweep}:
+            print(f"warning: the endpoint was already running with stream settings {running}; "
+                  "run 'down' first to change them", file=sys.stderr)
         print(f"local AWS endpoint running at {status['url']} (pid {status['pid']})")
         print(f"use it with: export AWS_ENDPOINT_URL={status['url']}")
         return 0

@@ -46,8 +46,16 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def up(port: int) -> dict[str, Any]:
+def up(port: int, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Start the endpoint in the background if it is not running; wait until healthy.
+
+    Parameters
+    ----------
+    port : int
+        TCP port on 127.0.0.1.
+    env : dict, optional
+        Extra environment for the ``serve`` process (e.g. the
+        ``WORKSHOP_LOCAL_SHARD_LIFETIME``-style settings given as flags).
 
     Returns
     -------
@@ -67,7 +75,7 @@ def up(port: int) -> dict[str, Any]:
             f"port {port} is in use by another program: stop it or choose another port "
             f"(--port, or WORKSHOP_LOCAL_PORT)")
     log_path = log_file(port)
-    env = dict(os.environ)
+    env = {**os.environ, **(env or {})}
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(project_root()), env.get("PYTHONPATH", "")) if p)
     with open(log_path, "ab") as log:

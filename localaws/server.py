@@ -66,7 +66,8 @@ class Router:
         self.lambda_api = lambda_api
         self.status = status
         self.restart_engine = restart_engine
-        self._dynamodb_writes = threading.Lock()
+        # Public: the TTL sweeper deletes items under the same lock.
+        self.write_lock = threading.RLock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         from localaws.lambda_api import LambdaApi, Request, parse_query
@@ -89,7 +90,7 @@ class Router:
                 environ["wsgi.input"].read(length), _account_id(),
                 match.group("region") if match else "us-east-1"))
         if environ.get("HTTP_X_AMZ_TARGET") in DYNAMODB_WRITES:
-            with self._dynamodb_writes:  # one item change (and stream record) at a time
+            with self.write_lock:  # one item change (and stream record) at a time
                 return list(self.moto_app(environ, start_response))
         if not LambdaApi.is_lambda_path(path):
             return self.moto_app(environ, start_response)
@@ -147,9 +148,11 @@ class Endpoint:
     ----------
     port : int
         TCP port on 127.0.0.1.
+    stream_settings : StreamSettings, optional
+        Shard lifetime, stream retention and TTL sweep (the environment's by default).
     """
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, stream_settings: Any = None) -> None:
         _prepare_moto()
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from waitress.server import create_server
@@ -159,8 +162,11 @@ class Endpoint:
         from localaws.executor.pool import Executor
         from localaws.lambda_api import LambdaApi
         from localaws.paths import state_dir
+        from localaws.streams.settings import StreamSettings
+        from localaws.streams.ttl import TtlSweeper
 
-        streams.install()
+        self.stream_settings = stream_settings or StreamSettings.from_env()
+        streams.install(self.stream_settings)
         alarms.install()
         alarms.serve_alarm_history()
         self.port = port
@@ -172,6 +178,7 @@ class Endpoint:
         moto_app = DomainDispatcherApplication(create_backend_app)
         self.app = Router(moto_app, LambdaApi(self.executor, self.mappings), self.status,
                           self.restart_engine)
+        self.ttl = TtlSweeper(self.app.write_lock)
 
         # waitress keeps HTTP/1.1 connections alive (werkzeug's development
         # server closes every connection, which costs a TCP handshake and a new
@@ -197,6 +204,9 @@ class Endpoint:
             "functions": stats["functions"],
             "environments": stats["environments"],
             "mappings": self.mappings.count(),
+            "streams": {"shard_lifetime": self.stream_settings.shard_lifetime,
+                        "stream_retention": self.stream_settings.stream_retention,
+                        "ttl_sweep": self.stream_settings.ttl_sweep},
         }
 
     def restart_engine(self) -> None:
@@ -208,6 +218,7 @@ class Endpoint:
         """Serve until :meth:`shutdown`."""
         self.mappings.start()
         self.alarms.start()
+        self.ttl.start()
         try:
             self.server.run()
         except (OSError, ValueError):  # the socket map was closed under the loop
@@ -215,6 +226,7 @@ class Endpoint:
         finally:
             self.mappings.stop()
             self.alarms.stop()
+            self.ttl.stop()
             self.executor.shutdown()
 
     def shutdown(self) -> None:
@@ -230,11 +242,11 @@ class Endpoint:
         threading.Thread(target=close, daemon=True).start()
 
 
-def serve(port: int) -> None:
+def serve(port: int, stream_settings: Any = None) -> None:
     """Run the endpoint in the foreground until SIGTERM or SIGINT."""
     logging.basicConfig(level=os.environ.get("WORKSHOP_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    endpoint = Endpoint(port)
+    endpoint = Endpoint(port, stream_settings)
 
     def stop(signum: int, frame: Any) -> None:
         log.info("signal %s: stopping", signum)
