@@ -144,7 +144,10 @@ class StreamPoller:
             response = self.client.get_shard_iterator(StreamArn=self.stream_arn,
                                                       ShardId=shard.shard_id, **kwargs)
         except ClientError as err:
-            if err.response["Error"]["Code"] != "TrimmedDataAccessException":
+            code = err.response["Error"]["Code"]
+            if code == "ResourceNotFoundException":
+                return None  # the shard was trimmed away; a gone stream shows on refresh
+            if code != "TrimmedDataAccessException":
                 raise
             # The checkpoint's records have expired: go on from the oldest record kept.
             log.warning("shard %s: records after %s were trimmed before they were processed",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import pickle
 
 import pytest
@@ -81,7 +82,7 @@ def test_an_idle_stream_keeps_a_chain_of_empty_shards_bounded_by_retention():
     assert len(stream.shards) <= int(RETENTION // LIFETIME) + 2
     ids = [s.shard_id for s in stream.shards]
     assert ids == sorted(ids)
-    for parent, child in zip(stream.shards, stream.shards[1:], strict=False):
+    for parent, child in itertools.pairwise(stream.shards):
         assert child.parent_id == parent.shard_id
         assert child.starting_seq > parent.ending_seq
     assert stream.shards[-1].is_open
@@ -232,7 +233,7 @@ def test_describe_pages_through_shards_with_last_evaluated_shard_id():
             break
     # then
     assert [len(p) for p in pages] == [2, 2, 1]
-    assert sum(pages, []) == [s.shard_id for s in stream.shards]
+    assert [i for p in pages for i in p] == [s.shard_id for s in stream.shards]
 
 
 def test_describe_with_a_child_filter_lists_only_the_children():
