@@ -18,8 +18,10 @@ from typing import Any
 
 from moto.moto_api._internal import mock_random
 
-# [DG-2023 time-to-live-ttl-streams.md], [DDBS-API] Record.userIdentity
-SERVICE_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+# TTL deletions [DG-2023 time-to-live-ttl-streams.md]: GetRecords spells the
+# fields as the API model's Identity shape [DDBS-API]; Lambda's event spells them
+# "type" / "principalId" (localaws.esm.records turns one into the other).
+SERVICE_IDENTITY = {"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"}
 _NEW = ("NEW_IMAGE", "NEW_AND_OLD_IMAGES")
 _OLD = ("OLD_IMAGE", "NEW_AND_OLD_IMAGES")
 
