@@ -40,11 +40,21 @@ def _prepare_moto() -> None:
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     os.environ.setdefault("MOTO_ENABLE_ISO_REGIONS", "false")
     from moto import backends
+    from moto.core.common_models import BaseModel
+
+    # moto keeps every model object it ever made (every item ever written, every
+    # message, every iterator) in a class-level list for its dashboard, which the
+    # endpoint does not serve: a long session would grow without bound.
+    BaseModel.__new__ = staticmethod(_untracked_new)  # type: ignore[assignment]
 
     # moto lists its package directory on every request to route it; the list
     # never changes while the endpoint runs.
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
+
+
+def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    return object.__new__(cls)
 
 
 class Router:
