@@ -1,6 +1,6 @@
 """Shards roll over with lineage, and a mapping reads parents before children.
 
-Runs on an endpoint whose shards live 2 seconds and whose records are kept 10
+Runs on an endpoint whose shards live 2 seconds and whose records are kept 20
 seconds (``tests/functional/stream_endpoint.py``).
 """
 

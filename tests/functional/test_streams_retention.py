@@ -1,6 +1,6 @@
 """Retention: old records are trimmed, and a mapping behind the horizon goes on as AWS.
 
-Runs on an endpoint that keeps records 10 seconds and rolls shards every 2
+Runs on an endpoint that keeps records 20 seconds and rolls shards every 2
 (``tests/functional/stream_endpoint.py``): the waits here are about one retention.
 """
 
