@@ -24,7 +24,7 @@ def _item(pk: str, v: str) -> dict[str, Any]:
 
 
 def stream_records(backend: Any, stream_arn: str) -> list[dict[str, Any]]:
-    """Every record of every shard of a stream, parents first."""
+    """Every record still kept in every shard of a stream, parents first."""
     streams = backend.client("dynamodbstreams")
     shards, kwargs = [], {"StreamArn": stream_arn}
     while True:
@@ -35,14 +35,20 @@ def stream_records(backend: Any, stream_arn: str) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartShardId"] = page["LastEvaluatedShardId"]
     out: list[dict[str, Any]] = []
     for shard in shards:
-        iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        while iterator:
-            page = streams.get_records(ShardIterator=iterator)
-            out.extend(page["Records"])
-            if not page["Records"]:
-                break
-            iterator = page.get("NextShardIterator")
+        try:
+            iterator = streams.get_shard_iterator(
+                StreamArn=stream_arn, ShardId=shard["ShardId"],
+                ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            while iterator:
+                page = streams.get_records(ShardIterator=iterator)
+                out.extend(page["Records"])
+                if not page["Records"]:
+                    break
+                iterator = page.get("NextShardIterator")
+        except ClientError as err:  # trimmed away since it was listed: its records are gone
+            if err.response["Error"]["Code"] not in ("TrimmedDataAccessException",
+                                                     "ResourceNotFoundException"):
+                raise
     return out
 
 
