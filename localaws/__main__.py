@@ -1,8 +1,14 @@
-"""``python -m localaws up | down | status | reset | serve [--port N]``.
+"""``python -m localaws up | down | status | reset | serve [--port N] [options]``.
 
 ``up`` and ``serve`` take ``--state-dir DIR`` (default ``.workshop/state/<port>/``)
 or ``--ephemeral`` (keep no state); ``reset`` stops the endpoint, deletes its saved
 state and starts it, empty.
+
+Stream settings (``up`` and ``serve``; each also as an environment variable, which
+``up`` passes to the ``serve`` process): ``--shard-lifetime SECONDS``
+(``WORKSHOP_LOCAL_SHARD_LIFETIME``, default 14400), ``--stream-retention SECONDS``
+(``WORKSHOP_LOCAL_STREAM_RETENTION``, default 86400), ``--ttl-sweep SECONDS``
+(``WORKSHOP_LOCAL_TTL_SWEEP``, default 5).
 
 ``python -m helpers.local`` is an alias kept for older notes.
 """
@@ -10,6 +16,7 @@ state and starts it, empty.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -17,6 +24,28 @@ from pathlib import Path
 
 from localaws import lifecycle
 from localaws.paths import default_port, directory_size, log_file, saved_state_dir
+from localaws.streams.settings import (
+    ENV_SHARD_LIFETIME,
+    ENV_STREAM_RETENTION,
+    ENV_TTL_SWEEP,
+    StreamSettings,
+    StreamSettingsError,
+)
+
+_STREAM_FLAGS = (("--shard-lifetime", "shard_lifetime", ENV_SHARD_LIFETIME,
+                  "seconds a stream shard stays open before it rolls over (default 14400)"),
+                 ("--stream-retention", "stream_retention", ENV_STREAM_RETENTION,
+                  "seconds stream records are kept before they are trimmed (default 86400)"),
+                 ("--ttl-sweep", "ttl_sweep", ENV_TTL_SWEEP,
+                  "seconds between two deletions of expired TTL items (default 5)"))
+
+
+def _stream_env(args: argparse.Namespace) -> dict[str, str]:
+    """The stream settings given as flags, as environment variables (validated)."""
+    env = {var: repr(float(getattr(args, field))) for _, field, var, _ in _STREAM_FLAGS
+           if getattr(args, field) is not None}
+    StreamSettings.from_env({**os.environ, **env})
+    return env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,22 +62,38 @@ def main(argv: list[str] | None = None) -> int:
                            ".workshop/state/<port>/)")
     keep.add_argument("--ephemeral", action="store_true",
                       help="keep no state: everything is gone when the endpoint stops")
+    for flag, field, var, text in _STREAM_FLAGS:
+        parser.add_argument(flag, dest=field, type=float, default=None, metavar="SECONDS",
+                            help=f"{text}; also {var} (up, serve)")
     args = parser.parse_args(argv)
     port = args.port or default_port()
     state = args.state_dir or saved_state_dir(port)
+    try:
+        stream_env = _stream_env(args)
+    except StreamSettingsError as exc:
+        parser.error(str(exc))
 
     if args.command == "serve":
         from localaws.server import serve
 
-        return serve(port, None if args.ephemeral else state)
+        return serve(port, None if args.ephemeral else state,
+                     StreamSettings.from_env({**os.environ, **stream_env}))
     if args.command == "reset":
         return _reset(port, state, args.ephemeral)
     if args.command == "up":
         try:
-            status = lifecycle.up(port, state_dir=args.state_dir, ephemeral=args.ephemeral)
+            status = lifecycle.up(port, state_dir=args.state_dir, ephemeral=args.ephemeral,
+                                  env=stream_env)
         except lifecycle.EndpointStartError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+        wanted = StreamSettings.from_env({**os.environ, **stream_env})
+        running = status.get("streams")
+        if running is not None and running != {
+                "shard_lifetime": wanted.shard_lifetime,
+                "stream_retention": wanted.stream_retention, "ttl_sweep": wanted.ttl_sweep}:
+            print(f"warning: the endpoint was already running with stream settings {running}; "
+                  "run 'down' first to change them", file=sys.stderr)
         print(f"local AWS endpoint running at {status['url']} (pid {status['pid']})")
         print(f"use it with: export AWS_ENDPOINT_URL={status['url']}")
         print(f"state: {_describe_state(status.get('state'))}")

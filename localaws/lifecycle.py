@@ -58,7 +58,7 @@ def serve_arguments(port: int, state_dir: str | os.PathLike[str] | None = None,
 
 
 def up(port: int, *, state_dir: str | os.PathLike[str] | None = None,
-       ephemeral: bool = False) -> dict[str, Any]:
+       ephemeral: bool = False, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Start the endpoint in the background if it is not running; wait until healthy.
 
     Parameters
@@ -69,9 +69,12 @@ def up(port: int, *, state_dir: str | os.PathLike[str] | None = None,
         Where the state is saved (default ``.workshop/state/<port>/``).
     ephemeral : bool
         Keep no state: everything is gone when the endpoint stops.
+    env : dict, optional
+        Extra environment for the ``serve`` process (e.g. the
+        ``WORKSHOP_LOCAL_SHARD_LIFETIME``-style settings given as flags).
 
     An endpoint already running on ``port`` is returned as it is, whatever its
-    state directory (``status`` shows it).
+    state directory and settings (``status`` shows them).
 
     Returns
     -------
@@ -92,7 +95,7 @@ def up(port: int, *, state_dir: str | os.PathLike[str] | None = None,
             f"(--port, or WORKSHOP_LOCAL_PORT)")
     log_path = log_file(port)
     log_start = log_path.stat().st_size if log_path.exists() else 0
-    env = dict(os.environ)
+    env = {**os.environ, **(env or {})}
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(project_root()), env.get("PYTHONPATH", "")) if p)
     with open(log_path, "ab") as log:

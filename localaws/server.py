@@ -43,6 +43,12 @@ def _prepare_moto() -> None:
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     os.environ.setdefault("MOTO_ENABLE_ISO_REGIONS", "false")
     from moto import backends
+    from moto.core.common_models import BaseModel
+
+    # moto keeps every model object it ever made (every item ever written, every
+    # message, every iterator) in a class-level list for its dashboard, which the
+    # endpoint does not serve: a long session would grow without bound.
+    BaseModel.__new__ = staticmethod(_untracked_new)  # type: ignore[assignment]
 
     # moto lists its package directory on every request to route it; the list
     # never changes while the endpoint runs.
@@ -51,6 +57,10 @@ def _prepare_moto() -> None:
     from localaws import iam_backend
 
     iam_backend.install()
+
+
+def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    return object.__new__(cls)
 
 
 class Router:
@@ -72,7 +82,8 @@ class Router:
         self.lambda_api = lambda_api
         self.status = status
         self.restart_engine = restart_engine
-        self._dynamodb_writes = threading.Lock()
+        # Public: the TTL sweeper deletes items under the same lock.
+        self.write_lock = threading.RLock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         from localaws import authz
@@ -103,7 +114,7 @@ class Router:
                 environ["wsgi.input"].read(length), _account_id(),
                 match.group("region") if match else "us-east-1"))
         if environ.get("HTTP_X_AMZ_TARGET") in DYNAMODB_WRITES:
-            with self._dynamodb_writes:  # one item change (and stream record) at a time
+            with self.write_lock:  # one item change (and stream record) at a time
                 return list(self.moto_app(environ, start_response))
         if not LambdaApi.is_lambda_path(path):
             return self.moto_app(environ, start_response)
@@ -165,6 +176,8 @@ class Endpoint:
     saved_state : Path, optional
         Directory of the saved state: restored now, snapshotted while serving and
         on a clean stop. ``None`` keeps everything in memory only (``--ephemeral``).
+    stream_settings : StreamSettings, optional
+        Shard lifetime, stream retention and TTL sweep (the environment's by default).
 
     Raises
     ------
@@ -172,7 +185,8 @@ class Endpoint:
         The saved state is from another version or damaged (nothing is served).
     """
 
-    def __init__(self, port: int, saved_state: Path | None = None) -> None:
+    def __init__(self, port: int, saved_state: Path | None = None,
+                 stream_settings: Any = None) -> None:
         _prepare_moto()
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from waitress.server import create_server
@@ -182,8 +196,11 @@ class Endpoint:
         from localaws.executor.pool import Executor
         from localaws.lambda_api import LambdaApi
         from localaws.paths import state_dir
+        from localaws.streams.settings import StreamSettings
+        from localaws.streams.ttl import TtlSweeper
 
-        streams.install()
+        self.stream_settings = stream_settings or StreamSettings.from_env()
+        streams.install(self.stream_settings)
         alarms.install()
         alarms.serve_alarm_history()
         self.port = port
@@ -195,6 +212,7 @@ class Endpoint:
         moto_app = DomainDispatcherApplication(create_backend_app)
         self.app = Router(moto_app, LambdaApi(self.executor, self.mappings), self.status,
                           self.restart_engine)
+        self.ttl = TtlSweeper(self.app.write_lock)
         self.saved_state = saved_state
         self.snapshots = None
         if saved_state is not None:
@@ -249,6 +267,9 @@ class Endpoint:
 
         self.executor.invoke = invoke_and_note  # type: ignore[method-assign]
         self.alarms.evaluate_once = evaluate_gated  # type: ignore[method-assign]
+        # TTL deletions and stream trimming happen outside requests too.
+        self.ttl.guard = gate.shared
+        self.ttl.on_change = gate.changed.set
         return GatedApp(app, gate)
 
     def state_status(self) -> dict[str, Any]:
@@ -277,6 +298,9 @@ class Endpoint:
             "environments": stats["environments"],
             "mappings": self.mappings.count(),
             "state": self.state_status(),
+            "streams": {"shard_lifetime": self.stream_settings.shard_lifetime,
+                        "stream_retention": self.stream_settings.stream_retention,
+                        "ttl_sweep": self.stream_settings.ttl_sweep},
         }
 
     def restart_engine(self) -> None:
@@ -288,6 +312,7 @@ class Endpoint:
         """Serve until :meth:`shutdown`; then save the state a last time."""
         self.mappings.start()
         self.alarms.start()
+        self.ttl.start()
         if self.snapshots is not None:
             self.snapshots.start()
         try:
@@ -297,6 +322,7 @@ class Endpoint:
         finally:
             self.mappings.stop()  # in-flight batches finish and move their checkpoints
             self.alarms.stop()
+            self.ttl.stop()
             if self.snapshots is not None:
                 self.snapshots.close()
             self.executor.shutdown()
@@ -314,13 +340,15 @@ class Endpoint:
         threading.Thread(target=close, daemon=True).start()
 
 
-def serve(port: int, saved_state: Path | None = None) -> int:
+def serve(port: int, saved_state: Path | None = None, stream_settings: Any = None) -> int:
     """Run the endpoint in the foreground until SIGTERM or SIGINT.
 
     Parameters
     ----------
     saved_state : Path, optional
         Directory of the saved state; ``None`` for an ephemeral endpoint.
+    stream_settings : StreamSettings, optional
+        Shard lifetime, stream retention and TTL sweep (the environment's by default).
 
     Returns
     -------
@@ -333,7 +361,7 @@ def serve(port: int, saved_state: Path | None = None) -> int:
     logging.basicConfig(level=os.environ.get("WORKSHOP_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        endpoint = Endpoint(port, saved_state)
+        endpoint = Endpoint(port, saved_state, stream_settings)
     except SavedStateError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2

@@ -1,8 +1,11 @@
 """Reading a DynamoDB stream through its public API, one synchronous step at a time.
 
 :class:`StreamPoller` knows the stream's shards (following their lineage: a child
-shard is read only once its parent is exhausted) and keeps one shard iterator
-per shard. :meth:`StreamPoller.poll` makes one ``GetRecords`` call per readable
+shard is read only once every record of its parent has been delivered, so the
+changes to one item keep their order across a shard rollover) and keeps one
+shard iterator per shard. A position behind the trim horizon (a checkpoint whose
+records have expired) restarts the shard at its oldest record, as AWS does.
+:meth:`StreamPoller.poll` makes one ``GetRecords`` call per readable
 shard and returns what it read; it never sleeps and never invokes anything: the
 loop that drives it lives in :mod:`localaws.esm.worker`.
 """
@@ -33,9 +36,14 @@ class ShardState:
     shard_id: str
     parent_id: str | None
     iterator: str | None = None
-    exhausted: bool = False  # closed and fully read
+    ended: bool = False  # closed and read to its end (a null NextShardIterator)
     buffer: list[dict[str, Any]] = field(default_factory=list)
     window_started: float | None = None  # when the batching window began (monotonic)
+
+    @property
+    def exhausted(self) -> bool:
+        """Closed, read to its end and every record read handed on."""
+        return self.ended and not self.buffer
 
 
 class StreamPoller:
@@ -66,6 +74,7 @@ class StreamPoller:
         self.checkpoint = checkpoint
         self.shards: dict[str, ShardState] = {}
         self.key_names: list[str] = []
+        self.needs_refresh = False  # a shard ended: its children are to be listed
 
     def refresh_shards(self) -> None:
         """DescribeStream: learn new shards and the table's key names.
@@ -85,10 +94,16 @@ class StreamPoller:
             raise StreamGoneError(self.stream_arn)
         self.key_names = [k["AttributeName"] for k in description.get("KeySchema", [])
                           if k["KeyType"] == "HASH"]
+        self.needs_refresh = False
+        listed = set()
         for shard in description.get("Shards", []):
+            listed.add(shard["ShardId"])
             if shard["ShardId"] not in self.shards:
                 self.shards[shard["ShardId"]] = ShardState(shard["ShardId"],
                                                            shard.get("ParentShardId"))
+        for shard_id in [s for s, state in self.shards.items()
+                         if s not in listed and state.exhausted]:
+            del self.shards[shard_id]  # trimmed away after we finished it
 
     def _describe(self) -> dict[str, Any]:
         shards: list[dict[str, Any]] = []
@@ -125,8 +140,21 @@ class StreamPoller:
             kwargs = {"ShardIteratorType": "TRIM_HORIZON"}
         else:
             kwargs = {"ShardIteratorType": self.starting_position}
-        response = self.client.get_shard_iterator(StreamArn=self.stream_arn,
-                                                  ShardId=shard.shard_id, **kwargs)
+        try:
+            response = self.client.get_shard_iterator(StreamArn=self.stream_arn,
+                                                      ShardId=shard.shard_id, **kwargs)
+        except ClientError as err:
+            code = err.response["Error"]["Code"]
+            if code == "ResourceNotFoundException":
+                return None  # the shard was trimmed away; a gone stream shows on refresh
+            if code != "TrimmedDataAccessException":
+                raise
+            # The checkpoint's records have expired: go on from the oldest record kept.
+            log.warning("shard %s: records after %s were trimmed before they were processed",
+                        shard.shard_id, done)
+            response = self.client.get_shard_iterator(StreamArn=self.stream_arn,
+                                                      ShardId=shard.shard_id,
+                                                      ShardIteratorType="TRIM_HORIZON")
         return response.get("ShardIterator")
 
     def poll(self, shard: ShardState, limit: int = GET_RECORDS_LIMIT) -> int:
@@ -137,10 +165,13 @@ class StreamPoller:
         int
             The number of records read.
         """
+        if shard.ended:
+            return 0
         if shard.iterator is None:
             shard.iterator = self._iterator(shard)
             if shard.iterator is None:
-                shard.exhausted = True
+                shard.ended = True
+                self.needs_refresh = True
                 return 0
         try:
             if self.wire is not None:
@@ -152,8 +183,7 @@ class StreamPoller:
             if code in ("ExpiredIteratorException", "TrimmedDataAccessException",
                         "ValidationException"):
                 log.info("shard %s: %s, re-reading from the checkpoint", shard.shard_id, code)
-                shard.iterator = None
-                shard.buffer.clear()
+                self.rewind(shard)
                 return 0
             if code == "ResourceNotFoundException":
                 raise StreamGoneError(self.stream_arn) from err
@@ -161,12 +191,14 @@ class StreamPoller:
         records = [to_lambda_record(r, self.stream_arn) for r in response.get("Records", [])]
         shard.buffer.extend(records)
         shard.iterator = response.get("NextShardIterator")
-        if shard.iterator is None and not records:
-            shard.exhausted = True
+        if shard.iterator is None:
+            shard.ended = True  # closed: nothing after these records
+            self.needs_refresh = True
         return len(records)
 
     def rewind(self, shard: ShardState) -> None:
         """Forget buffered records and re-read the shard from its checkpoint."""
         shard.buffer.clear()
         shard.iterator = None
+        shard.ended = False
         shard.window_started = None

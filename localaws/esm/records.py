@@ -56,6 +56,11 @@ def to_lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     out["dynamodb"] = {k: ddb[k] for k in _DDB_ORDER if k in ddb}
     out.setdefault("eventVersion", "1.1")
     out["eventSourceARN"] = stream_arn
+    identity = out.get("userIdentity")
+    if identity:  # GetRecords: PrincipalId / Type; Lambda's event: type / principalId
+        out["userIdentity"] = {"type": identity.get("Type", identity.get("type")),
+                               "principalId": identity.get("PrincipalId",
+                                                           identity.get("principalId"))}
     out.pop("ResponseMetadata", None)
     return {k: out[k] for k in _ORDER if k in out}
 

@@ -19,6 +19,7 @@ milliseconds) or a short idle timeout passes.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -62,6 +63,18 @@ def _json_size(record: dict[str, Any], batch_so_far: int) -> int:
     if batch_so_far + bound < MAX_PAYLOAD // 2:
         return bound
     return len(json.dumps(record, separators=(",", ":"))) + 1
+
+
+def _expiring(cfg: MappingConfig) -> MappingConfig:
+    """The settings a batch is retried with: records expire from the stream.
+
+    With ``MaximumRecordAgeInSeconds`` -1, AWS retries "until the record expires in
+    the event source": here, until it is older than the stream's retention.
+    """
+    retention = int(streams.registry.settings().stream_retention)
+    if cfg.maximum_record_age == -1 or cfg.maximum_record_age > retention:
+        return dataclasses.replace(cfg, maximum_record_age=retention)
+    return cfg
 
 
 class MappingWorker:
@@ -164,7 +177,8 @@ class MappingWorker:
     def step(self, cfg: MappingConfig) -> bool:
         """One polling step over every readable shard; True if records were handled."""
         poller = self._poller
-        if poller is None or time.monotonic() - self._last_refresh > SHARD_REFRESH_S:
+        if poller is None or poller.needs_refresh \
+                or time.monotonic() - self._last_refresh > SHARD_REFRESH_S:
             if poller is None:
                 poller = StreamPoller(
                     self.service.streams_client(self.uuid), cfg.event_source_arn,
@@ -341,7 +355,7 @@ class MappingWorker:
                 account, region, cfg.function_arn, payload),
             send_failure=lambda message: self.service.send_failure(self.uuid, message,
                                                                    self.wait),
-            config=lambda: self.service.config_of(self.uuid) or cfg,
+            config=lambda: _expiring(self.service.config_of(self.uuid) or cfg),
             wait=self.wait,
             set_result=lambda text: self.service.set_result(self.uuid, text),
             arrival=lambda record: self._arrival(cfg, record),

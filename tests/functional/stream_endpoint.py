@@ -1,0 +1,52 @@
+"""A second local endpoint with short stream settings (rollover, trimming, TTL).
+
+Import ``short_streams_fixture`` into a test module to use the ``short_streams``
+fixture; it starts once per test
+session (``up --shard-lifetime 2 --stream-retention 20 --ttl-sweep 0.5``) on its
+own free port and state directory, and is stopped at the end. The retention is
+long enough for a loaded machine's engine to keep up (a record that waits longer
+than the retention expires, as on AWS).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+SHORT = {"WORKSHOP_LOCAL_SHARD_LIFETIME": "2", "WORKSHOP_LOCAL_STREAM_RETENTION": "20",
+         "WORKSHOP_LOCAL_TTL_SWEEP": "0.5"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session", name="short_streams")
+def short_streams_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A ``helpers.clients`` backend on an endpoint with short stream settings.
+
+    The backend object carries the endpoint's health document as ``.health``.
+    """
+    from helpers.clients import get_backend
+    from localaws import lifecycle
+
+    port = _free_port()
+    saved = os.environ.get("WORKSHOP_STATE_DIR")
+    os.environ["WORKSHOP_STATE_DIR"] = str(tmp_path_factory.mktemp("short-streams-state"))
+    try:
+        health = lifecycle.up(port, env=SHORT)
+    finally:
+        if saved is None:
+            os.environ.pop("WORKSHOP_STATE_DIR", None)
+        else:
+            os.environ["WORKSHOP_STATE_DIR"] = saved
+    backend = get_backend("endpoint", endpoint_url=health["url"])
+    object.__setattr__(backend, "health", health)
+    yield backend
+    lifecycle.down(port)

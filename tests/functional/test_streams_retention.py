@@ -1,0 +1,144 @@
+"""Retention: old records are trimmed, and a mapping behind the horizon goes on as AWS.
+
+Runs on an endpoint that keeps records 20 seconds and rolls shards every 2
+(``tests/functional/stream_endpoint.py``): the waits here are about one retention.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.functional.stream_endpoint import short_streams_fixture  # noqa: F401
+from tests.functional.support import (
+    JOURNAL_HANDLER,
+    deploy,
+    journal,
+    make_role,
+    make_table,
+    queue_messages,
+    wait_for,
+    wait_for_state,
+)
+from tests.functional.test_streams_write_apis import stream_records
+
+pytestmark = pytest.mark.functional
+
+TRIMMED = "The data you are trying to access has been trimmed."
+
+
+def _retention(backend) -> float:
+    return float(backend.health["streams"]["stream_retention"])
+
+
+def _pipeline(backend, name: str) -> str:
+    arn = make_table(backend, f"{name}-source")
+    make_table(backend, f"{name}-journal", view_type=None, key="id")
+    role = make_role(backend, f"{name}-role", extra=[
+        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}])
+    deploy(backend, name, {"app.py": JOURNAL_HANDLER}, role=role, Timeout=30,
+           Environment={"Variables": {"JOURNAL_TABLE": f"{name}-journal"}})
+    return arn
+
+
+def _put(backend, name: str, pk: str, mode: str = "ok") -> None:
+    backend.client("dynamodb").put_item(TableName=f"{name}-source",
+                                        Item={"pk": {"S": pk}, "mode": {"S": mode}})
+
+
+def _delivered(backend, name: str) -> list[str]:
+    return [json.loads(k)["pk"]["S"] for i in journal(backend, f"{name}-journal")
+            for k in i["keys"]]
+
+
+def test_records_older_than_the_retention_are_gone_from_the_stream(short_streams, unique):
+    # given
+    backend = short_streams
+    table = f"trim-{unique}"
+    arn = make_table(backend, table)
+    ddb = backend.client("dynamodb")
+    ddb.put_item(TableName=table, Item={"pk": {"S": "old"}})
+    streams = backend.client("dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+    first_seq = shard["SequenceNumberRange"]["StartingSequenceNumber"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    # when
+    time.sleep(_retention(backend) + 0.5)
+    ddb.put_item(TableName=table, Item={"pk": {"S": "new"}})
+    # then
+    with pytest.raises(ClientError) as err:
+        streams.get_records(ShardIterator=iterator)
+    assert err.value.response["Error"]["Code"] == "TrimmedDataAccessException"
+    assert err.value.response["Error"]["Message"] == TRIMMED
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in stream_records(backend, arn)] == ["new"]
+    still_there = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    if any(s["ShardId"] == shard["ShardId"] for s in still_there):
+        with pytest.raises(ClientError) as err:
+            streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
+                                       ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                       SequenceNumber=first_seq)
+        assert err.value.response["Error"]["Code"] == "TrimmedDataAccessException"
+
+
+def test_a_mapping_behind_the_horizon_skips_what_expired_and_iterator_age_shows_it(
+        short_streams, unique):
+    # given: a mapping that has processed "seen", then is disabled
+    backend = short_streams
+    name = f"behind-{unique}"
+    arn = _pipeline(backend, name)
+    lam = backend.client("lambda")
+    uuid = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn,
+                                           StartingPosition="TRIM_HORIZON")["UUID"]
+    wait_for_state(backend, uuid, "Enabled")
+    _put(backend, name, "seen")
+    wait_for(lambda: _delivered(backend, name) == ["seen"], message="the first record")
+    lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+    wait_for_state(backend, uuid, "Disabled")
+    # when: "expired" outlives the retention while the mapping is off
+    _put(backend, name, "expired")
+    time.sleep(_retention(backend) / 2)
+    _put(backend, name, "late")
+    time.sleep(_retention(backend) / 2 + 0.5)
+    lam.update_event_source_mapping(UUID=uuid, Enabled=True)
+    # then
+    wait_for(lambda: "late" in _delivered(backend, name), message="the kept record")
+    assert _delivered(backend, name) == ["seen", "late"]
+    now = datetime.now(UTC)
+    ages = backend.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName="IteratorAge", Statistics=["Maximum"], Period=60,
+        Dimensions=[{"Name": "FunctionName", "Value": name}],
+        StartTime=now - timedelta(minutes=5), EndTime=now + timedelta(minutes=5))["Datapoints"]
+    # "late" was at least half a retention old when it was sent
+    assert max(p["Maximum"] for p in ages) >= _retention(backend) / 2 * 1000
+
+
+def test_a_failing_record_is_retried_until_it_expires_from_the_stream(short_streams, unique):
+    # given: infinite retries and record age, an on-failure queue
+    backend = short_streams
+    name = f"expire-{unique}"
+    arn = _pipeline(backend, name)
+    sqs = backend.client("sqs")
+    url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    lam = backend.client("lambda")
+    uuid = lam.create_event_source_mapping(
+        FunctionName=name, EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=1,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn}})["UUID"]
+    wait_for_state(backend, uuid, "Enabled")
+    # when
+    _put(backend, name, "poison", "raise")
+    time.sleep(_retention(backend) / 2)
+    _put(backend, name, "next")
+    # then: once "poison" is older than the retention it is given up, and "next" goes on
+    wait_for(lambda: "next" in _delivered(backend, name), timeout=4 * _retention(backend),
+             message="the record after the poison one")
+    [message] = wait_for(lambda: queue_messages(backend, url), message="the failure record")
+    info = message["DDBStreamBatchInfo"]
+    assert info["batchSize"] == 1
+    assert _delivered(backend, name).count("poison") > 1
