@@ -68,7 +68,7 @@ def test_every_kind_of_state_survives_a_clean_restart(endpoint_with_state):
     ddb, lam, iam = backend.client("dynamodb"), backend.client("lambda"), backend.client("iam")
     sqs, sns, cw = backend.client("sqs"), backend.client("sns"), backend.client("cloudwatch")
     logs = backend.client("logs")
-    role = make_role(backend, "keeper-role")
+    role = make_role(backend, "keeper-role")  # with its "extra" inline policy
     iam.put_role_policy(RoleName="keeper-role", PolicyName="inline", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]}))
@@ -138,7 +138,7 @@ def test_every_kind_of_state_survives_a_clean_restart(endpoint_with_state):
     assert iam.get_role(RoleName="keeper-role")["Role"]["Arn"] == role
     assert [p["PolicyName"] for p in iam.list_attached_role_policies(
         RoleName="keeper-role")["AttachedPolicies"]] == ["AWSLambdaDynamoDBExecutionRole"]
-    assert iam.list_role_policies(RoleName="keeper-role")["PolicyNames"] == ["inline"]
+    assert iam.list_role_policies(RoleName="keeper-role")["PolicyNames"] == ["extra", "inline"]
     # SQS: the visible message is there, the one in flight stays invisible
     bodies = [m["Body"] for m in sqs.receive_message(
         QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])]
