@@ -97,6 +97,10 @@ def run(names: list[str], scenarios: list[str], rounds: int, quick: bool) -> dic
                     for figure, value in figures.items():
                         raw.setdefault(scenario, {}).setdefault(name, {}).setdefault(
                             figure, []).append(value)
+                    # Kept as it goes: a run cut short still leaves its figures.
+                    RESULTS.mkdir(parents=True, exist_ok=True)
+                    (RESULTS / "peers-partial.json").write_text(json.dumps(
+                        {"rounds_so_far": raw, "errors": results["errors"]}, indent=2))
         results["rss_mb_end"] = {name: running[name].rss_mb() for name in names}
     for scenario, by_rival in raw.items():
         results["figures"][scenario] = {
