@@ -14,7 +14,11 @@ Found by profiling PutItem/UpdateItem/BatchWriteItem through the endpoint's WSGI
   off with ``PROPAGATE_EXCEPTIONS`` kept on, so an error inside moto surfaces as
   before. One answer changes, for the better: a moto view that reads a form key
   the request lacks (``BadRequestKeyError``) now gets Flask's 400, where debug
-  mode raised it and the caller saw a 500.
+  mode raised it and the caller saw a 500;
+* every response body is searched with a look-behind regular expression for an
+  XML ``<RequestId>`` to fill in, JSON bodies included: about 10 µs for a 1 KB
+  item, 56 ms for a 1 MB Scan or Query page. The search now runs only on a body
+  that contains ``<RequestId>`` (the result is the same: no match, no change).
 
 :func:`install` must run before moto's apps are created (``_prepare_moto``).
 """
@@ -36,6 +40,7 @@ def install() -> None:
             return
         _cache_method_names()
         _quiet_flask_debug()
+        _skip_request_id_search()
         _installed = True
 
 
@@ -67,3 +72,20 @@ def _quiet_flask_debug() -> None:
         return app
 
     werkzeug_app.create_backend_app = create_backend_app
+
+
+def _skip_request_id_search() -> None:
+    from moto.core import responses
+
+    original = responses.BaseResponse._enrich_response
+
+    def enrich_response(headers: dict[str, Any], body: Any) -> tuple[dict[str, Any], Any]:
+        if isinstance(body, str) and "<RequestId>" in body:
+            return original(headers, body)
+        # What the original does when its regular expression finds nothing.
+        if "status" in headers:
+            headers["status"] = str(headers["status"])
+        responses.gen_amzn_requestid_long(headers)
+        return headers, body
+
+    responses.BaseResponse._enrich_response = staticmethod(enrich_response)

@@ -68,3 +68,26 @@ def test_an_unknown_table_still_gets_awss_error(app):
     assert status == 400
     assert body["__type"].endswith("ResourceNotFoundException")
     assert body["message"] == "Requested resource not found"
+
+
+@pytest.mark.parametrize("body", [
+    '{"Item": {"pk": {"S": "x"}}}',
+    "<Response><RequestId>old</RequestId></Response>",
+    b"binary",
+    "",
+])
+def test_responses_are_enriched_as_moto_enriches_them(body):
+    # given the tuning installed, and moto's own enrichment on a copy of the input
+    moto_tuning.install()
+    from moto.moto_api._internal import mock_random
+
+    mock_random.seed(7)
+    ours_headers, ours_body = responses.BaseResponse._enrich_response({"status": 200}, body)
+    mock_random.seed(7)
+    request_id = mock_random.get_random_string(length=52)
+    # then the status is a string, the request id is set (and in an XML body), rest unchanged
+    assert ours_headers == {"status": "200", "x-amzn-requestid": request_id}
+    if isinstance(body, str) and "<RequestId>" in body:
+        assert ours_body == f"<Response><RequestId>{request_id}</RequestId></Response>"
+    else:
+        assert ours_body == body
