@@ -137,17 +137,17 @@ def _ratio(ours: Any, theirs: Any) -> str:
 def report(results: dict[str, Any], names: list[str]) -> str:
     """The table: each figure ours / each rival, and the ratio ours / theirs."""
     rivals_shown = [n for n in names if n != "ours"]
-    head = f"{'figure (median over rounds, min-max)':<38}{'ours':>20}"
+    head = f"{'figure (median over rounds, min-max)':<38}{'ours':>24}"
     for name in rivals_shown:
-        head += f"{name:>20}{'  ours/' + name:>17}"
+        head += f"{name:>24}{'  ours/' + name:>17}"
     head += "  better  target"
     lines = [head, "-" * len(head)]
     for scenario, figure, label, higher, target in ROWS:
         ours = _cell(results, scenario, "ours", figure)
-        line = f"{label:<38}{_fmt(ours):>20}"
+        line = f"{label:<38}{_fmt(ours):>24}"
         for name in rivals_shown:
             theirs = _cell(results, scenario, name, figure)
-            line += f"{_fmt(theirs):>20}{_ratio(ours, theirs):>17}"
+            line += f"{_fmt(theirs):>24}{_ratio(ours, theirs):>17}"
         better = "" if higher is None else ("higher" if higher else "lower")
         lines.append(f"{line}  {better:<6}  {target}")
     lines.append("")
