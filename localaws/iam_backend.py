@@ -47,6 +47,8 @@ def install() -> None:
     original_init = models.IAMBackend._init_aws_policies
 
     def init_aws_policies(self: Any) -> list[Any]:
+        if not models.load_iam_aws_managed_policies():
+            return original_init(self)  # moto's answer: none (read at each call)
         key = (self.account_id, self.region_name)
         blob = _templates.get(key)
         if blob is None:

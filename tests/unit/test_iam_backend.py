@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
-
-os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam import models
 
@@ -17,7 +12,10 @@ STREAM_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecution
 
 
 @pytest.fixture(autouse=True)
-def _installed():
+def _installed(monkeypatch):
+    # Only for these tests: moto reads the setting at each backend's creation, and
+    # every other unit test would pay ~1,400 policies per moto reset.
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     iam_backend.install()
     yield
     models.iam_backends.reset()
@@ -95,3 +93,13 @@ def test_a_reset_drops_iam_backends_and_the_next_one_has_the_managed_policies():
     again = models.iam_backends[DEFAULT_ACCOUNT_ID]["global"]
     assert again.roles == {}
     assert STREAM_POLICY in again.managed_policies
+
+
+def test_without_the_setting_a_backend_has_no_managed_policies(monkeypatch):
+    # given the endpoint's template made with the setting on
+    assert STREAM_POLICY in models.iam_backends["666666666666"]["global"].managed_policies
+    # when a backend is made with the setting off, as plain moto's default
+    monkeypatch.delenv("MOTO_IAM_LOAD_MANAGED_POLICIES")
+    backend = models.iam_backends["777777777777"]["global"]
+    # then it has none, as moto would answer
+    assert backend.managed_policies == {}
