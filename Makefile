@@ -5,13 +5,15 @@ BIN := $(VENV)/bin
 PORT ?= 4566
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lock coverage workshop lab test unit functional notebooks lint bench up down status reset clean help
+.PHONY: setup lock coverage workshop lab test unit functional notebooks lint bench bench-peers bench-scale up down status reset clean help
 
 help:
 	@echo "make workshop   set up, then run every notebook headlessly (build/notebooks/)"
 	@echo "make test       set up, then run the whole test suite"
 	@echo "make lab        set up, then open the workshop in JupyterLab"
 	@echo "make bench      run the benchmarks (benchmarks/results/latest.json)"
+	@echo "make bench-peers  the same scenarios on ours, MiniStack and plain moto, side by side"
+	@echo "make bench-scale  put rate, GetRecords time and RSS over 100,000 streamed items"
 	@echo "make up|down|status   manage the local AWS endpoint on port $(PORT)"
 	@echo "make reset      stop the endpoint, delete its saved state, start it again empty"
 	@echo "make lint       ruff on code and notebooks"
@@ -87,6 +89,34 @@ lint: setup
 bench: setup
 	$(BIN)/python -m benchmarks
 
+# The rivals of `make bench-peers` live in their own virtualenvs, never in .venv:
+# MiniStack (pinned) in .venv-peers/ministack; plain moto runs from .venv (our own
+# pin, none of our patches). MiniStack runs Python functions with its own
+# interpreter, so that venv also gets the boto3 that matches MiniStack's botocore
+# pin (AWS's Python runtime ships boto3). PEERS_ARGS: e.g. --rounds 5 or --quick.
+PEERS := .venv-peers
+MINISTACK_VERSION := 1.5.33
+MINISTACK_BOTO3 := 1.43.106
+MINISTACK_STAMP := $(PEERS)/ministack/.installed-$(MINISTACK_VERSION)
+
+$(MINISTACK_STAMP): | $(BIN)/python $(UV)
+	@if [ -x $(UV) ]; then \
+	    $(UV) venv --quiet --python $(BIN)/python $(PEERS)/ministack \
+	    && $(UV) pip install --quiet --python $(PEERS)/ministack/bin/python \
+	        ministack==$(MINISTACK_VERSION) boto3==$(MINISTACK_BOTO3) ; \
+	else \
+	    $(PYTHON) -m venv $(PEERS)/ministack \
+	    && $(PEERS)/ministack/bin/python -m pip install --quiet --disable-pip-version-check \
+	        ministack==$(MINISTACK_VERSION) boto3==$(MINISTACK_BOTO3) ; \
+	fi
+	@touch $@
+
+bench-peers: setup $(MINISTACK_STAMP)
+	$(BIN)/python -m benchmarks.peers $(PEERS_ARGS)
+
+bench-scale: setup
+	$(BIN)/python -m benchmarks.scale $(SCALE_ARGS)
+
 up: setup
 	$(BIN)/python -m localaws up --port $(PORT)
 
@@ -101,5 +131,5 @@ reset: setup
 
 # .workshop/ holds the endpoint's pid, log, unpacked code and saved state (state/<port>/).
 clean: down
-	rm -rf build .workshop .pytest_cache .ruff_cache .hypothesis
+	rm -rf build .workshop .pytest_cache .ruff_cache .hypothesis $(PEERS)
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

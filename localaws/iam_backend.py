@@ -7,17 +7,25 @@ machine). Two things made a test suite pay for it again and again:
 * every request looks up the caller's account by its access key in the IAM backend
   of *every* partition, creating the six backends that do not exist yet (after
   ``POST /moto-api/reset``, and on a new account, each request did this);
-* every backend parsed the managed policies again.
+* every backend parsed the managed policies again;
+* every request also marks its access key as used (``mark_account_as_visited``),
+  which created the caller's IAM backend, and so loaded the managed policies, on
+  the first request of any service after a reset or in a new account;
+* ``POST /moto-api/reset`` re-initialised every IAM backend in place (loading
+  the policies again) right before dropping it: ``BackendDict.reset`` clears
+  its accounts afterwards, and the next request builds a new backend.
 
-:func:`install` makes the look-up skip backends that do not exist (they hold no
-access keys, so the answer is the same) and builds each backend's managed
+:func:`install` makes the look-up and the marking skip backends that do not exist
+(they hold no access keys, so the answer is the same), lets a reset drop an IAM
+backend without re-initialising it first, and builds each backend's managed
 policies from a pickled template of the first parse: fresh objects every time
 (attachment counts and versions are per backend, as before), about ten times
-faster to make.
+faster to make. An IAM backend is now made by the first call that needs one.
 """
 
 from __future__ import annotations
 
+import gc
 import pickle
 import threading
 from typing import Any
@@ -33,11 +41,14 @@ def install() -> None:
     if _installed:
         return
     from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.base_backend import BaseBackend
     from moto.iam import models
 
     original_init = models.IAMBackend._init_aws_policies
 
     def init_aws_policies(self: Any) -> list[Any]:
+        if not models.load_iam_aws_managed_policies():
+            return original_init(self)  # moto's answer: none (read at each call)
         key = (self.account_id, self.region_name)
         blob = _templates.get(key)
         if blob is None:
@@ -45,7 +56,15 @@ def install() -> None:
             with _templates_lock:
                 _templates[key] = pickle.dumps(policies, protocol=pickle.HIGHEST_PROTOCOL)
             return policies
-        return pickle.loads(blob)
+        # No cycle is made while unpickling: the collector would only walk the
+        # whole heap several times over while ~1,400 policies are allocated.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return pickle.loads(blob)
+        finally:
+            if enabled:
+                gc.enable()
 
     def get_account_id_from(access_key: str) -> str:
         for account_id, account in list(models.iam_backends.items()):
@@ -56,6 +75,25 @@ def install() -> None:
                     return account_id
         return DEFAULT_ACCOUNT_ID
 
+    original_mark = models.mark_account_as_visited
+
+    def mark_account_as_visited(account_id: str, access_key: str, service: str,
+                                region: str) -> None:
+        account = dict.get(models.iam_backends, account_id)
+        backend = None if account is None else dict.get(
+            account, models.get_partition(region))
+        if backend is not None and access_key in backend.access_keys:
+            original_mark(account_id, access_key, service, region)
+
+    def reset(self: Any) -> None:
+        # Called only by BackendDict.reset, which drops the backend right after;
+        # a reset backend must not be used again, so it is emptied, not rebuilt.
+        region_name, account_id = self.region_name, self.account_id
+        self.__dict__ = {}
+        BaseBackend.__init__(self, region_name, account_id)
+
     models.IAMBackend._init_aws_policies = init_aws_policies
+    models.IAMBackend.reset = reset
     models.get_account_id_from = get_account_id_from
+    models.mark_account_as_visited = mark_account_as_visited
     _installed = True

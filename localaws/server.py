@@ -54,9 +54,10 @@ def _prepare_moto() -> None:
     # never changes while the endpoint runs.
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
-    from localaws import iam_backend
+    from localaws import iam_backend, moto_tuning
 
     iam_backend.install()
+    moto_tuning.install()
 
 
 def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:

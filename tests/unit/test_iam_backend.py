@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
-
-os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam import models
 
@@ -17,7 +12,10 @@ STREAM_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecution
 
 
 @pytest.fixture(autouse=True)
-def _installed():
+def _installed(monkeypatch):
+    # Only for these tests: moto reads the setting at each backend's creation, and
+    # every other unit test would pay ~1,400 policies per moto reset.
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     iam_backend.install()
     yield
     models.iam_backends.reset()
@@ -60,3 +58,48 @@ def test_account_lookup_finds_keys_without_creating_partitions():
     assert found == "333333333333"
     assert unknown == DEFAULT_ACCOUNT_ID
     assert set(dict.keys(models.iam_backends["333333333333"])) == {"aws"}
+
+
+def test_marking_a_key_as_used_creates_no_iam_backend():
+    # given no IAM backend in an account yet
+    assert dict.get(models.iam_backends, "444444444444") is None
+    # when a request of another service marks its (unknown) access key as used
+    models.mark_account_as_visited("444444444444", "AKIAUNKNOWN", "dynamodb", "us-east-1")
+    # then no IAM backend (and no managed-policy load) was made for it
+    account = dict.get(models.iam_backends, "444444444444")
+    assert account is None or dict.get(account, "aws") is None
+
+
+def test_a_known_key_is_still_marked_as_used():
+    # given an access key of a user
+    backend = models.iam_backends["555555555555"]["global"]
+    backend.create_user("us-east-1", "u")
+    key = backend.create_access_key("u").access_key_id
+    # when a DynamoDB request marks it as used
+    models.mark_account_as_visited("555555555555", key, "dynamodb", "eu-west-1")
+    # then its last use is recorded as moto records it
+    last_used = backend.access_keys[key].last_used
+    assert (last_used.service, last_used.region) == ("dynamodb", "eu-west-1")
+
+
+def test_a_reset_drops_iam_backends_and_the_next_one_has_the_managed_policies():
+    # given a role in the default account
+    backend = models.iam_backends[DEFAULT_ACCOUNT_ID]["global"]
+    backend.create_role("r", "{}", "/", None, "", [], None)
+    # when moto is reset
+    models.iam_backends.reset()
+    # then no backend is left, and the one made next has no role but every managed policy
+    assert dict.get(models.iam_backends, DEFAULT_ACCOUNT_ID) is None
+    again = models.iam_backends[DEFAULT_ACCOUNT_ID]["global"]
+    assert again.roles == {}
+    assert STREAM_POLICY in again.managed_policies
+
+
+def test_without_the_setting_a_backend_has_no_managed_policies(monkeypatch):
+    # given the endpoint's template made with the setting on
+    assert STREAM_POLICY in models.iam_backends["666666666666"]["global"].managed_policies
+    # when a backend is made with the setting off, as plain moto's default
+    monkeypatch.delenv("MOTO_IAM_LOAD_MANAGED_POLICIES")
+    backend = models.iam_backends["777777777777"]["global"]
+    # then it has none, as moto would answer
+    assert backend.managed_policies == {}

@@ -1,0 +1,93 @@
+"""moto's server mode answers the same with the per-request costs removed."""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import pytest
+from moto.core import responses, utils
+from moto.dynamodb.responses import DynamoHandler
+from moto.moto_server import werkzeug_app
+from werkzeug.test import EnvironBuilder
+
+from localaws import moto_tuning
+
+
+@pytest.fixture(scope="module")
+def app():
+    moto_tuning.install()
+    return werkzeug_app.DomainDispatcherApplication(werkzeug_app.create_backend_app)
+
+
+def _call(app, target: str, body: dict) -> tuple[int, dict]:
+    environ = EnvironBuilder(
+        method="POST", path="/", base_url="http://127.0.0.1:4566", data=json.dumps(body),
+        headers={"X-Amz-Target": f"DynamoDB_20120810.{target}",
+                 "Content-Type": "application/x-amz-json-1.0",
+                 "Authorization": "AWS4-HMAC-SHA256 Credential=test/20261203/us-east-1/"
+                                  "dynamodb/aws4_request, SignedHeaders=host, Signature=x"},
+    ).get_environ()
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer["status"] = int(status.split()[0])
+
+    payload = b"".join(app(environ, start_response))
+    return answer["status"], json.loads(payload or b"{}")
+
+
+def test_method_names_are_the_same_as_inspect_lists_and_made_once():
+    # given the tuning installed
+    moto_tuning.install()
+    # when the method names of a response class are asked for twice
+    first = responses.method_names_from_class(DynamoHandler)
+    second = responses.method_names_from_class(DynamoHandler)
+    # then they are inspect's list, computed once
+    expected = [name for name, _ in inspect.getmembers(DynamoHandler, inspect.isfunction)]
+    assert first == expected == utils.method_names_from_class(DynamoHandler)
+    assert first is second
+
+
+def test_moto_apps_run_without_debug_but_still_propagate_errors(app):
+    # given moto's DynamoDB app built through the dispatcher
+    status, _ = _call(app, "ListTables", {})
+    flask_app = app.app_instances["dynamodb"]
+    # then debug is off, and errors surface exactly as in debug mode
+    assert status == 200
+    assert flask_app.debug is False
+    assert flask_app.jinja_env.auto_reload is False
+    assert flask_app.config["PROPAGATE_EXCEPTIONS"] is True
+    assert flask_app.config["TRAP_BAD_REQUEST_ERRORS"] is None
+
+
+def test_an_unknown_table_still_gets_awss_error(app):
+    # when a write names a table that does not exist
+    status, body = _call(app, "PutItem", {"TableName": "missing", "Item": {"k": {"S": "v"}}})
+    # then the answer is DynamoDB's error, as before
+    assert status == 400
+    assert body["__type"].endswith("ResourceNotFoundException")
+    assert body["message"] == "Requested resource not found"
+
+
+@pytest.mark.parametrize("body", [
+    '{"Item": {"pk": {"S": "x"}}}',
+    "<Response><RequestId>old</RequestId></Response>",
+    b"binary",
+    "",
+])
+def test_responses_are_enriched_as_moto_enriches_them(body):
+    # given the tuning installed, and moto's own enrichment on a copy of the input
+    moto_tuning.install()
+    from moto.moto_api._internal import mock_random
+
+    mock_random.seed(7)
+    ours_headers, ours_body = responses.BaseResponse._enrich_response({"status": 200}, body)
+    mock_random.seed(7)
+    request_id = mock_random.get_random_string(length=52)
+    # then the status is a string, the request id is set (and in an XML body), rest unchanged
+    assert ours_headers == {"status": "200", "x-amzn-requestid": request_id}
+    if isinstance(body, str) and "<RequestId>" in body:
+        assert ours_body == f"<Response><RequestId>{request_id}</RequestId></Response>"
+    else:
+        assert ours_body == body
