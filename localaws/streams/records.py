@@ -13,7 +13,6 @@ import base64
 import json
 import math
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from moto.moto_api._internal import mock_random
@@ -72,8 +71,10 @@ def _as_bytes(raw: Any) -> bytes:
 def _number_size(raw: str) -> int:
     # DynamoDB: about one byte per two significant digits, plus one byte
     # (AWS-recorded: "42" -> 2, "101" -> 3).
-    digits = Decimal(raw).normalize().as_tuple().digits
-    return math.ceil(len(digits) / 2) + 1
+    # Significant digits: no sign, exponent, point, leading or trailing zeros
+    # (Decimal.normalize would round to 28 digits; DynamoDB keeps 38).
+    significant = raw.lower().partition("e")[0].lstrip("+-").replace(".", "").strip("0")
+    return math.ceil(max(1, len(significant)) / 2) + 1
 
 
 def image_size(image: dict[str, dict[str, Any]] | None) -> int:
