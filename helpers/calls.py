@@ -40,6 +40,7 @@ from botocore.exceptions import ClientError
 from helpers import cli
 from helpers.clients import Backend, error_code
 from helpers.display import markdown
+from helpers.iam import retry_while_propagating
 
 ENV_CALL_LOG = "WORKSHOP_CALL_LOG"
 
@@ -51,21 +52,21 @@ CONSOLE: dict[tuple[str, str], str] = {
         "DynamoDB → Tables → {TableName} → Exports and streams → DynamoDB stream details → Turn on",
     ("dynamodb", "describe_table"): "DynamoDB → Tables → {TableName} → Overview",
     ("dynamodb", "put_item"): "DynamoDB → Tables → {TableName} → Explore table items → Create item",
-    ("dynamodb", "update_item"): "DynamoDB → Tables → {TableName} → Explore table items → (item) → Edit",
-    ("dynamodb", "delete_item"): "DynamoDB → Tables → {TableName} → Explore table items → (item) → Actions → Delete items",
-    ("dynamodb", "batch_write_item"): "DynamoDB → PartiQL editor (one INSERT per item); no batch button",
+    ("dynamodb", "update_item"): "DynamoDB → Tables → {TableName} → Explore table items → (item) → Edit",  # noqa: E501
+    ("dynamodb", "delete_item"): "DynamoDB → Tables → {TableName} → Explore table items → (item) → Actions → Delete items",  # noqa: E501
+    ("dynamodb", "batch_write_item"): "DynamoDB → PartiQL editor (one INSERT per item); no batch button",  # noqa: E501
     ("iam", "create_role"): "IAM → Roles → Create role → AWS service → Lambda",
-    ("iam", "update_assume_role_policy"): "IAM → Roles → {RoleName} → Trust relationships → Edit trust policy",
-    ("iam", "put_role_policy"): "IAM → Roles → {RoleName} → Add permissions → Create inline policy → JSON",
+    ("iam", "update_assume_role_policy"): "IAM → Roles → {RoleName} → Trust relationships → Edit trust policy",  # noqa: E501
+    ("iam", "put_role_policy"): "IAM → Roles → {RoleName} → Add permissions → Create inline policy → JSON",  # noqa: E501
     ("iam", "attach_role_policy"): "IAM → Roles → {RoleName} → Add permissions → Attach policies",
     ("iam", "delete_role_policy"): "IAM → Roles → {RoleName} → Permissions → (policy) → Remove",
     ("iam", "detach_role_policy"): "IAM → Roles → {RoleName} → Permissions → (policy) → Remove",
     ("lambda", "create_function"): "Lambda → Functions → Create function → Author from scratch",
-    ("lambda", "update_function_code"): "Lambda → Functions → {FunctionName} → Code → Upload from → .zip file",
+    ("lambda", "update_function_code"): "Lambda → Functions → {FunctionName} → Code → Upload from → .zip file",  # noqa: E501
     ("lambda", "update_function_configuration"):
         "Lambda → Functions → {FunctionName} → Configuration → General configuration → Edit",
     ("lambda", "put_function_concurrency"):
-        "Lambda → Functions → {FunctionName} → Configuration → Concurrency → Edit → Reserve concurrency",
+        "Lambda → Functions → {FunctionName} → Configuration → Concurrency → Edit → Reserve concurrency",  # noqa: E501
     ("lambda", "get_account_settings"): "Lambda → Dashboard → Account-level concurrency",
     ("lambda", "invoke"): "Lambda → Functions → {FunctionName} → Test → Test",
     ("lambda", "create_event_source_mapping"):
@@ -79,8 +80,19 @@ CONSOLE: dict[tuple[str, str], str] = {
     ("sns", "subscribe"): "SNS → Topics → (topic) → Create subscription → Amazon SQS",
     ("cloudwatch", "put_metric_alarm"): "CloudWatch → Alarms → All alarms → Create alarm",
     ("cloudwatch", "put_dashboard"): "CloudWatch → Dashboards → Create dashboard",
-    ("logs", "filter_log_events"): "CloudWatch → Log groups → {logGroupName} → Search all log streams",
+    ("logs", "filter_log_events"): "CloudWatch → Log groups → {logGroupName} → Search all log streams",  # noqa: E501
 }
+
+
+class Response(dict):
+    """boto3's response, as a dict; a cell that ends with the call does not echo it.
+
+    The cell's output already shows the call (CLI line, console path); read what
+    you need from the response (``response["UUID"]``) or show it explicitly.
+    """
+
+    def _ipython_display_(self) -> None:
+        return None
 
 
 class TaughtClient:
@@ -96,11 +108,18 @@ class TaughtClient:
         Shows one block of Markdown; default :func:`helpers.display.markdown`.
     raw : botocore.client.BaseClient, optional
         The client to wrap (a ``Stubber``'s client in tests).
+    listener : callable, optional
+        Called after each successful call as ``listener(method, params, response,
+        sent)``, ``sent`` being the UTC time just before the request left (e.g.
+        :meth:`helpers.monitoring.WriteRecorder.observe`, for latencies).
     """
 
     def __init__(self, backend: Backend, service: str, *,
-                 show: Callable[[str], None] | None = None, raw: Any = None) -> None:
+                 show: Callable[[str], None] | None = None, raw: Any = None,
+                 listener: Callable[[str, Mapping[str, Any], Any, dt.datetime], None] | None = None,
+                 ) -> None:
         self.backend = backend
+        self.listener = listener
         self.service = service
         self.raw = raw if raw is not None else backend.client(service)
         self.show = show or markdown
@@ -147,8 +166,12 @@ class TaughtClient:
 
         line = cli.command(self.raw, method, params)
         self.show(render(line, console_path(self.service, method, params), note))
+        sent = dt.datetime.now(dt.UTC)
         try:
-            response = getattr(self.raw, method)(**params)
+            # On AWS a role or policy made a moment ago may not have reached Lambda
+            # yet: retry while AWS says so (with a progress bar); elsewhere, once.
+            response = retry_while_propagating(
+                self.backend, lambda: getattr(self.raw, method)(**params))
         except ClientError as exc:
             code = error_code(exc)
             _log(self.service, method, params, line, error=code, response=None)
@@ -157,12 +180,15 @@ class TaughtClient:
                 raise
             self.show(f"*`{code}`: it exists already (this notebook ran before). "
                       "Bringing it in line with the call above:*")
-            return rerun(self, params)
+            again = rerun(self, params)
+            return Response(again) if isinstance(again, dict) else again
         _log(self.service, method, params, line, error=None, response=response)
-        return response
+        if self.listener is not None:
+            self.listener(method, params, response, sent)
+        return Response(response) if isinstance(response, dict) else response
 
 
-def client(backend: Backend, service: str) -> TaughtClient:
+def client(backend: Backend, service: str, *, listener: Any = None) -> TaughtClient:
     """A :class:`TaughtClient` for ``service`` on ``backend``.
 
     Parameters
@@ -171,12 +197,14 @@ def client(backend: Backend, service: str) -> TaughtClient:
         From :func:`helpers.workshop.connect`.
     service : str
         boto3 service name: ``"lambda"``, ``"dynamodb"``, ``"iam"``...
+    listener : callable, optional
+        See :class:`TaughtClient`.
 
     Returns
     -------
     TaughtClient
     """
-    return TaughtClient(backend, service)
+    return TaughtClient(backend, service, listener=listener)
 
 
 def console_path(service: str, method: str, params: Mapping[str, Any]) -> str | None:

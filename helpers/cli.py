@@ -89,8 +89,8 @@ def _paging(client: Any, method: str) -> dict[str, Any]:
     try:
         if not client.can_paginate(method):
             return {}
-        return client.get_paginator(method)._pagination_cfg  # noqa: SLF001
-    except Exception:  # noqa: BLE001 - no paginator model: no paging options
+        return client.get_paginator(method)._pagination_cfg
+    except Exception:
         return {}
 
 

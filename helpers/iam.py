@@ -31,22 +31,16 @@ from __future__ import annotations
 import fnmatch
 import json
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import pandas as pd
 from botocore.exceptions import ClientError
-from tqdm import TqdmWarning
-
-with warnings.catch_warnings():
-    # Without ipywidgets, tqdm.auto falls back to text bars and warns once; text is fine.
-    warnings.simplefilter("ignore", TqdmWarning)
-    from tqdm.auto import tqdm
 
 from helpers.clients import Backend, error_code
 from helpers.naming import Names, workshop_tags
+from helpers.progress import tqdm
 
 T = TypeVar("T")
 

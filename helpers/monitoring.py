@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from boto3.dynamodb.types import TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from helpers import iam
@@ -334,6 +334,7 @@ class WriteRecorder:
         self.key_names = tuple(key_names)
         self._rows: list[dict[str, Any]] = []
         self._serializer = TypeSerializer()
+        self._deserializer = TypeDeserializer()
         self._client = backend.client("dynamodb")
 
     def _label(self, item: Mapping[str, Any]) -> str:
@@ -418,6 +419,50 @@ class WriteRecorder:
                     request = unprocessed
                     time.sleep(0.1)
                 bar.update(len(chunk))
+
+    def delete_many_existing(self, keys: Sequence[Mapping[str, Any]]) -> int:
+        """Delete the items of ``keys`` (DynamoDB JSON) that exist; return how many did.
+
+        Only an item that existed gives a REMOVE record, so the count is what the
+        function will see (a notebook's "start over").
+        """
+        plain = [{k: self._deserializer.deserialize(v) for k, v in key.items()
+                  if k in self.key_names} for key in keys]
+        return sum(self.delete(key) for key in plain)
+
+    def observe(self, method: str, params: Mapping[str, Any], response: Any,
+                sent: datetime) -> None:
+        """Note a write made elsewhere (a taught client's listener, see :mod:`helpers.calls`).
+
+        Parameters
+        ----------
+        method : str
+            ``put_item``, ``update_item``, ``delete_item`` or ``batch_write_item``
+            (other calls are ignored).
+        params : Mapping
+            The call's parameters (DynamoDB JSON).
+        response : Any
+            Its response (``Attributes`` tells a MODIFY put, an existing deleted item).
+        sent : datetime
+            When the request left.
+        """
+        def plain(image: Mapping[str, Any]) -> dict[str, Any]:
+            return {k: self._deserializer.deserialize(v) for k, v in image.items()}
+
+        if method == "put_item" and params.get("TableName") == self.table:
+            self._note(plain(params["Item"]),
+                       "MODIFY" if (response or {}).get("Attributes") else "INSERT", sent)
+        elif method == "update_item" and params.get("TableName") == self.table:
+            self._note(plain(params["Key"]), "MODIFY", sent)
+        elif method == "delete_item" and params.get("TableName") == self.table:
+            if params.get("ReturnValues") != "ALL_OLD" or (response or {}).get("Attributes"):
+                self._note(plain(params["Key"]), "REMOVE", sent)
+        elif method == "batch_write_item":
+            for request in params["RequestItems"].get(self.table, []):
+                if "PutRequest" in request:
+                    self._note(plain(request["PutRequest"]["Item"]), "INSERT", sent)
+                else:
+                    self._note(plain(request["DeleteRequest"]["Key"]), "REMOVE", sent)
 
     def frame(self) -> pd.DataFrame:
         """Every write so far: ``item``, ``event``, ``written_at`` (UTC)."""
