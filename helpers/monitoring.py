@@ -21,7 +21,6 @@ What Lambda records for every invocation, and how to read it back:
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ import pandas as pd
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from helpers import iam
+from helpers import iam, loglines
 from helpers.clients import Backend
 from helpers.functions import get_configuration, log_events, reserved_concurrency
 from helpers.iam import tqdm
@@ -57,23 +56,13 @@ METRIC_UNITS = {
     "IteratorAge": "ms",
 }
 
-_REPORT = re.compile(
-    r"REPORT RequestId: (?P<request_id>\S+)\s+Duration: (?P<duration_ms>[\d.]+) ms\s+"
-    r"Billed Duration: (?P<billed_ms>\d+) ms\s+Memory Size: (?P<memory_mb>\d+) MB\s+"
-    r"Max Memory Used: (?P<max_memory_mb>\d+) MB"
-    r"(?:\s+Init Duration: (?P<init_ms>[\d.]+) ms)?(?:\s+Status: (?P<status>\w+))?"
-)
-_START = re.compile(r"^START RequestId: (?P<request_id>\S+)")
-_END = re.compile(r"^END RequestId: (?P<request_id>\S+)")
-_TAGGED = re.compile(
-    r"^\[(?P<level>[A-Z]+)\]\t\S+\t(?P<request_id>[0-9a-f-]{36})\t(?P<text>.*)", re.S
-)
-_ERROR = re.compile(r"^\[ERROR\] (?P<error>[A-Za-z_.]+(?:Error|Exception|Timedout)?)[:\s]")
-_TIMEOUT = re.compile(r"Task timed out after")
+# The log lines parsed below are defined in helpers.loglines.
+_REPORT, _START, _END, _TAGGED = loglines.REPORT, loglines.START, loglines.END, loglines.TAGGED
+_ERROR, _TIMEOUT = loglines.ERROR, loglines.TIMEOUT
 #: Lines saying how many records a batch held: the stream processor's and the replicator's.
-SUMMARY = re.compile(r"(?:Successfully processed|Replicated) (?P<count>\d+) records")
+SUMMARY = loglines.SUMMARY
 #: The stream processor's per-record line.
-RECORD_LINE = re.compile(r"Processing (?P<event>INSERT|MODIFY|REMOVE) for item: (?P<item>.+)$")
+RECORD_LINE = loglines.RECORD.pattern
 
 
 def default_period(backend: Backend) -> int:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.metadata
 import importlib.util
 import io
+import json
 import logging
 import os
+import re
 import shutil
+import subprocess
 import sys
 import zipfile
 import zipimport
@@ -17,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from helpers.packaging import (
+    FUNCTION_FOLDERS,
     LAMBDA_SRC_DIR,
     WORKSHOP_FUNCTIONS,
     FunctionPackage,
@@ -27,6 +32,8 @@ from helpers.packaging import (
     is_packaged,
     package_function,
 )
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -238,3 +245,204 @@ def test_copied_folder_gives_the_same_code_sha256(tmp_path):
 
     # when / then
     assert build_zip(copy).code_sha256 == package_function("stream_processor").code_sha256
+
+
+# --- libraries named in requirements.txt ----------------------------------------------
+
+POWERTOOLS = "aws-lambda-powertools"
+
+#: What the Lambda Python runtime brings besides the standard library (import names).
+RUNTIME_MODULES = ("boto3", "botocore", "jmespath", "s3transfer", "urllib3", "dateutil", "six")
+
+
+@pytest.fixture
+def powertools_source(tmp_path: Path) -> Path:
+    folder = tmp_path / "fn_with_powertools"
+    folder.mkdir()
+    (folder / "app.py").write_text("import aws_lambda_powertools\n")
+    (folder / "requirements.txt").write_text(f"# bundled\n{POWERTOOLS}\n")
+    return folder
+
+
+def _write_requirements(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "app.py").write_text("X = 1\n")
+    (folder / "requirements.txt").write_text(text)
+    return folder
+
+
+def test_named_library_is_bundled_at_the_pinned_installed_version(powertools_source):
+    # given
+    installed = importlib.metadata.version(POWERTOOLS)
+
+    # when
+    package = build_zip(powertools_source)
+
+    # then
+    assert (POWERTOOLS, installed) in package.bundled
+    assert "aws_lambda_powertools/__init__.py" in package.files
+    assert "aws_lambda_powertools/utilities/batch/base.py" in package.files
+    assert f"aws_lambda_powertools-{installed}.dist-info/METADATA" in package.files
+
+
+def test_dependencies_are_bundled_but_not_what_the_runtime_provides(powertools_source):
+    # given / when
+    package = build_zip(powertools_source)
+
+    # then: typing-extensions is a Powertools dependency; jmespath ships with boto3
+    assert "typing_extensions.py" in package.files
+    assert not any(name.startswith(("jmespath", "boto3", "botocore")) for name in package.files)
+    assert {name for name, _ in package.bundled} == {POWERTOOLS, "typing-extensions"}
+
+
+def test_bundle_has_no_caches_installer_files_or_requirements_file(powertools_source):
+    # given / when
+    files = build_zip(powertools_source).files
+
+    # then
+    assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
+    assert not [f for f in files if f.endswith(("/RECORD", "/INSTALLER", "/REQUESTED"))]
+    assert "requirements.txt" not in files
+
+
+def test_bundle_is_reproducible(powertools_source):
+    # given / when
+    first, second = build_zip(powertools_source), build_zip(powertools_source)
+
+    # then
+    assert first.zip_bytes == second.zip_bytes
+
+
+def test_summary_reports_the_zip_size_and_the_bundled_versions(powertools_source):
+    # given
+    package = build_zip(powertools_source)
+
+    # when
+    summary = package.summary()
+
+    # then
+    assert f"{package.size / 1024**2:.2f} MB" in summary
+    assert f"{POWERTOOLS} {importlib.metadata.version(POWERTOOLS)}" in summary
+
+
+def test_folder_without_requirements_bundles_nothing():
+    # given / when
+    package = package_function("stream_processor")
+
+    # then
+    assert package.bundled == ()
+    assert package.files == ("app.py",)
+    assert "no bundled library" in package.summary()
+
+
+def test_a_library_that_is_not_installed_is_refused_with_the_fix(tmp_path):
+    # given
+    folder = _write_requirements(tmp_path / "fn", "surely-not-installed-distribution\n")
+
+    # when / then
+    with pytest.raises(PackagingError, match="make lock"):
+        build_zip(folder)
+
+
+def test_a_version_the_lock_file_does_not_pin_is_refused(tmp_path):
+    # given
+    folder = _write_requirements(tmp_path / "fn", f"{POWERTOOLS}<1\n")
+
+    # when / then
+    with pytest.raises(PackagingError, match=re.escape("requirements.lock")):
+        build_zip(folder)
+
+
+@pytest.mark.parametrize(
+    "line", ["-r other.txt", f"{POWERTOOLS} @ https://example.com/pt.whl", "--hash=sha256:00"]
+)
+def test_lines_that_would_need_a_download_are_refused(tmp_path, line):
+    # given
+    folder = _write_requirements(tmp_path / "fn", f"{line}\n")
+
+    # when / then
+    with pytest.raises(PackagingError, match=re.escape("requirements.txt:1")):
+        build_zip(folder)
+
+
+def test_a_library_with_compiled_code_is_refused(tmp_path):
+    # given: psutil ships a C extension built for this machine
+    folder = _write_requirements(tmp_path / "fn", "psutil\n")
+
+    # when / then
+    with pytest.raises(PackagingError, match="compiled extension"):
+        build_zip(folder)
+
+
+def test_production_variants_bundle_powertools():
+    # given / when
+    packages = {name: package_function(name) for name in FUNCTION_FOLDERS}
+
+    # then
+    bundles = {name: dict(package.bundled).get(POWERTOOLS) for name, package in packages.items()}
+    assert bundles == {
+        "stream_processor": None,
+        "replicator": None,
+        "stream_processor_production": importlib.metadata.version(POWERTOOLS),
+        "replicator_production": importlib.metadata.version(POWERTOOLS),
+    }
+
+
+@pytest.fixture(scope="module")
+def lambda_runtime_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding only what the Lambda Python runtime adds to the standard library."""
+    folder = tmp_path_factory.mktemp("runtime")
+    for module in RUNTIME_MODULES:
+        spec = importlib.util.find_spec(module)
+        origin = Path(spec.origin)
+        target = origin.parent if origin.name == "__init__.py" else origin
+        (folder / target.name).symlink_to(target)
+    return folder
+
+
+_RUN_IN_ISOLATION = """
+import importlib, json, sys
+task_root, runtime, handler, event = sys.argv[1:5]
+sys.path[:0] = [task_root, runtime]
+module_name, function_name = handler.rsplit(".", 1)
+module = importlib.import_module(module_name)
+result = {"loaded_from": {name: getattr(sys.modules[name], "__file__", None)
+                          for name in ("aws_lambda_powertools", "typing_extensions")
+                          if name in sys.modules}}
+if event:
+    result["response"] = getattr(module, function_name)(json.loads(event), None)
+print(json.dumps(result))
+"""
+
+
+@pytest.mark.parametrize("folder", sorted(FUNCTION_FOLDERS))
+def test_each_zip_runs_with_only_the_lambda_runtimes_libraries(
+    folder, tmp_path, lambda_runtime_path
+):
+    # given: the zip unpacked as Lambda's task root, and no site-packages (python -S)
+    task_root = tmp_path / "task"
+    with zipfile.ZipFile(io.BytesIO(package_function(folder).zip_bytes)) as archive:
+        archive.extractall(task_root)
+    event = ""
+    if folder.startswith("stream_processor"):
+        event = (REPO_ROOT / "tests" / "events" / "ecommerce_poison_batch.json").read_text()
+
+    # when
+    completed = subprocess.run(
+        [sys.executable, "-S", "-I", "-c", _RUN_IN_ISOLATION, str(task_root),
+         str(lambda_runtime_path), FUNCTION_FOLDERS[folder], event],
+        capture_output=True, text=True, timeout=120, env={"AWS_DEFAULT_REGION": "us-east-1"},
+    )
+
+    # then
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    for name, path in result["loaded_from"].items():
+        assert path.startswith(str(task_root)), f"{name} came from {path}"
+    if folder == "stream_processor_production":
+        assert "aws_lambda_powertools" in result["loaded_from"]
+        assert result["response"] == {
+            "batchItemFailures": [{"itemIdentifier": "400000000000000000000000402"}]
+        }
+    elif folder == "stream_processor":
+        assert json.loads(result["response"]["body"])["processed_count"] == 3

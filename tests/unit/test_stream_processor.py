@@ -10,6 +10,10 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import (
+    BatchProcessingError,
+    UnexpectedBatchTypeError,
+)
 
 PRODUCT_KEY = {"PK": {"S": "PRODUCT#p1"}, "SK": {"S": "DETAILS"}}
 
@@ -177,3 +181,190 @@ def test_a_failing_record_stops_the_batch_before_the_summary_line(
 
     # then: nothing claims success, so the retried batch is not counted twice
     assert not [m for m in caplog.messages if m.startswith("Successfully processed")]
+
+
+# --- the production variant (lambda_src/stream_processor_production) --------------------
+
+
+@pytest.fixture
+def production(load_lambda_module):
+    """``lambda_src/stream_processor_production/app.py``, freshly imported."""
+    return load_lambda_module("stream_processor_production", "app")
+
+
+@pytest.fixture
+def sleeps(production, monkeypatch) -> list[float]:
+    """The production function's pauses, recorded instead of slept."""
+    slept: list[float] = []
+    monkeypatch.setattr(production, "_sleep", slept.append)
+    return slept
+
+
+def batch_of(make_record, *fail_modes: str | None) -> dict:
+    """One INSERT per entry, sequence numbers 1, 2, …; ``fail_mode`` set where given."""
+    records = []
+    for number, mode in enumerate(fail_modes, start=1):
+        key = {"PK": {"S": f"PRODUCT#p{number}"}, "SK": {"S": "DETAILS"}}
+        image = {**key, "price": {"N": "10"}}
+        if mode is not None:
+            image["fail_mode"] = {"S": mode}
+        records.append(
+            make_record("INSERT", key, new_image=image, sequence_number=str(number))
+        )
+    return {"Records": records}
+
+
+def test_production_answers_an_empty_partial_response_on_success(production, load_event):
+    # given
+    event = load_event("dynamodb_update")
+
+    # when
+    response = production.lambda_handler(event, None)
+
+    # then
+    assert response == {"batchItemFailures": []}
+
+
+def test_production_ignores_the_old_environment_switch(production, load_event, monkeypatch):
+    # given: the variable that used to mirror the trigger's FunctionResponseTypes
+    monkeypatch.setenv("REPORT_BATCH_ITEM_FAILURES", "false")
+    event = load_event("ecommerce_poison_batch")
+
+    # when
+    response = production.lambda_handler(event, None)
+
+    # then: the answer does not depend on it
+    assert response == {"batchItemFailures": [{"itemIdentifier": "400000000000000000000000402"}]}
+
+
+def test_report_fails_only_that_record_and_the_later_ones_still_run(
+    production, make_record, caplog
+):
+    # given
+    event = batch_of(make_record, None, "report", None, None)
+
+    # when
+    response = production.lambda_handler(event, None)
+
+    # then: as AWS's sample and Powertools do, only the failing record is reported
+    assert response == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+    processed = [m for m in caplog.messages if m.startswith("Processing INSERT for item")]
+    assert len(processed) == 4
+    assert "Successfully processed 3 records" in caplog.messages
+
+
+def test_each_failing_record_is_reported(production, make_record):
+    # given
+    event = batch_of(make_record, "report", None, "report")
+
+    # when
+    response = production.lambda_handler(event, None)
+
+    # then: Lambda checkpoints at the lowest one, "1"
+    assert response == {"batchItemFailures": [{"itemIdentifier": "1"}, {"itemIdentifier": "3"}]}
+
+
+def test_unknown_fail_mode_is_bad_data_and_fails_that_record(production, make_record, caplog):
+    # given
+    event = batch_of(make_record, None, "explode")
+
+    # when
+    response = production.lambda_handler(event, None)
+
+    # then
+    assert response == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+    assert any("FailModeError" in m and "explode" in m for m in caplog.messages)
+
+
+def test_when_every_record_fails_the_invocation_fails(production, make_record):
+    # given
+    event = batch_of(make_record, "report", "report")
+
+    # when / then: Powertools raises, so Lambda retries the whole batch
+    with pytest.raises(BatchProcessingError, match="All records failed"):
+        production.lambda_handler(event, None)
+
+
+def test_raise_fails_the_whole_invocation_after_logging_the_batch(
+    production, make_record, caplog
+):
+    # given
+    event = batch_of(make_record, None, "raise", None)
+
+    # when
+    with pytest.raises(production.InjectedFailureError, match="fail_mode=raise"):
+        production.lambda_handler(event, None)
+
+    # then: every delivered record was logged, and nothing claims success
+    assert len([m for m in caplog.messages if m.startswith("Processing INSERT for")]) == 3
+    assert not [m for m in caplog.messages if m.startswith("Successfully processed")]
+
+
+def test_timeout_sleeps_past_the_remaining_time(production, make_record, lambda_context, sleeps):
+    # given
+    lambda_context.remaining_millis = 3_000
+    event = batch_of(make_record, "timeout")
+
+    # when
+    with pytest.raises(production.InjectedTimeoutError):
+        production.lambda_handler(event, lambda_context)
+
+    # then
+    assert sleeps == [3.0 + production.TIMEOUT_MARGIN_SECONDS]
+
+
+def test_timeout_sleep_is_capped(production, make_record, lambda_context, sleeps):
+    # given
+    lambda_context.remaining_millis = 5_000_000
+    event = batch_of(make_record, "timeout")
+
+    # when
+    with pytest.raises(production.InjectedTimeoutError):
+        production.lambda_handler(event, lambda_context)
+
+    # then
+    assert sleeps == [production.TIMEOUT_SLEEP_CAP_SECONDS]
+
+
+def test_timeout_without_a_context_fails_at_once(production, make_record, sleeps):
+    # given
+    event = batch_of(make_record, "timeout")
+
+    # when / then
+    with pytest.raises(production.InjectedTimeoutError, match="no Lambda context"):
+        production.lambda_handler(event, None)
+    assert sleeps == []
+
+
+def test_remove_reads_the_switch_from_the_old_image(production, make_record):
+    # given
+    old = {**PRODUCT_KEY, "fail_mode": {"S": "report"}}
+    ok = make_record("REMOVE", {"PK": {"S": "USER#u1"}}, old_image={"PK": {"S": "USER#u1"}},
+                     sequence_number="1")
+    failing = make_record("REMOVE", PRODUCT_KEY, old_image=old, sequence_number="2")
+
+    # when
+    response = production.lambda_handler({"Records": [ok, failing]}, None)
+
+    # then
+    assert response == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+
+
+def test_a_failure_does_not_leak_into_the_next_invocation(production, make_record):
+    # given
+    production.lambda_handler(batch_of(make_record, None, "report"), None)
+
+    # when
+    response = production.lambda_handler(batch_of(make_record, None, None), None)
+
+    # then
+    assert response == {"batchItemFailures": []}
+
+
+def test_production_refuses_an_event_that_is_not_a_stream_event(production):
+    # given
+    event = {"key1": "value1"}
+
+    # when / then
+    with pytest.raises(UnexpectedBatchTypeError):
+        production.lambda_handler(event, None)
