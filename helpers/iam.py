@@ -69,6 +69,8 @@ STREAM_READ_ACTIONS = (
 
 LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
 REPLICA_WRITE_ACTIONS = ("dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
+#: What Exercise 8's policy allows on tables: enough for the teaching replicator only.
+LAB_REPLICA_WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:DeleteItem")
 
 POLICY_LOGS = "write-own-logs"
 POLICY_STREAM_READ = "read-stream"
@@ -205,14 +207,30 @@ def topic_publish_policy(topic_arn: str) -> dict[str, Any]:
     return _document(_allow(["sns:Publish"], [topic_arn], "PublishFailureRecords"))
 
 
-def replica_write_policy(backend: Backend, table: str) -> dict[str, Any]:
-    """Let the replicator write (batch put / delete) one table, and only that one.
+def replica_write_policy(backend: Backend, table: str,
+                         actions: Iterable[str] = REPLICA_WRITE_ACTIONS) -> dict[str, Any]:
+    """Write access to the replica table, and to nothing else.
 
-    Exercise 8's original policy allows ``PutItem`` and ``DeleteItem`` on ``*``;
-    the workshop's replicator writes with ``BatchWriteItem``, which needs its own
-    action (IAM checks ``PutItem``/``DeleteItem`` only for the single-item calls).
+    Exercise 8's original policy allows ``PutItem`` and ``DeleteItem`` on ``*``
+    (:data:`LAB_REPLICA_WRITE_ACTIONS`, enough for the teaching replicator); the
+    production replicator writes with ``BatchWriteItem``, which IAM checks as an
+    action of its own (:data:`REPLICA_WRITE_ACTIONS` adds it).
+
+    Parameters
+    ----------
+    backend : Backend
+        Where the table lives (account and region of its ARN).
+    table : str
+        The replica table.
+    actions : iterable of str
+        The DynamoDB actions to allow.
+
+    Returns
+    -------
+    dict
+        The policy document.
     """
-    return _document(_allow(REPLICA_WRITE_ACTIONS, [table_arn(backend, table)], "WriteReplica"))
+    return _document(_allow(tuple(actions), [table_arn(backend, table)], "WriteReplica"))
 
 
 def managed_policy_document(backend: Backend, arn: str = MANAGED_STREAM_POLICY_ARN) -> dict:

@@ -172,7 +172,7 @@ def metric_series(
 
 INVOCATION_COLUMNS = [
     "request_id", "start", "end", "duration_ms", "billed_ms", "memory_mb", "max_memory_mb",
-    "init_ms", "cold_start", "error", "records", "items", "lines",
+    "init_ms", "cold_start", "error", "delivered", "records", "items", "lines",
 ]
 
 
@@ -191,7 +191,11 @@ def parse_invocations(events: pd.DataFrame) -> pd.DataFrame:
         One row per invocation, oldest first: ``request_id``, ``start``, ``end``,
         ``duration_ms``, ``billed_ms``, ``memory_mb``, ``max_memory_mb``,
         ``init_ms``, ``cold_start``, ``error`` (error type or ``None``),
-        ``records`` (from the batch summary line, else the per-record lines),
+        ``delivered`` (the batch Lambda sent, from the ``Received N records`` line of
+        the production variants; else, for an invocation that succeeded, ``records``;
+        else ``None``: a teaching function that failed does not say),
+        ``records`` (what the function processed: from the batch summary line, else
+        the per-record lines it wrote before it failed),
         ``items`` (keys named by per-record lines) and ``lines``.
     """
     rows: dict[str, dict[str, Any]] = {}
@@ -210,6 +214,7 @@ def parse_invocations(events: pd.DataFrame) -> pd.DataFrame:
                 "init_ms": None,
                 "error": None,
                 "summary": None,
+                "delivered": None,
                 "items": [],
                 "lines": [],
             }
@@ -247,6 +252,8 @@ def parse_invocations(events: pd.DataFrame) -> pd.DataFrame:
                 r["error"] = r["error"] or error["error"]
             elif _TIMEOUT.search(message):
                 r["error"] = "Sandbox.Timedout"
+            if received := loglines.RECEIVED.search(text):
+                r["delivered"] = int(received["count"])
             if summary := SUMMARY.search(text):
                 r["summary"] = int(summary["count"])
             if record := RECORD_LINE.search(text):
@@ -258,6 +265,10 @@ def parse_invocations(events: pd.DataFrame) -> pd.DataFrame:
     frame["records"] = [
         len(items) if pd.isna(s) else int(s)
         for s, items in zip(frame["summary"], frame["items"], strict=True)
+    ]
+    frame["delivered"] = [
+        int(d) if pd.notna(d) else (n if e is None else None)
+        for d, n, e in zip(frame["delivered"], frame["records"], frame["error"], strict=True)
     ]
     frame = frame.drop(columns="summary")
     frame = frame.sort_values("start", kind="stable", na_position="last").reset_index(drop=True)
@@ -280,13 +291,21 @@ def invocations(
 
 
 def invocation_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """The columns of :func:`invocations` a learner reads first, times as ``HH:MM:SS.mmm``."""
+    """The columns of :func:`invocations` a learner reads first, times as ``HH:MM:SS.mmm``.
+
+    ``records delivered`` is the batch Lambda sent; ``records processed`` what the
+    function got through before it returned or failed.
+    """
+    columns = ["start", "records delivered", "records processed", "duration (ms)",
+               "cold start", "error", "items"]
     if frame.empty:
-        return pd.DataFrame(columns=["start", "records", "duration (ms)", "error", "items"])
+        return pd.DataFrame(columns=columns)
     return pd.DataFrame(
         {
             "start": frame["start"].dt.strftime("%H:%M:%S.%f").str[:-3],
-            "records": frame["records"],
+            "records delivered": [("?" if d is None or pd.isna(d) else int(d))
+                                  for d in frame["delivered"]],
+            "records processed": frame["records"],
             "duration (ms)": frame["duration_ms"].round(1),
             "cold start": frame["cold_start"],
             "error": frame["error"].fillna(""),
@@ -476,6 +495,37 @@ def read_item(backend: Backend, table: str, key: Mapping[str, Any]) -> dict[str,
 def run_id() -> str:
     """A short id for this run (UTC time), to give a run's test items keys of their own."""
     return now().strftime("%H%M%S%f")[:9]
+
+
+def wait_for_log(backend: Backend, function: str, *, since: datetime | float, pattern: str,
+                 timeout: float = 15.0) -> pd.DataFrame:
+    """Wait until the function's log has lines matching ``pattern`` since ``since``.
+
+    Parameters
+    ----------
+    backend : Backend
+        Where the function lives.
+    function : str
+        Function name.
+    since : datetime or float
+        Oldest event considered.
+    pattern : str
+        A CloudWatch Logs filter pattern (a word, or ``"quoted text"``).
+    timeout : float
+        Seconds; afterwards the (possibly empty) result is returned, not an error:
+        a line that never comes is an answer too.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The matching log events (:func:`helpers.functions.log_events` columns).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = log_events(backend, function, since=since, pattern=pattern)
+        if not found.empty or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2 if backend.name != "aws" else 2.0)
 
 
 def processed_times(backend: Backend, function: str, *, since: datetime | float) -> pd.DataFrame:
@@ -1050,6 +1100,20 @@ def diagnose(
             "trigger retries the batch and blocks the shard.",
             errors=errors,
             last_error=last_error,
+        )
+    reported = [line for lines in calls.get("lines", []) for line in lines
+                if loglines.REPORTED.search(line)]
+    listens = "ReportBatchItemFailures" in (mapping.get("FunctionResponseTypes") or [])
+    if not check("trigger reads partial batch responses", listens or not reported,
+                 f"{len(reported)} partial response(s); FunctionResponseTypes "
+                 f"{mapping.get('FunctionResponseTypes') or []}"):
+        return done(
+            "partial-responses-ignored",
+            f"The function reported failed records ({len(reported)} batchItemFailures "
+            "answer(s)) but the trigger lacks FunctionResponseTypes=['ReportBatchItemFailures'], "
+            "so Lambda ignores the answers and counts those batches as successes: the "
+            "reported records are skipped. Add ReportBatchItemFailures to the trigger.",
+            reported=len(reported),
         )
     invoked = len(calls)
     return done(

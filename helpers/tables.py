@@ -403,6 +403,11 @@ def stream_arn(backend: Backend, table: str) -> str:
     return description["LatestStreamArn"]
 
 
+def wait_for_table(backend: Backend, table: str, *, timeout: float = 300.0) -> None:
+    """Wait until ``table`` is ``ACTIVE`` again (after an ``UpdateTable``)."""
+    _wait(backend, backend.client("dynamodb"), "table_exists", table, timeout)
+
+
 def wait_for_stream(backend: Backend, table: str, *, timeout: float = 300.0) -> str:
     """Wait until ``table`` is ``ACTIVE`` with its stream on, and return the stream's ARN.
 
