@@ -19,6 +19,12 @@ update calls AWS offers, each shown with its own CLI line
 (:mod:`helpers.reruns`). So the cell means "create this, or make the existing one
 look like this", and the learner sees which calls that took.
 
+**Through the CLI.** With ``WORKSHOP_CALLS_VIA_CLI=1`` the taught calls are not
+made with boto3 but by running the shown line with the real AWS CLI (the one in
+this environment), against the same backend; its JSON output becomes the
+response and its error a ``ClientError`` with the same code. A notebook run in
+that mode proves that every line it shows works as printed.
+
 **Record.** When ``WORKSHOP_CALL_LOG`` names a file, every taught call is appended
 to it as one JSON line (service, method, parameters, CLI line, the error code if it
 failed, the response): the notebook tests replay those lines with the real AWS CLI.
@@ -28,14 +34,21 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import io
 import json
 import os
+import re
+import shlex
 import string
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
 
 from helpers import cli
 from helpers.clients import Backend, error_code
@@ -43,6 +56,9 @@ from helpers.display import markdown
 from helpers.iam import retry_while_propagating
 
 ENV_CALL_LOG = "WORKSHOP_CALL_LOG"
+ENV_VIA_CLI = "WORKSHOP_CALLS_VIA_CLI"
+_CLI_ERROR = re.compile(r"An error occurred \((?P<code>[^)]+)\) when calling the (?P<op>\w+) "
+                        r"operation(?: \(reached max retries: \d+\))?: (?P<message>.*)", re.S)
 
 # Where the same step is in the AWS console, per (service, method). Placeholders
 # are the call's parameters.
@@ -171,7 +187,7 @@ class TaughtClient:
             # On AWS a role or policy made a moment ago may not have reached Lambda
             # yet: retry while AWS says so (with a progress bar); elsewhere, once.
             response = retry_while_propagating(
-                self.backend, lambda: getattr(self.raw, method)(**params))
+                self.backend, lambda: self._send(method, params, line))
         except ClientError as exc:
             code = error_code(exc)
             _log(self.service, method, params, line, error=code, response=None)
@@ -186,6 +202,63 @@ class TaughtClient:
         if self.listener is not None:
             self.listener(method, params, response, sent)
         return Response(response) if isinstance(response, dict) else response
+
+
+    def _send(self, method: str, params: Mapping[str, Any], line: str) -> Any:
+        if os.environ.get(ENV_VIA_CLI) == "1":
+            return run_cli(self.backend, line)
+        return getattr(self.raw, method)(**params)
+
+
+def run_cli(backend: Backend, line: str) -> dict[str, Any]:
+    """Run one CLI line (as :func:`helpers.cli.command` wrote it) against ``backend``.
+
+    Parameters
+    ----------
+    backend : Backend
+        Its endpoint, region and credentials are passed to the CLI.
+    line : str
+        The command, starting with ``aws``.
+
+    Returns
+    -------
+    dict
+        The CLI's JSON output; for ``lambda invoke``, ``Payload`` holds the outfile.
+
+    Raises
+    ------
+    botocore.exceptions.ClientError
+        With the code and message the CLI printed.
+    """
+    words = shlex.split(line)
+    aws = str(Path(sys.executable).with_name("aws"))
+    env = dict(os.environ)
+    credentials = backend.session.get_credentials() if backend.session else None
+    if credentials is not None:
+        frozen = credentials.get_frozen_credentials()
+        env.update(AWS_ACCESS_KEY_ID=frozen.access_key, AWS_SECRET_ACCESS_KEY=frozen.secret_key)
+        if frozen.token:
+            env["AWS_SESSION_TOKEN"] = frozen.token
+    extra = ["--output", "json", "--region", backend.region]
+    if backend.endpoint_url:
+        extra += ["--endpoint-url", backend.endpoint_url]
+    with tempfile.TemporaryDirectory() as scratch:
+        outfile = Path(scratch) / cli.INVOKE_OUTFILE
+        if words[1:3] == ["lambda", "invoke"]:
+            words[-1] = str(outfile)
+        done = subprocess.run([aws, *words[1:], *extra], cwd=cli.ROOT, env=env, text=True,
+                              capture_output=True, timeout=600, check=False)
+        if done.returncode != 0:
+            match = _CLI_ERROR.search(done.stderr)
+            code, message = (match["code"], match["message"].strip()) if match else (
+                "CLIError", done.stderr.strip())
+            operation = match["op"] if match else words[2]
+            raise ClientError({"Error": {"Code": code, "Message": message}}, operation)
+        response = json.loads(done.stdout) if done.stdout.strip() else {}
+        if outfile.exists():
+            data = outfile.read_bytes()
+            response["Payload"] = StreamingBody(io.BytesIO(data), len(data))
+    return response
 
 
 def client(backend: Backend, service: str, *, listener: Any = None) -> TaughtClient:
@@ -231,6 +304,7 @@ def _log(service: str, method: str, params: Mapping[str, Any], line: str, *,
     if not target:
         return
     entry = {"service": service, "method": method, "params": _plain(params), "cli": line,
+             "via": "cli" if os.environ.get(ENV_VIA_CLI) == "1" else "boto3",
              "error": error, "response": _plain(response) if response is not None else None}
     with Path(target).open("a", encoding="utf-8") as out:
         out.write(json.dumps(entry) + "\n")

@@ -27,10 +27,10 @@ NOTEBOOKS_DIR = workshop.NOTEBOOKS_DIR
 ORDER = [*workshop.NOTEBOOKS[:1], "00_setup#rerun", *workshop.NOTEBOOKS[1:], "99_cleanup#rerun"]
 PLOTS = {  # notebook -> least number of figures its executed copy must hold
     "00_setup": 1,
-    "02_trigger": 1,
-    "03_test_processing": 5,
-    "04_advanced_config": 2,
-    "05_replication_logfile": 2,
+    "03_test_processing": 4,
+    "04_replication_logfile": 2,
+    "05_failures_and_destinations": 1,
+    "06_monitoring_and_troubleshooting": 2,
 }
 TOTAL_SECONDS_BUDGET = 240.0  # about 70 s on a laptop; generous for slow CI machines
 
@@ -197,6 +197,7 @@ def test_function_notebook(executed: Execution) -> None:
     assert figures["test_event_processed"] == 3
     assert figures["reserved_concurrency"] == 10
     assert figures["runtime_error_code"] == "InvalidParameterValueException"
+    assert figures["function_lines"] <= 150
 
 
 @pytest.mark.slow
@@ -208,6 +209,7 @@ def test_trigger_notebook(executed: Execution) -> None:
     assert figures["mapping_batch_size"] == 10
     # TRIM_HORIZON: every item written in 00 reaches the function.
     assert figures["initial_records_processed"] == executed.figures("00_setup")["ecommerce_items"]
+    assert figures["largest_batch"] == 10
 
 
 @pytest.mark.slow
@@ -222,18 +224,28 @@ def test_processing_notebook(executed: Execution) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-def test_advanced_config_notebook(executed: Execution) -> None:
-    figures = executed.figures("04_advanced_config")
+def test_failures_notebook(executed: Execution) -> None:
+    figures = executed.figures("05_failures_and_destinations")
     assert figures["destination_permission_error"] == "InvalidParameterValueException"
     assert figures["dead_letter_messages"] == 1
     assert figures["dead_letter_records"] == 1
     assert figures["dead_letter_invocations"] == 4  # 1 + 3 retries
     assert figures["poison_invocations"] == 8  # whole, 2 halves, 2 quarters, 3 retries
+    # the batches Lambda delivered (not what the function logged before failing)
+    assert figures["poison_delivered"] == [5, 2, 3, 1, 1, 1, 1, 2]
     assert figures["partial_dead_letter_records"] == 3
+    assert figures["ignored_partial_diagnosis"] == "partial-responses-ignored"
     assert figures["filter_processed"] == 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_monitoring_notebook(executed: Execution) -> None:
+    figures = executed.figures("06_monitoring_and_troubleshooting")
     assert figures["errors_alarm"] == "ALARM"
     assert figures["alarm_notifications"] >= 1
     assert figures["dashboard_problems"] == 0
+    assert figures["timeout_errors"] == ["Sandbox.Timedout"]
     assert figures["diagnoses"] == [
         "healthy",
         "trigger-disabled",
@@ -248,13 +260,32 @@ def test_advanced_config_notebook(executed: Execution) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_replication_notebook(executed: Execution) -> None:
-    figures = executed.figures("05_replication_logfile")
+    figures = executed.figures("04_replication_logfile")
     assert figures["logfile_items"] == 6000
     assert figures["replica_items"] == 2000
     assert figures["replica_servererror"] == 13
     assert figures["replica_matches"] is True
     assert figures["replicator_errors"] == 0
     assert figures["replication_lag_p50_ms"] > 0
+    assert figures["replicator_lines"] <= 150
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("run", ORDER)
+def test_executed_pages_hold_no_bare_values_or_empty_bars(executed: Execution, run: str) -> None:
+    # given: the text a reader sees in the executed notebook
+    texts = [
+        "".join(o.get("data", {}).get("text/plain", "")) + "".join(o.get("text", ""))
+        for cell in executed.notebook(run).cells if cell.cell_type == "code"
+        for o in cell.outputs
+        if "text/html" not in o.get("data", {}) and "image/png" not in o.get("data", {})
+    ]
+    # then: no echoed response or return value, no recorded figure, no bar stuck at 0%
+    for text in texts:
+        assert "ResponseMetadata" not in text, text[:200]
+        assert not text.startswith(("recorded ", "'", "True", "False", "None")), text[:200]
+        assert not re.search(r"(?<!\d)0%\|", text), text[:200]
 
 
 @pytest.mark.slow
