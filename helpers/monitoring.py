@@ -960,7 +960,8 @@ class Diagnosis:
     problem : str or None
         A short code of the first problem: ``no-table``, ``stream-off``,
         ``no-function``, ``no-trigger``, ``old-stream``, ``trigger-disabled``,
-        ``missing-permission``, ``throttled``, ``function-failing``; ``None`` when healthy.
+        ``missing-permission``, ``throttled``, ``function-failing``,
+        ``partial-responses-ignored``; ``None`` when healthy.
     """
 
     checks: pd.DataFrame

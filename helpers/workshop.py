@@ -377,7 +377,7 @@ def run_notebook(
     share = write_kernelspec()
     output = out_dir / f"{name}.ipynb"
     start = time.perf_counter()
-    with _jupyter_path(share):
+    with _jupyter_path(share), _headless():
         pm.execute_notebook(
             str(NOTEBOOKS_DIR / f"{name}.ipynb"),
             str(output),
@@ -389,6 +389,22 @@ def run_notebook(
         )
     seconds = time.perf_counter() - start
     return NotebookRun(name, output, seconds, figures(output), _to_html(output) if html else None)
+
+
+@contextlib.contextmanager
+def _headless() -> Iterator[None]:
+    """Tell the kernels they run headless: progress bars stay silent (see helpers.progress)."""
+    from helpers.progress import ENV_HEADLESS
+
+    saved = os.environ.get(ENV_HEADLESS)
+    os.environ[ENV_HEADLESS] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(ENV_HEADLESS, None)
+        else:
+            os.environ[ENV_HEADLESS] = saved
 
 
 def run_notebooks(
