@@ -740,6 +740,12 @@ def alarms_table(backend: Backend, names: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["alarm", "condition", "state", "reason"])
 
 
+def alarm_state(backend: Backend, name: str) -> str | None:
+    """An alarm's ``StateValue`` (``OK``, ``ALARM``, ``INSUFFICIENT_DATA``); None if absent."""
+    found = backend.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    return found[0]["StateValue"] if found else None
+
+
 def wait_for_alarm(
     backend: Backend, name: str, state: str = "ALARM", *, timeout: float | None = None
 ) -> dict[str, Any]:
