@@ -28,7 +28,6 @@ endpoint applies changes at once, so it never retries there.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -41,6 +40,7 @@ from botocore.exceptions import ClientError
 from helpers.clients import Backend, error_code
 from helpers.naming import Names, workshop_tags
 from helpers.progress import tqdm
+from localaws.policy import evaluate
 
 T = TypeVar("T")
 
@@ -68,8 +68,9 @@ STREAM_READ_ACTIONS = (
 """What an event source mapping needs on a DynamoDB stream."""
 
 LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
-REPLICA_WRITE_ACTIONS = ("dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
-#: What Exercise 8's policy allows on tables: enough for the teaching replicator only.
+#: What the production replicator calls: it writes (puts and deletes) in batches only.
+REPLICA_WRITE_ACTIONS = ("dynamodb:BatchWriteItem",)
+#: What Exercise 8's policy allows on tables: what the teaching replicator calls.
 LAB_REPLICA_WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:DeleteItem")
 
 POLICY_LOGS = "write-own-logs"
@@ -212,9 +213,10 @@ def replica_write_policy(backend: Backend, table: str,
     """Write access to the replica table, and to nothing else.
 
     Exercise 8's original policy allows ``PutItem`` and ``DeleteItem`` on ``*``
-    (:data:`LAB_REPLICA_WRITE_ACTIONS`, enough for the teaching replicator); the
-    production replicator writes with ``BatchWriteItem``, which IAM checks as an
-    action of its own (:data:`REPLICA_WRITE_ACTIONS` adds it).
+    (:data:`LAB_REPLICA_WRITE_ACTIONS`, what the teaching replicator calls). The
+    production replicator writes (puts and deletes) with ``BatchWriteItem`` only,
+    which IAM authorizes as an action of its own (:data:`REPLICA_WRITE_ACTIONS`):
+    ``PutItem``/``DeleteItem`` are checked only for the single-item calls.
 
     Parameters
     ----------
@@ -431,24 +433,11 @@ def role_policies_table(backend: Backend, role: str) -> pd.DataFrame:
 def allows(documents: Iterable[Mapping[str, Any]], action: str, resource: str) -> bool:
     """Whether identity-based policy documents allow ``action`` on ``resource``.
 
-    ``Allow`` statements are matched by action (case-insensitive) and resource with
-    ``*``/``?`` wildcards; a matching ``Deny`` wins. Conditions and permission
-    boundaries are not evaluated: this is a diagnostic aid, not IAM.
+    The endpoint's own evaluator (:func:`localaws.policy.evaluate`): ``Action`` /
+    ``NotAction``, ``Resource`` / ``NotResource``, ``*``/``?`` wildcards, an explicit
+    ``Deny`` wins. Conditions and permission boundaries are not evaluated.
     """
-    verdict = False
-    for document in documents:
-        statements = document.get("Statement", [])
-        for statement in [statements] if isinstance(statements, dict) else statements:
-            actions = [a.lower() for a in _as_list(statement.get("Action"))]
-            resources = _as_list(statement.get("Resource"))
-            if not any(fnmatch.fnmatchcase(action.lower(), a) for a in actions):
-                continue
-            if not any(fnmatch.fnmatchcase(resource, r) for r in resources):
-                continue
-            if statement.get("Effect") == "Deny":
-                return False
-            verdict = verdict or statement.get("Effect") == "Allow"
-    return verdict
+    return evaluate(list(documents), action, resource).allowed
 
 
 def missing_actions(

@@ -31,6 +31,7 @@ DYNAMODB_WRITES = frozenset("DynamoDB_20120810." + op for op in (
     "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction", "UpdateTable",
     "DeleteTable", "CreateTable"))
 ENGINE_RESTART_PATH = "/_workshop/engine/restart"
+AUTHORIZATION_PATH = "/_workshop/authorization"
 _CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/")
 
 
@@ -69,6 +70,7 @@ class Router:
         self._dynamodb_writes = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        from localaws import authz
         from localaws.lambda_api import LambdaApi, Request, parse_query
 
         path = environ.get("PATH_INFO", "")
@@ -80,6 +82,13 @@ class Router:
             self.restart_engine()
             return self._send(start_response, 200, {"Content-Type": "application/json"},
                               json.dumps(self.status()).encode())
+        if path == AUTHORIZATION_PATH:  # which actions each role was evaluated for
+            return self._send(start_response, 200, {"Content-Type": "application/json"},
+                              json.dumps(authz.usage()).encode())
+        # A function's own calls are restricted to its execution role (GetRecords too).
+        denied = authz.authorize(environ)
+        if denied is not None:
+            return self._send(start_response, *denied)
         if environ.get("HTTP_X_AMZ_TARGET") == GET_RECORDS_TARGET:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
@@ -126,8 +135,9 @@ class Router:
     @staticmethod
     def _send(start_response: Any, status: int, headers: dict[str, str], body: bytes) -> Any:
         reason = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request",
-                  404: "Not Found", 409: "Conflict", 413: "Request Entity Too Large",
-                  429: "Too Many Requests", 500: "Internal Server Error"}.get(status, "")
+                  403: "Forbidden", 404: "Not Found", 409: "Conflict",
+                  413: "Request Entity Too Large", 429: "Too Many Requests",
+                  500: "Internal Server Error"}.get(status, "")
         out = dict(headers)
         out["Content-Length"] = str(len(body))
         start_response(f"{status} {reason}", list(out.items()))

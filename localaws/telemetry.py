@@ -30,11 +30,33 @@ UNITS = {
 
 
 def write_logs(account_id: str, region: str, group: str, stream: str,
-               events: list[tuple[int, str]]) -> None:
-    """Append ``(timestamp_ms, message)`` events to a log stream, creating it if needed."""
+               events: list[tuple[int, str]], *, role: str | None = None) -> bool:
+    """Append ``(timestamp_ms, message)`` events to a log stream, creating it if needed.
+
+    Parameters
+    ----------
+    role : str, optional
+        The function's execution role. When given, the events are delivered only if
+        the role may create the group and stream (when missing) and put events, as
+        Lambda delivers logs with the role's session; otherwise they are dropped
+        silently (the function still runs; the caller sees no error).
+
+    Returns
+    -------
+    bool
+        True when the events were written.
+    """
     if not events:
-        return
+        return False
     backend = logs_backends[account_id][region]
+    if role is not None:
+        from localaws import authz
+
+        group_exists = group in backend.groups
+        stream_exists = group_exists and stream in backend.groups[group].streams
+        if not authz.may_write_logs(account_id, region, role, group, stream,
+                                    group_exists=group_exists, stream_exists=stream_exists):
+            return False
     with _lock:
         if group not in backend.groups:
             backend.create_log_group(group, tags={})
@@ -44,6 +66,7 @@ def write_logs(account_id: str, region: str, group: str, stream: str,
         ordered = sorted(events, key=lambda e: e[0])
         backend.put_log_events(group, stream,
                                [{"timestamp": ts, "message": msg} for ts, msg in ordered])
+    return True
 
 
 def put_metrics(account_id: str, region: str, function_name: str,

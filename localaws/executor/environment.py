@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from localaws.executor import sessions
 from localaws.executor.function import FunctionSpec
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
@@ -82,6 +83,7 @@ class ExecutionEnvironment:
         self._lines: collections.deque[bytes] = collections.deque()
         self._next_memory_check = 0.0
         self._ready = False
+        self.session: sessions.Session | None = None
 
     # -- process management -------------------------------------------------
     def _environ(self) -> dict[str, str]:
@@ -104,16 +106,17 @@ class ExecutionEnvironment:
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
             "AWS_REGION": spec.region,
             "AWS_DEFAULT_REGION": spec.region,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
             "AWS_ENDPOINT_URL": self._endpoint_url,
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         })
+        if self.session is not None:  # the role session's keys, as the runtime sets them
+            env.update(self.session.environ())
         return env
 
     def start(self) -> None:
-        """Spawn the worker (the INIT phase begins; see :meth:`invoke`)."""
+        """Assume the role, spawn the worker (the INIT phase begins; see :meth:`invoke`)."""
+        spec = self.spec
+        self.session = sessions.issue(spec.account_id, spec.region, spec.role, spec.name)
         req_r, req_w = os.pipe()
         msg_r, msg_w = os.pipe()
         try:
@@ -135,6 +138,10 @@ class ExecutionEnvironment:
             os.close(req_r)
             os.close(msg_w)
         self._requests, self._messages = req_w, msg_r
+
+    def credentials_expire_within(self, seconds: float) -> bool:
+        """True when the environment's role session ends within ``seconds``."""
+        return self.session is not None and self.session.expires_within(seconds)
 
     @property
     def pid(self) -> int | None:

@@ -37,6 +37,7 @@ class FunctionSpec:
     code_sha256: str
     task_root: Path
     reserved_concurrency: int | None
+    role: str = ""  # the execution role's ARN
 
     @property
     def log_group(self) -> str:
@@ -47,7 +48,7 @@ class FunctionSpec:
     def fingerprint(self) -> tuple:
         """What makes environments interchangeable: code and configuration."""
         return (self.code_sha256, self.handler, self.timeout_s, self.memory_mb,
-                tuple(sorted(self.environment.items())), self.runtime)
+                tuple(sorted(self.environment.items())), self.runtime, self.role)
 
 
 def parse_function_name(name_or_arn: str) -> tuple[str, str | None, str | None]:
@@ -116,6 +117,7 @@ def resolve(account_id: str, region: str, name_or_arn: str, state_dir: Path) -> 
         task_root=root,
         reserved_concurrency=(int(fn.reserved_concurrency)
                               if fn.reserved_concurrency is not None else None),
+        role=str(fn.role or ""),
     )
 
 

@@ -34,6 +34,7 @@ log = logging.getLogger("localaws.executor")
 ACCOUNT_CONCURRENCY = 1000
 IDLE_SECONDS = 600.0
 ASYNC_THROTTLE_RETRY_SECONDS = 60.0
+SESSION_MARGIN_SECONDS = 300.0  # recycle an environment this long before its session ends
 _LOCAL_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 
@@ -69,7 +70,9 @@ class _FunctionPool:
 
     def acquire(self, spec: FunctionSpec, endpoint_url: str) -> tuple[ExecutionEnvironment, int]:
         with self.lock:
-            stale = [e for e in self.idle if e.spec.fingerprint != spec.fingerprint]
+            # Other settings, or a role session that could expire during the call.
+            stale = [e for e in self.idle if e.spec.fingerprint != spec.fingerprint
+                     or e.credentials_expire_within(spec.timeout_s + SESSION_MARGIN_SECONDS)]
             for env in stale:
                 self.idle.remove(env)
                 env.kill()
@@ -182,7 +185,8 @@ class Executor:
             raise
         pool.release(env, not outcome.recycled)
         lines = self._log_lines(spec, env, outcome, start_ms, cold)
-        telemetry.write_logs(account_id, spec.region, spec.log_group, env.log_stream, lines)
+        telemetry.write_logs(account_id, spec.region, spec.log_group, env.log_stream, lines,
+                             role=spec.role)
         telemetry.put_metrics(account_id, spec.region, spec.name, {
             "Invocations": 1,
             "Errors": 1 if outcome.failed else 0,

@@ -101,16 +101,28 @@ def zip_code(files: dict[str, str]) -> bytes:
     return buf.getvalue()
 
 
-def make_role(backend: Any, name: str, *, stream_access: bool = True,
+# What the test handlers do with their own credentials (journal and replica tables).
+TABLE_WRITES = {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:DeleteItem",
+                                              "dynamodb:BatchWriteItem"],
+                "Resource": "arn:aws:dynamodb:*:123456789012:table/*"}
+
+
+def make_role(backend: Any, name: str, *, stream_access: bool = True, table_writes: bool = True,
               extra: list[dict[str, Any]] | None = None) -> str:
-    """An execution role; with the managed stream policy unless told otherwise."""
+    """An execution role; with the managed stream policy (which also grants the log
+    actions) and item writes on every table, unless told otherwise.
+
+    The endpoint authorizes a function's calls by its role, as AWS does, so the
+    test handlers' journal writes need ``table_writes``.
+    """
     iam = backend.client("iam")
     arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
     if stream_access:
         iam.attach_role_policy(RoleName=name, PolicyArn=STREAM_POLICY)
-    if extra:
+    statements = ([TABLE_WRITES] if table_writes else []) + list(extra or [])
+    if statements:
         iam.put_role_policy(RoleName=name, PolicyName="extra", PolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": extra}))
+            {"Version": "2012-10-17", "Statement": statements}))
     return arn
 
 
