@@ -89,9 +89,12 @@ CONSOLE: dict[tuple[str, str], str] = {
         "Lambda → Functions → {FunctionName} → Add trigger → DynamoDB",
     ("lambda", "update_event_source_mapping"):
         "Lambda → Functions → (function) → Configuration → Triggers → (trigger) → Edit",
+    ("lambda", "delete_event_source_mapping"):
+        "Lambda → Functions → (function) → Configuration → Triggers → (trigger) → Delete",
     ("lambda", "get_event_source_mapping"):
         "Lambda → Functions → (function) → Configuration → Triggers",
     ("sqs", "create_queue"): "SQS → Queues → Create queue",
+    ("sqs", "get_queue_attributes"): "SQS → Queues → {QueueUrl} → Details (ARN)",
     ("sns", "create_topic"): "SNS → Topics → Create topic",
     ("sns", "subscribe"): "SNS → Topics → (topic) → Create subscription → Amazon SQS",
     ("cloudwatch", "put_metric_alarm"): "CloudWatch → Alarms → All alarms → Create alarm",

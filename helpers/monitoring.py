@@ -267,7 +267,7 @@ def parse_invocations(events: pd.DataFrame) -> pd.DataFrame:
         for s, items in zip(frame["summary"], frame["items"], strict=True)
     ]
     frame["delivered"] = [
-        int(d) if pd.notna(d) else (n if e is None else None)
+        int(d) if pd.notna(d) else (n if pd.isna(e) else None)
         for d, n, e in zip(frame["delivered"], frame["records"], frame["error"], strict=True)
     ]
     frame = frame.drop(columns="summary")

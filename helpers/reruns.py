@@ -69,7 +69,10 @@ def handler(service: str, method: str, code: str, exc: ClientError) -> Rerun | N
     """
     if (service, method) == ("dynamodb", "update_table"):
         message = exc.response.get("Error", {}).get("Message", "")
-        return _stream if code == "ValidationException" and "already" in message else None
+        # AWS answers ValidationException, moto ResourceInUseException; the text is the same.
+        already = "already has an enabled stream" in message
+        return _stream if already and code in ("ValidationException",
+                                                "ResourceInUseException") else None
     entry = STEPS.get((service, method))
     if entry is None or code not in entry[0]:
         return None

@@ -256,6 +256,7 @@ def test_monitoring_notebook(executed: Execution) -> None:
     assert figures["alarm_notifications"] >= 1
     assert figures["dashboard_problems"] == 0
     assert figures["timeout_errors"] == ["Sandbox.Timedout"]
+    assert figures["access_denied_lines"] >= 1  # the production replicator before its grant
     assert figures["diagnoses"] == [
         "healthy",
         "trigger-disabled",

@@ -209,3 +209,23 @@ def test_the_plan_reads_the_accounts_settings(lam) -> None:
     # then
     assert not plan.possible
     assert "aws lambda get-account-settings" in shown[0]
+
+
+@pytest.mark.parametrize("code", ["ValidationException", "ResourceInUseException"])
+def test_turning_on_a_stream_that_is_on_shows_it_instead_of_failing(code: str) -> None:
+    # given: the stream is on with the asked view type (AWS and moto answer with two codes)
+    session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x",
+                                    region_name="us-east-1")
+    ddb = session.client("dynamodb")
+    client, shown = taught(ddb, "dynamodb")
+    spec = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    table = {"TableName": "shop", "StreamSpecification": spec, "LatestStreamArn": ARN}
+    with Stubber(ddb) as stub:
+        stub.add_client_error("update_table", code,
+                              "Table already has an enabled stream: arn:aws:dynamodb:...", 400)
+        stub.add_response("describe_table", {"Table": table})
+        # when
+        response = client.update_table(TableName="shop", StreamSpecification=spec)
+    # then
+    assert response["TableDescription"]["LatestStreamArn"] == ARN
+    assert "nothing to change" in shown[-1]
