@@ -292,9 +292,9 @@ def write_chunk(client, table, chunk, max_attempts=MAX_WRITE_ATTEMPTS):
 
 def apply_fail_mode(image, keys, context):
     """Act on the item's ``fail_mode`` attribute, if any (see the module docstring)."""
-    value = (image or {}).get(FAIL_MODE_ATTRIBUTE, {}).get("S")
-    if value is None:
+    if FAIL_MODE_ATTRIBUTE not in (image or {}):
         return
+    value = image[FAIL_MODE_ATTRIBUTE].get("S")  # None when it is not a string
     item = ", ".join(f"{name}={next(iter(v.values()))}" for name, v in sorted(keys.items()))
     if value not in FAIL_MODES:
         raise RecordFormatError(f"item {item}: fail_mode={value!r} is not one of {FAIL_MODES}")

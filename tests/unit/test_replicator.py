@@ -542,3 +542,19 @@ def test_production_replica_table_comes_from_the_environment(
 
     # then
     assert set(client.calls[0]) == {"other_replica"}
+
+
+@pytest.mark.parametrize("value", [{"S": "explode"}, {"N": "1"}])
+def test_a_fail_mode_that_is_not_a_known_string_fails_that_record(
+    production, monkeypatch, make_record, value
+):
+    # given
+    client = use_client(production, monkeypatch, FakeDynamoDB())
+    event = {"Records": [insert(make_record, 1, 1), insert(make_record, 2, 2, fail_mode=value)]}
+
+    # when
+    response = production.lambda_handler(event, None)
+
+    # then
+    assert response == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+    assert client.item(REPLICA, PK="request#2") is None
