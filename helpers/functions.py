@@ -327,6 +327,21 @@ def invoke(backend: Backend, name: str, event: Any) -> InvokeResult:
         LogType="Tail",
         Payload=json.dumps(event).encode(),
     )
+    return read_invocation(response)
+
+
+def read_invocation(response: Mapping[str, Any]) -> InvokeResult:
+    """Read an ``Invoke`` response: the function's answer and the log tail, decoded.
+
+    Parameters
+    ----------
+    response : Mapping
+        What ``lambda.invoke(..., LogType="Tail")`` returned.
+
+    Returns
+    -------
+    InvokeResult
+    """
     raw = response["Payload"].read().decode("utf-8", errors="replace")
     try:
         payload: Any = json.loads(raw) if raw else None

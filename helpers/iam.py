@@ -30,22 +30,16 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import pandas as pd
 from botocore.exceptions import ClientError
-from tqdm import TqdmWarning
-
-with warnings.catch_warnings():
-    # Without ipywidgets, tqdm.auto falls back to text bars and warns once; text is fine.
-    warnings.simplefilter("ignore", TqdmWarning)
-    from tqdm.auto import tqdm
 
 from helpers.clients import Backend, error_code
 from helpers.naming import Names, workshop_tags
+from helpers.progress import tqdm
 from localaws.policy import evaluate
 
 T = TypeVar("T")
@@ -74,7 +68,10 @@ STREAM_READ_ACTIONS = (
 """What an event source mapping needs on a DynamoDB stream."""
 
 LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
-REPLICA_WRITE_ACTIONS = ("dynamodb:BatchWriteItem",)  # the replicator writes in batches only
+#: What the production replicator calls: it writes (puts and deletes) in batches only.
+REPLICA_WRITE_ACTIONS = ("dynamodb:BatchWriteItem",)
+#: What Exercise 8's policy allows on tables: what the teaching replicator calls.
+LAB_REPLICA_WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:DeleteItem")
 
 POLICY_LOGS = "write-own-logs"
 POLICY_STREAM_READ = "read-stream"
@@ -211,16 +208,31 @@ def topic_publish_policy(topic_arn: str) -> dict[str, Any]:
     return _document(_allow(["sns:Publish"], [topic_arn], "PublishFailureRecords"))
 
 
-def replica_write_policy(backend: Backend, table: str) -> dict[str, Any]:
-    """Let the replicator write (batch put / delete) one table, and only that one.
+def replica_write_policy(backend: Backend, table: str,
+                         actions: Iterable[str] = REPLICA_WRITE_ACTIONS) -> dict[str, Any]:
+    """Write access to the replica table, and to nothing else.
 
-    Exercise 8's original policy allows ``PutItem`` and ``DeleteItem`` on ``*``;
-    the workshop's replicator writes (puts and deletes) with ``BatchWriteItem`` only,
-    which IAM authorizes as ``dynamodb:BatchWriteItem`` on each table it writes:
-    ``PutItem``/``DeleteItem`` are checked only for the single-item calls, which the
-    replicator never makes.
+    Exercise 8's original policy allows ``PutItem`` and ``DeleteItem`` on ``*``
+    (:data:`LAB_REPLICA_WRITE_ACTIONS`, what the teaching replicator calls). The
+    production replicator writes (puts and deletes) with ``BatchWriteItem`` only,
+    which IAM authorizes as an action of its own (:data:`REPLICA_WRITE_ACTIONS`):
+    ``PutItem``/``DeleteItem`` are checked only for the single-item calls.
+
+    Parameters
+    ----------
+    backend : Backend
+        Where the table lives (account and region of its ARN).
+    table : str
+        The replica table.
+    actions : iterable of str
+        The DynamoDB actions to allow.
+
+    Returns
+    -------
+    dict
+        The policy document.
     """
-    return _document(_allow(REPLICA_WRITE_ACTIONS, [table_arn(backend, table)], "WriteReplica"))
+    return _document(_allow(tuple(actions), [table_arn(backend, table)], "WriteReplica"))
 
 
 def managed_policy_document(backend: Backend, arn: str = MANAGED_STREAM_POLICY_ARN) -> dict:

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from boto3.dynamodb.types import TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from helpers import iam, loglines
@@ -172,7 +172,7 @@ def metric_series(
 
 INVOCATION_COLUMNS = [
     "request_id", "start", "end", "duration_ms", "billed_ms", "memory_mb", "max_memory_mb",
-    "init_ms", "cold_start", "error", "records", "items", "lines",
+    "init_ms", "cold_start", "error", "delivered", "records", "items", "lines",
 ]
 
 
@@ -191,7 +191,11 @@ def parse_invocations(events: pd.DataFrame) -> pd.DataFrame:
         One row per invocation, oldest first: ``request_id``, ``start``, ``end``,
         ``duration_ms``, ``billed_ms``, ``memory_mb``, ``max_memory_mb``,
         ``init_ms``, ``cold_start``, ``error`` (error type or ``None``),
-        ``records`` (from the batch summary line, else the per-record lines),
+        ``delivered`` (the batch Lambda sent, from the ``Received N records`` line of
+        the production variants; else, for an invocation that succeeded, ``records``;
+        else ``None``: a teaching function that failed does not say),
+        ``records`` (what the function processed: from the batch summary line, else
+        the per-record lines it wrote before it failed),
         ``items`` (keys named by per-record lines) and ``lines``.
     """
     rows: dict[str, dict[str, Any]] = {}
@@ -210,6 +214,7 @@ def parse_invocations(events: pd.DataFrame) -> pd.DataFrame:
                 "init_ms": None,
                 "error": None,
                 "summary": None,
+                "delivered": None,
                 "items": [],
                 "lines": [],
             }
@@ -247,6 +252,8 @@ def parse_invocations(events: pd.DataFrame) -> pd.DataFrame:
                 r["error"] = r["error"] or error["error"]
             elif _TIMEOUT.search(message):
                 r["error"] = "Sandbox.Timedout"
+            if received := loglines.RECEIVED.search(text):
+                r["delivered"] = int(received["count"])
             if summary := SUMMARY.search(text):
                 r["summary"] = int(summary["count"])
             if record := RECORD_LINE.search(text):
@@ -258,6 +265,10 @@ def parse_invocations(events: pd.DataFrame) -> pd.DataFrame:
     frame["records"] = [
         len(items) if pd.isna(s) else int(s)
         for s, items in zip(frame["summary"], frame["items"], strict=True)
+    ]
+    frame["delivered"] = [
+        int(d) if pd.notna(d) else (n if pd.isna(e) else None)
+        for d, n, e in zip(frame["delivered"], frame["records"], frame["error"], strict=True)
     ]
     frame = frame.drop(columns="summary")
     frame = frame.sort_values("start", kind="stable", na_position="last").reset_index(drop=True)
@@ -280,13 +291,21 @@ def invocations(
 
 
 def invocation_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """The columns of :func:`invocations` a learner reads first, times as ``HH:MM:SS.mmm``."""
+    """The columns of :func:`invocations` a learner reads first, times as ``HH:MM:SS.mmm``.
+
+    ``records delivered`` is the batch Lambda sent; ``records processed`` what the
+    function got through before it returned or failed.
+    """
+    columns = ["start", "records delivered", "records processed", "duration (ms)",
+               "cold start", "error", "items"]
     if frame.empty:
-        return pd.DataFrame(columns=["start", "records", "duration (ms)", "error", "items"])
+        return pd.DataFrame(columns=columns)
     return pd.DataFrame(
         {
             "start": frame["start"].dt.strftime("%H:%M:%S.%f").str[:-3],
-            "records": frame["records"],
+            "records delivered": [("?" if d is None or pd.isna(d) else int(d))
+                                  for d in frame["delivered"]],
+            "records processed": frame["records"],
             "duration (ms)": frame["duration_ms"].round(1),
             "cold start": frame["cold_start"],
             "error": frame["error"].fillna(""),
@@ -323,6 +342,7 @@ class WriteRecorder:
         self.key_names = tuple(key_names)
         self._rows: list[dict[str, Any]] = []
         self._serializer = TypeSerializer()
+        self._deserializer = TypeDeserializer()
         self._client = backend.client("dynamodb")
 
     def _label(self, item: Mapping[str, Any]) -> str:
@@ -408,6 +428,50 @@ class WriteRecorder:
                     time.sleep(0.1)
                 bar.update(len(chunk))
 
+    def delete_many_existing(self, keys: Sequence[Mapping[str, Any]]) -> int:
+        """Delete the items of ``keys`` (DynamoDB JSON) that exist; return how many did.
+
+        Only an item that existed gives a REMOVE record, so the count is what the
+        function will see (a notebook's "start over").
+        """
+        plain = [{k: self._deserializer.deserialize(v) for k, v in key.items()
+                  if k in self.key_names} for key in keys]
+        return sum(self.delete(key) for key in plain)
+
+    def observe(self, method: str, params: Mapping[str, Any], response: Any,
+                sent: datetime) -> None:
+        """Note a write made elsewhere (a taught client's listener, see :mod:`helpers.calls`).
+
+        Parameters
+        ----------
+        method : str
+            ``put_item``, ``update_item``, ``delete_item`` or ``batch_write_item``
+            (other calls are ignored).
+        params : Mapping
+            The call's parameters (DynamoDB JSON).
+        response : Any
+            Its response (``Attributes`` tells a MODIFY put, an existing deleted item).
+        sent : datetime
+            When the request left.
+        """
+        def plain(image: Mapping[str, Any]) -> dict[str, Any]:
+            return {k: self._deserializer.deserialize(v) for k, v in image.items()}
+
+        if method == "put_item" and params.get("TableName") == self.table:
+            self._note(plain(params["Item"]),
+                       "MODIFY" if (response or {}).get("Attributes") else "INSERT", sent)
+        elif method == "update_item" and params.get("TableName") == self.table:
+            self._note(plain(params["Key"]), "MODIFY", sent)
+        elif method == "delete_item" and params.get("TableName") == self.table:
+            if params.get("ReturnValues") != "ALL_OLD" or (response or {}).get("Attributes"):
+                self._note(plain(params["Key"]), "REMOVE", sent)
+        elif method == "batch_write_item":
+            for request in params["RequestItems"].get(self.table, []):
+                if "PutRequest" in request:
+                    self._note(plain(request["PutRequest"]["Item"]), "INSERT", sent)
+                else:
+                    self._note(plain(request["DeleteRequest"]["Key"]), "REMOVE", sent)
+
     def frame(self) -> pd.DataFrame:
         """Every write so far: ``item``, ``event``, ``written_at`` (UTC)."""
         frame = pd.DataFrame(self._rows, columns=["item", "event", "written_at"])
@@ -431,6 +495,37 @@ def read_item(backend: Backend, table: str, key: Mapping[str, Any]) -> dict[str,
 def run_id() -> str:
     """A short id for this run (UTC time), to give a run's test items keys of their own."""
     return now().strftime("%H%M%S%f")[:9]
+
+
+def wait_for_log(backend: Backend, function: str, *, since: datetime | float, pattern: str,
+                 timeout: float = 15.0) -> pd.DataFrame:
+    """Wait until the function's log has lines matching ``pattern`` since ``since``.
+
+    Parameters
+    ----------
+    backend : Backend
+        Where the function lives.
+    function : str
+        Function name.
+    since : datetime or float
+        Oldest event considered.
+    pattern : str
+        A CloudWatch Logs filter pattern (a word, or ``"quoted text"``).
+    timeout : float
+        Seconds; afterwards the (possibly empty) result is returned, not an error:
+        a line that never comes is an answer too.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The matching log events (:func:`helpers.functions.log_events` columns).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = log_events(backend, function, since=since, pattern=pattern)
+        if not found.empty or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2 if backend.name != "aws" else 2.0)
 
 
 def processed_times(backend: Backend, function: str, *, since: datetime | float) -> pd.DataFrame:
@@ -643,6 +738,12 @@ def alarms_table(backend: Backend, names: Sequence[str]) -> pd.DataFrame:
         for a in sorted(alarms, key=lambda a: list(names).index(a["AlarmName"]))
     ]
     return pd.DataFrame(rows, columns=["alarm", "condition", "state", "reason"])
+
+
+def alarm_state(backend: Backend, name: str) -> str | None:
+    """An alarm's ``StateValue`` (``OK``, ``ALARM``, ``INSUFFICIENT_DATA``); None if absent."""
+    found = backend.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    return found[0]["StateValue"] if found else None
 
 
 def wait_for_alarm(
@@ -865,7 +966,8 @@ class Diagnosis:
     problem : str or None
         A short code of the first problem: ``no-table``, ``stream-off``,
         ``no-function``, ``no-trigger``, ``old-stream``, ``trigger-disabled``,
-        ``missing-permission``, ``throttled``, ``function-failing``; ``None`` when healthy.
+        ``missing-permission``, ``throttled``, ``function-failing``,
+        ``partial-responses-ignored``; ``None`` when healthy.
     """
 
     checks: pd.DataFrame
@@ -1005,6 +1107,20 @@ def diagnose(
             "trigger retries the batch and blocks the shard.",
             errors=errors,
             last_error=last_error,
+        )
+    reported = [line for lines in calls.get("lines", []) for line in lines
+                if loglines.REPORTED.search(line)]
+    listens = "ReportBatchItemFailures" in (mapping.get("FunctionResponseTypes") or [])
+    if not check("trigger reads partial batch responses", listens or not reported,
+                 f"{len(reported)} partial response(s); FunctionResponseTypes "
+                 f"{mapping.get('FunctionResponseTypes') or []}"):
+        return done(
+            "partial-responses-ignored",
+            f"The function reported failed records ({len(reported)} batchItemFailures "
+            "answer(s)) but the trigger lacks FunctionResponseTypes=['ReportBatchItemFailures'], "
+            "so Lambda ignores the answers and counts those batches as successes: the "
+            "reported records are skipped. Add ReportBatchItemFailures to the trigger.",
+            reported=len(reported),
         )
     invoked = len(calls)
     return done(

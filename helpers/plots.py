@@ -269,3 +269,20 @@ def bar_counts(
     ax.set_ylabel(ylabel + (" (log scale)" if log else ""))
     ax.set_title(title)
     return _show(fig)
+
+
+def lag_over_time(lag: pd.DataFrame, title: str = "Replication lag") -> Figure | None:
+    """Each item's replication lag (ms) against when it was written (s from the first write).
+
+    A flat line: the replicator kept up. A climbing one: it fell behind during the load.
+    """
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    if lag.empty:
+        _empty(ax)
+    else:
+        x = _seconds_from_first(lag["written_at"])
+        ax.plot(x, lag["lag_s"].to_numpy() * 1000, ".", markersize=3, color=OK_COLOR)
+    ax.set_xlabel("written at (s since the first write)")
+    ax.set_ylabel("lag (ms)")
+    ax.set_title(title)
+    return _show(fig)

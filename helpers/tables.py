@@ -24,10 +24,10 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
-from tqdm.auto import tqdm
 
 from helpers.clients import Backend, error_code
 from helpers.naming import ECOMMERCE_TABLE, LOGFILE_TABLE, REPLICA_TABLE, workshop_tags
+from helpers.progress import tqdm
 
 BILLING_MODES = ("PAY_PER_REQUEST", "PROVISIONED")
 STREAM_VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
@@ -101,6 +101,7 @@ def create_ecommerce_table(
     *,
     billing: str = "PAY_PER_REQUEST",
     tags: Mapping[str, str] | None = None,
+    stream: bool = True,
 ) -> dict[str, Any]:
     """Create the single-table e-commerce table, or check the existing one.
 
@@ -120,6 +121,9 @@ def create_ecommerce_table(
         table and each index.
     tags : mapping of str to str, optional
         Tags added to the workshop tag.
+    stream : bool
+        Turn the stream on (``NEW_AND_OLD_IMAGES``); ``False`` leaves that step to
+        the notebook, which makes the ``UpdateTable`` call itself.
 
     Returns
     -------
@@ -146,11 +150,11 @@ def create_ecommerce_table(
         },
         billing=billing,
         capacity=(5, 5),
-        stream_view_type="NEW_AND_OLD_IMAGES",
+        stream_view_type="NEW_AND_OLD_IMAGES" if stream else None,
         tags=tags,
     )
     table = ensure_table(backend, request)
-    if not table.get("StreamSpecification", {}).get("StreamEnabled"):
+    if stream and not table.get("StreamSpecification", {}).get("StreamEnabled"):
         enable_stream(backend, name, "NEW_AND_OLD_IMAGES")
         table = describe_table(backend, name)
     return table
@@ -397,6 +401,33 @@ def stream_arn(backend: Backend, table: str) -> str:
             f"table {table!r} has no stream: call enable_stream(backend, {table!r}, 'NEW_IMAGE')"
         )
     return description["LatestStreamArn"]
+
+
+def wait_for_table(backend: Backend, table: str, *, timeout: float = 300.0) -> None:
+    """Wait until ``table`` is ``ACTIVE`` again (after an ``UpdateTable``)."""
+    _wait(backend, backend.client("dynamodb"), "table_exists", table, timeout)
+
+
+def wait_for_stream(backend: Backend, table: str, *, timeout: float = 300.0) -> str:
+    """Wait until ``table`` is ``ACTIVE`` with its stream on, and return the stream's ARN.
+
+    Parameters
+    ----------
+    backend : Backend
+        Where the table lives.
+    table : str
+        Table name.
+    timeout : float
+        Seconds.
+
+    Returns
+    -------
+    str
+        The stream ARN (with its timestamp label).
+    """
+    client = backend.client("dynamodb")
+    _wait(backend, client, "table_exists", table, timeout)
+    return stream_arn(backend, table)
 
 
 def enable_stream(

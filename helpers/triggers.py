@@ -776,3 +776,15 @@ def fetch_failed_records(
     return records
 
 
+
+
+def remove_mappings(backend: Backend, function: str) -> int:
+    """Delete every event source mapping of ``function`` (a notebook's "start over").
+
+    Returns
+    -------
+    int
+        How many were deleted.
+    """
+    mappings = find_mappings(backend, function=function)
+    return sum(delete_mapping(backend, m["UUID"]) for m in mappings)

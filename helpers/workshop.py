@@ -46,16 +46,9 @@ from helpers.naming import NamePrefixError, Names
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = ROOT / "notebooks"
 BUILD_DIR = ROOT / "build"
-NOTEBOOKS = (
-    "00_setup",
-    "01_lambda_function",
-    "02_trigger",
-    "03_test_processing",
-    "04_advanced_config",
-    "05_replication_logfile",
-    "07_tumbling_windows",
-    "99_cleanup",
-)
+# The workshop's notebooks, in order: every ``NN_name.ipynb`` of notebooks/ (one more
+# file is one more notebook: the runner, the tests and the navigation find it).
+NOTEBOOKS = tuple(sorted(p.stem for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")))
 FIGURES_MIME = "application/vnd.workshop.figures+json"
 KERNEL_NAME = "ddb-streams-workshop"
 
@@ -228,7 +221,7 @@ def _exists(backend: Backend, kind: str, name: str) -> bool:
 
 
 def record(name: str, value: Any) -> None:
-    """Record a key figure of the notebook (shown, and readable from the executed notebook).
+    """Record a key figure of the notebook (kept in the executed notebook, not printed in it).
 
     Parameters
     ----------
@@ -248,7 +241,8 @@ def record(name: str, value: Any) -> None:
     if get_ipython() is None:
         print(text)
         return
-    display({FIGURES_MIME: {name: value}, "text/plain": text}, raw=True)
+    # In a notebook the figure travels as data only: nothing is printed into the page.
+    display({FIGURES_MIME: {name: value}, "text/plain": ""}, raw=True)
 
 
 def _plain(value: Any) -> Any:
@@ -383,7 +377,7 @@ def run_notebook(
     share = write_kernelspec()
     output = out_dir / f"{name}.ipynb"
     start = time.perf_counter()
-    with _jupyter_path(share):
+    with _jupyter_path(share), _headless():
         pm.execute_notebook(
             str(NOTEBOOKS_DIR / f"{name}.ipynb"),
             str(output),
@@ -395,6 +389,22 @@ def run_notebook(
         )
     seconds = time.perf_counter() - start
     return NotebookRun(name, output, seconds, figures(output), _to_html(output) if html else None)
+
+
+@contextlib.contextmanager
+def _headless() -> Iterator[None]:
+    """Tell the kernels they run headless: progress bars stay silent (see helpers.progress)."""
+    from helpers.progress import ENV_HEADLESS
+
+    saved = os.environ.get(ENV_HEADLESS)
+    os.environ[ENV_HEADLESS] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(ENV_HEADLESS, None)
+        else:
+            os.environ[ENV_HEADLESS] = saved
 
 
 def run_notebooks(
