@@ -61,6 +61,10 @@ Response = tuple[int, dict[str, str], bytes]
 Handler = Callable[..., Response]
 
 
+#: Lambda's default code storage quota per region (75 GB).
+ACCOUNT_CODE_STORAGE_BYTES = 80_530_636_800
+
+
 def json_response(status: int, body: Any) -> Response:
     """A rest-json response."""
     return status, {"Content-Type": "application/json"}, json.dumps(body).encode()
@@ -91,6 +95,7 @@ class LambdaApi:
              self.update_mapping),
             ("DELETE", re.compile(r"^/2015-03-31/event-source-mappings/(?P<uuid>[^/]+)/?$"),
              self.delete_mapping),
+            ("GET", re.compile(r"^/2016-08-19/account-settings/?$"), self.account_settings),
         ]
         self._routes += [
             (method, re.compile(rf"^/2019-09-25/functions/{fn}/event-invoke-config/?$"),
@@ -106,7 +111,8 @@ class LambdaApi:
     @staticmethod
     def is_lambda_path(path: str) -> bool:
         """True for paths of the Lambda API (no other service uses these prefixes)."""
-        return path.startswith(("/2015-03-31/", "/2017-10-31/", "/2019-09-25/", "/2019-09-30/"))
+        return path.startswith(("/2015-03-31/", "/2016-08-19/", "/2017-10-31/", "/2019-09-25/",
+                                "/2019-09-30/"))
 
     def handle(self, request: Request) -> Response | None:
         """Serve ``request`` or return ``None`` to pass it on to moto.
@@ -126,6 +132,29 @@ class LambdaApi:
                 args = {k: unquote(v) for k, v in match.groupdict().items()}
                 return handler(request, **args)
         return None
+
+    # -- Account settings ------------------------------------------------------------
+    def account_settings(self, request: Request) -> Response:
+        """``lambda:GetAccountSettings``: the limits the executor enforces, and the usage."""
+        from moto.awslambda.models import lambda_backends
+
+        from localaws.executor.pool import ACCOUNT_CONCURRENCY
+
+        functions = list(lambda_backends[request.account_id][request.region].list_functions())
+        reserved = sum(int(f.reserved_concurrency or 0) for f in functions)
+        return json_response(200, {
+            "AccountLimit": {
+                "TotalCodeSize": ACCOUNT_CODE_STORAGE_BYTES,
+                "CodeSizeUnzipped": 262_144_000,
+                "CodeSizeZipped": 52_428_800,
+                "ConcurrentExecutions": ACCOUNT_CONCURRENCY,
+                "UnreservedConcurrentExecutions": ACCOUNT_CONCURRENCY - reserved,
+            },
+            "AccountUsage": {
+                "TotalCodeSize": sum(int(f.code_size or 0) for f in functions),
+                "FunctionCount": len(functions),
+            },
+        })
 
     # -- Invoke ----------------------------------------------------------------------
     def invoke(self, request: Request, name: str) -> Response:

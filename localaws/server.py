@@ -42,6 +42,10 @@ def _prepare_moto() -> None:
     # AWS managed policies such as AWSLambdaDynamoDBExecutionRole.
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     os.environ.setdefault("MOTO_ENABLE_ISO_REGIONS", "false")
+    # AWS refuses a reservation that leaves less than 100 unreserved concurrency; moto
+    # checks it against this quota: the executor's account limit, AWS's default quota
+    # (new accounts may be given less; FIDELITY.md, "Concurrency").
+    os.environ.setdefault("MOTO_LAMBDA_CONCURRENCY_QUOTA", "1000")
     from moto import backends
     from moto.core.common_models import BaseModel
 
