@@ -10,6 +10,7 @@ import sys
 import time
 
 from localaws import lifecycle
+from localaws.gate import Gate, GateConfigError
 from localaws.paths import default_port, log_file
 
 
@@ -21,17 +22,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["up", "down", "status", "serve"])
     parser.add_argument("--port", type=int, default=None,
                         help="TCP port (default: WORKSHOP_LOCAL_PORT or 4566)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="HOST",
+                        help="also answer requests with this Host header (name or name:port; "
+                             "repeatable); default: 127.0.0.1, localhost and [::1] only")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                        help="let a browser page from this origin call the endpoint, e.g. "
+                             "http://localhost:8080 (repeatable); default: none")
     args = parser.parse_args(argv)
     port = args.port or default_port()
+    try:
+        Gate(port, "", args.allow_host, args.allow_origin)
+    except GateConfigError as exc:
+        parser.error(str(exc))
 
     if args.command == "serve":
         from localaws.server import serve
 
-        serve(port)
+        serve(port, args.allow_host, args.allow_origin)
         return 0
     if args.command == "up":
         try:
-            status = lifecycle.up(port)
+            status = lifecycle.up(port, tuple(args.allow_host), tuple(args.allow_origin))
         except lifecycle.EndpointStartError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -29,12 +29,27 @@ class EndpointStartError(RuntimeError):
     """The endpoint could not be started (see its log file)."""
 
 
+def admin_request(port: int, path: str, method: str = "GET",
+                  timeout: float = 2.0) -> dict[str, Any]:
+    """Call an admin route (``/_workshop/...``) with the token from the state directory.
+
+    Raises
+    ------
+    urllib.error.URLError, OSError, ValueError
+        Nothing answers, the token is refused, or the answer is not JSON.
+    """
+    from localaws.gate import ADMIN_HEADER, read_admin_token
+
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                     headers={ADMIN_HEADER: read_admin_token(port) or ""})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
 def health(port: int, timeout: float = 2.0) -> dict[str, Any] | None:
     """The endpoint's health document, or ``None`` when nothing healthy answers."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{HEALTH_PATH}",
-                                    timeout=timeout) as response:
-            return json.loads(response.read())
+        return admin_request(port, HEALTH_PATH, timeout=timeout)
     except (urllib.error.URLError, OSError, ValueError):
         return None
 
@@ -46,8 +61,12 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def up(port: int) -> dict[str, Any]:
+def up(port: int, allow_hosts: tuple[str, ...] = (),
+       allow_origins: tuple[str, ...] = ()) -> dict[str, Any]:
     """Start the endpoint in the background if it is not running; wait until healthy.
+
+    ``allow_hosts`` and ``allow_origins`` are passed on as ``--allow-host`` and
+    ``--allow-origin`` (they apply only when this call starts it).
 
     Returns
     -------
@@ -72,7 +91,9 @@ def up(port: int) -> dict[str, Any]:
         p for p in (str(project_root()), env.get("PYTHONPATH", "")) if p)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "localaws", "serve", "--port", str(port)],
+            [sys.executable, "-m", "localaws", "serve", "--port", str(port),
+             *(f"--allow-host={h}" for h in allow_hosts),
+             *(f"--allow-origin={o}" for o in allow_origins)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             cwd=str(project_root()), env=env, start_new_session=True)
     pid_file(port).write_text(str(proc.pid))

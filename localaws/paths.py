@@ -50,3 +50,8 @@ def pid_file(port: int) -> Path:
 def log_file(port: int) -> Path:
     """Log file of the endpoint on ``port``."""
     return state_dir() / f"endpoint-{port}.log"
+
+
+def token_file(port: int) -> Path:
+    """Admin token of the endpoint on ``port`` (for ``/_workshop/*``), mode 0600."""
+    return state_dir() / f"endpoint-{port}.token"
