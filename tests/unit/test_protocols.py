@@ -7,7 +7,7 @@ import json
 import boto3
 import botocore.parsers
 import pytest
-from botocore.awsrequest import AWSResponse, HeadersDict
+from botocore.awsrequest import HeadersDict
 
 from localaws.errors import RequestError, ServiceError
 from localaws.protocols import internal_failure, render_error, service_model
@@ -36,6 +36,10 @@ SDK_CALLS = [
 ]
 
 
+class _Sent(Exception):
+    """Stops a call once botocore has prepared its request."""
+
+
 def _prepared(service: str, method: str, params: dict) -> object:
     client = boto3.client(service, endpoint_url=f"http://127.0.0.1:{PORT}",
                           region_name="eu-west-1", aws_access_key_id="k",
@@ -44,13 +48,11 @@ def _prepared(service: str, method: str, params: dict) -> object:
 
     def capture(request, **_):
         captured["request"] = request
-        return AWSResponse(request.url, 599, {}, None)
+        raise _Sent
 
     client.meta.events.register("before-send", capture)
-    try:
+    with pytest.raises(_Sent):
         getattr(client, method)(**params)
-    except Exception:  # noqa: BLE001 - the fake 599 answer is not parsed into anything useful
-        pass
     return captured["request"]
 
 
