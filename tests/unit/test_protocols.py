@@ -36,7 +36,7 @@ SDK_CALLS = [
 ]
 
 
-class _Sent(Exception):
+class _SentError(Exception):
     """Stops a call once botocore has prepared its request."""
 
 
@@ -48,10 +48,10 @@ def _prepared(service: str, method: str, params: dict) -> object:
 
     def capture(request, **_):
         captured["request"] = request
-        raise _Sent
+        raise _SentError
 
     client.meta.events.register("before-send", capture)
-    with pytest.raises(_Sent):
+    with pytest.raises(_SentError):
         getattr(client, method)(**params)
     return captured["request"]
 
