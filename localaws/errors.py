@@ -93,6 +93,7 @@ class RequestError(ServiceError):
         "wrong-type",              # a member of the wrong type
         "invalid-value",           # a member out of its range, length or enum
         "too-large",               # the body exceeds the operation's limit
+        "not-emulated",            # a real operation the local endpoint does not serve
     })
 
     def __init__(self, kind: str, message: str) -> None:

@@ -51,6 +51,8 @@ _AUTH = re.compile(
     r"(?P<service>[a-z0-9-]+)/aws4_request *, *SignedHeaders=[a-z0-9;.-]+ *, *"
     r"Signature=[0-9a-f]+$")
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# Characters XML 1.0 cannot carry (an echoed value in a message must not break it).
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # Codes every JSON service shares, with the namespace AWS prefixes them with.
 _CORAL = {
     "SerializationException": "com.amazon.coral.service#",
@@ -71,6 +73,7 @@ _KIND_CODES = {
         "missing-member": ("ValidationException", 400),
         "invalid-value": ("ValidationException", 400),
         "too-large": ("RequestEntityTooLarge", 413),
+        "not-emulated": ("UnknownOperationException", 400),
     },
     "query": {
         "missing-authentication": ("MissingAuthenticationToken", 403),
@@ -81,6 +84,7 @@ _KIND_CODES = {
         "missing-member": ("MissingParameter", 400),
         "invalid-value": ("ValidationError", 400),
         "too-large": ("RequestEntityTooLarge", 413),
+        "not-emulated": ("InvalidAction", 400),
     },
     "rest-json": {
         "missing-authentication": ("MissingAuthenticationTokenException", 403),
@@ -91,6 +95,7 @@ _KIND_CODES = {
         "missing-member": ("ValidationException", 400),
         "invalid-value": ("ValidationException", 400),
         "too-large": ("RequestEntityTooLargeException", 413),
+        "not-emulated": ("UnknownOperationException", 400),
     },
 }
 # Query services whose invalid values AWS reports under their own code.
@@ -210,6 +215,12 @@ class Call:
         self.environ["CONTENT_LENGTH"] = str(len(data))
         return data
 
+    def replace_body(self, data: bytes) -> None:
+        """Hand ``data`` on instead of the body the caller sent (a normalised copy)."""
+        self.__dict__["body"] = data
+        self.environ["wsgi.input"] = io.BytesIO(data)
+        self.environ["CONTENT_LENGTH"] = str(len(data))
+
     # -- who signed it -----------------------------------------------------------------
     @property
     def signed(self) -> bool:
@@ -291,6 +302,9 @@ class Call:
                                    f"Unknown operation {self.method} {self.path}")
             return name
         if self.protocol == "json":
+            if self.method != "POST":
+                raise RequestError("unknown-operation",
+                                   f"The JSON protocol takes POST requests, not {self.method}")
             target = self.header("x-amz-target") or ""
             prefix, _, name = target.partition(".")
             if prefix != model.metadata["targetPrefix"] or name not in model.operation_names:
@@ -320,7 +334,7 @@ class Call:
         if not self.body.strip():
             return {}
         try:
-            value = json.loads(self.body)
+            value = json.loads(self.body.decode("utf-8"))
         except (ValueError, RecursionError) as exc:
             raise RequestError("malformed", f"The request body is not valid JSON: {exc}"
                                ) from None
@@ -358,6 +372,22 @@ class Call:
             return self.query_params()
         except RequestError:
             return None
+
+
+def canonical_content_type(call: Call) -> str | None:
+    """The ``Content-Type`` of the call's protocol (moto picks its parser by it)."""
+    if call.protocol == "query":
+        return "application/x-www-form-urlencoded; charset=utf-8"
+    if call.protocol == "json" and call.service is not None:
+        return f"application/x-amz-json-{service_model(call.service).metadata['jsonVersion']}"
+    return None
+
+
+def not_emulated(call: Call) -> RequestError:
+    """The error for a real operation the local endpoint does not serve."""
+    return RequestError("not-emulated",
+                        f"{call.service}:{call.operation} is not emulated by the local "
+                        "endpoint (see FIDELITY.md)")
 
 
 def unknown_service_message(call: Call) -> str:
@@ -398,7 +428,7 @@ def render_error(call: Call, error: ServiceError) -> Response:
                f"<Code>{escape(code)}</Code><Message>{escape(error.message)}</Message>"
                f"</Error><RequestId>{call.request_id}</RequestId></ErrorResponse>")
         headers["Content-Type"] = "text/xml"
-        return status, headers, xml.encode()
+        return status, headers, _XML_INVALID.sub("\ufffd", xml).encode()
     version = "1.0"
     if call.service and "jsonVersion" in service_model(call.service).metadata:
         version = service_model(call.service).metadata["jsonVersion"]

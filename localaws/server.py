@@ -22,7 +22,14 @@ from typing import Any
 from localaws import limits, validation
 from localaws.errors import EndpointError, ServiceError
 from localaws.gate import ADMIN_PATH, Gate, check_signature, new_admin_token, write_admin_token
-from localaws.protocols import Call, Response, internal_failure, render_error
+from localaws.protocols import (
+    Call,
+    Response,
+    canonical_content_type,
+    internal_failure,
+    not_emulated,
+    render_error,
+)
 
 log = logging.getLogger("localaws")
 
@@ -172,12 +179,24 @@ class Router:
     def _moto(self, call: Call) -> Response:
         captured: dict[str, Any] = {}
         written: list[bytes] = []
+        if not call.path.startswith("/moto-api"):
+            # moto chooses its parser by Content-Type: make it read the body the way
+            # the pipeline has checked it.
+            content_type = canonical_content_type(call)
+            if content_type is not None:
+                call.environ["CONTENT_TYPE"] = content_type
+            if call.protocol == "rest-json" and call.method in ("POST", "PUT") \
+                    and not call.body.strip():
+                call.replace_body(b"{}")  # moto parses it as JSON
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             captured["status"], captured["headers"] = status, headers
             return written.append
 
-        chunks = self.moto_app(call.environ, capture)
+        try:
+            chunks = self.moto_app(call.environ, capture)
+        except NotImplementedError:  # moto has the operation in its model, not its code
+            raise not_emulated(call) from None
         try:
             body = b"".join(written) + b"".join(chunks)
         finally:
@@ -185,6 +204,9 @@ class Router:
             if close is not None:
                 close()
         status = int(captured["status"].split(" ", 1)[0])
+        content_type = dict((k.lower(), v) for k, v in captured["headers"]).get("content-type", "")
+        if status == 404 and content_type.startswith("text/html") and call.service:
+            raise not_emulated(call)  # moto routes no URL for it
         if status >= 500:
             log.error("moto answered %s to %s %s (request %s): %s", status, call.method,
                       call.path, call.request_id, body[:500])

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 from typing import Any
 
 from localaws.errors import RequestError
 from localaws.gate import ADMIN_PATH, MOTO_API_PATH
 from localaws.protocols import Call, Response, service_model
+from localaws.rules import check_rules
 
 _TARGET_TYPES = {
     "structure": "a structure", "list": "a list", "map": "a map", "string": "String",
@@ -32,6 +35,8 @@ _TARGET_TYPES = {
     "float": "Float", "blob": "Blob", "timestamp": "Timestamp",
 }
 MAX_DEPTH = 64
+# An ARN has six parts (moto splits every ARN member into them).
+_ARN = re.compile(r"^arn:[^:]*:[^:]*:[^:]*:[^:]*:.+", re.DOTALL)
 # Operations our own providers serve: they check their input with the messages
 # AWS was recorded giving (which differ from the model's constraints).
 OWN_OPERATIONS = frozenset(("lambda", op) for op in (
@@ -92,6 +97,12 @@ class _Problems:
         raise RequestError("missing-member" if self.missing else "invalid-value", message)
 
 
+def _check_arn(name: str, shape: Any, value: Any, where: str, problems: _Problems) -> None:
+    if shape.type_name == "string" and name.lower().endswith("arn") and \
+            isinstance(value, str) and not _ARN.match(value):
+        problems.add(value, where, "be an ARN (arn:partition:service:region:account:resource)")
+
+
 def _check_size(value: Any, size: int, shape: Any, where: str, problems: _Problems) -> None:
     meta = shape.metadata
     kind = "length" if shape.type_name in ("string", "list", "map", "blob") else "value"
@@ -130,6 +141,7 @@ def check_json(shape: Any, value: Any, where: str, problems: _Problems, depth: i
             if value.get(name) is not None:
                 child = f"{where}.{_camel(name)}" if where else _camel(name)
                 check_json(member, value[name], child, problems, depth + 1)
+                _check_arn(name, member, value[name], child, problems)
     elif kind == "list":
         if not isinstance(value, list):
             raise _wrong_type(value, shape, where)
@@ -187,6 +199,9 @@ def check_query(shape: Any, params: dict[str, str], problems: _Problems) -> None
                 problems.null(_camel(name))
             continue
         if key not in params:
+            if member.type_name not in ("structure", "list", "map"):
+                raise RequestError("wrong-type", f"Parameter {key} is a single value, not a "
+                                                 "list or structure")
             continue  # a flattened list, map or structure
         raw = params[key]
         if member.type_name in ("integer", "long"):
@@ -207,6 +222,7 @@ def check_query(shape: Any, params: dict[str, str], problems: _Problems) -> None
                                              "invalid. It must be true or false.")
         elif member.type_name == "string":
             _check_size(raw, len(raw), member, _camel(name), problems)
+            _check_arn(name, member, raw, _camel(name), problems)
             if member.enum and raw not in member.enum:
                 problems.add(raw, _camel(name),
                              "satisfy enum value set: [" + ", ".join(member.enum) + "]")
@@ -234,6 +250,15 @@ def _check_rest_json(call: Call, shape: Any, problems: _Problems) -> None:
             check_json(member, body[name], _camel(name), problems, 1)
 
 
+def _without_nulls(value: Any) -> Any:
+    """``value`` without null members: AWS reads a null member as an absent one."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
 def check_input(call: Call) -> Response | None:
     """Refuse a request whose input does not fit its operation's shape.
 
@@ -252,15 +277,25 @@ def check_input(call: Call) -> Response | None:
     # Lambda answers range and enum violations in its own words (lambda_api checks
     # them); only types and missing members are checked here.
     problems = _Problems(constraints=call.protocol != "rest-json")
+    params: dict[str, Any] = {}
     if call.protocol == "json":
-        body = call.json_body()
+        params = call.json_body()
         if shape is not None:
-            check_json(shape, body, "", problems)
+            check_json(shape, params, "", problems)
+        if b"null" in call.body:
+            params = _without_nulls(params)
+            call.replace_body(json.dumps(params).encode())
     elif call.protocol == "query":
         params = call.query_params()
         if shape is not None:
             check_query(shape, params, problems)
-    elif shape is not None:
-        _check_rest_json(call, shape, problems)
+    else:
+        try:
+            call.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RequestError("malformed", "The request body is not UTF-8") from None
+        if shape is not None:
+            _check_rest_json(call, shape, problems)
     problems.raise_any()
+    check_rules(call, params)
     return None

@@ -1,0 +1,86 @@
+"""Input rules beyond botocore's model, checked before the service runs.
+
+AWS checks some inputs the model cannot describe (a PartiQL statement's
+syntax, a pagination token it issued); moto assumes them and crashes without
+them. Each rule here answers such input as AWS does, in the protocol's shape,
+instead of letting it reach moto. The fuzz tests found every one of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from localaws.errors import ServiceError
+from localaws.protocols import Call
+
+Rule = Callable[[Call, dict[str, Any]], None]
+PARTIQL_OPERATIONS = ("ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction")
+
+
+def _partiql_statements(call: Call, params: dict[str, Any]) -> None:
+    """Each PartiQL statement must parse (AWS: "Statement wasn't well formed")."""
+    from moto.dynamodb.parsing.partiql import get_query_metadata
+
+    statements = [params.get("Statement")]
+    for key in ("Statements", "TransactStatements"):
+        statements += [s.get("Statement") for s in params.get(key) or [] if isinstance(s, dict)]
+    for statement in statements:
+        if not isinstance(statement, str):
+            continue
+        try:
+            get_query_metadata(statement)
+        except Exception:  # the parser raises bare Exception/IndexError on bad syntax
+            raise ServiceError("ValidationException",
+                               "Statement wasn't well formed, can't be processed: "
+                               f"{statement[:100]}") from None
+
+
+def _sns_next_token(call: Call, params: dict[str, Any]) -> None:
+    """SNS pagination tokens are the ones SNS handed out (moto's are integers)."""
+    token = params.get("NextToken")
+    if token is not None and not token.isdigit():
+        raise ServiceError("InvalidParameter", "Invalid parameter: NextToken")
+
+
+def _sns_publish(call: Call, params: dict[str, Any]) -> None:
+    """A message goes to a topic, a target or a phone number (SMS up to 1,600 bytes)."""
+    if not any(params.get(k) for k in ("TopicArn", "TargetArn", "PhoneNumber")):
+        raise ServiceError("InvalidParameter", "Invalid parameter: TopicArn or TargetArn "
+                                               "Reason: no value for required parameter")
+    if params.get("PhoneNumber") and len(params.get("Message", "").encode()) > 1600:
+        raise ServiceError("InvalidParameter", "Invalid parameter: Message Reason: SMS "
+                                               "message must be less than 1600 bytes")
+
+
+def _moto_needs(member: str, why: str) -> Rule:
+    def rule(call: Call, params: dict[str, Any]) -> None:
+        if params.get(member) is None:
+            raise ServiceError("ValidationException",
+                               f"The local endpoint needs {member} for {call.operation}: {why} "
+                               "(see FIDELITY.md)")
+    return rule
+
+
+RULES: dict[tuple[str, str], Rule] = {
+    **{("dynamodb", op): _partiql_statements for op in PARTIQL_OPERATIONS},
+    **{("sns", op): _sns_next_token for op in (
+        "ListTopics", "ListSubscriptions", "ListSubscriptionsByTopic", "ListPlatformApplications",
+        "ListEndpointsByPlatformApplication", "ListPhoneNumbersOptedOut",
+        "ListSMSSandboxPhoneNumbers", "ListOriginationNumbers")},
+    ("sns", "Publish"): _sns_publish,
+    ("dynamodb", "ListExports"): _moto_needs("TableArn", "exports are listed by table"),
+}
+
+
+def check_rules(call: Call, params: dict[str, Any]) -> None:
+    """Apply the rule of ``call``'s operation, if it has one.
+
+    Raises
+    ------
+    ServiceError
+        In AWS's words, for input AWS refuses.
+    """
+    rule = RULES.get((call.service or "", call.operation))
+    if rule is not None:
+        rule(call, params)
