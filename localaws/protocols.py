@@ -442,6 +442,12 @@ def render_error(call: Call, error: ServiceError) -> Response:
     return status, headers, json.dumps(body).encode()
 
 
+def xml_safe(body: bytes) -> bytes:
+    """``body`` with the characters XML 1.0 cannot carry replaced."""
+    text = body.decode("utf-8", errors="replace")
+    return _XML_INVALID.sub("\ufffd", text).encode()
+
+
 def internal_failure(call: Call) -> Response:
     """``500 InternalFailure`` (Lambda: ``ServiceException``) in the call's shape."""
     message = ("An internal error occurred in the local endpoint (request id "

@@ -43,6 +43,13 @@ def _sns_next_token(call: Call, params: dict[str, Any]) -> None:
         raise ServiceError("InvalidParameter", "Invalid parameter: NextToken")
 
 
+def _iam_marker(call: Call, params: dict[str, Any]) -> None:
+    """IAM pagination markers are the ones IAM handed out (moto's are integers)."""
+    marker = params.get("Marker")
+    if marker is not None and not marker.isdigit():
+        raise ServiceError("ValidationError", "Invalid Marker")
+
+
 def _sns_publish(call: Call, params: dict[str, Any]) -> None:
     """A message goes to a topic, a target or a phone number (SMS up to 1,600 bytes)."""
     if not any(params.get(k) for k in ("TopicArn", "TargetArn", "PhoneNumber")):
@@ -68,6 +75,10 @@ RULES: dict[tuple[str, str], Rule] = {
         "ListTopics", "ListSubscriptions", "ListSubscriptionsByTopic", "ListPlatformApplications",
         "ListEndpointsByPlatformApplication", "ListPhoneNumbersOptedOut",
         "ListSMSSandboxPhoneNumbers", "ListOriginationNumbers")},
+    **{("iam", op): _iam_marker for op in (
+        "ListRoles", "ListRoleTags", "ListPolicyTags", "ListVirtualMFADevices",
+        "ListOpenIDConnectProviderTags", "ListPolicies", "ListAttachedRolePolicies",
+        "ListAttachedUserPolicies", "ListAttachedGroupPolicies")},
     ("sns", "Publish"): _sns_publish,
     ("dynamodb", "ListExports"): _moto_needs("TableArn", "exports are listed by table"),
 }

@@ -29,6 +29,7 @@ from localaws.protocols import (
     internal_failure,
     not_emulated,
     render_error,
+    xml_safe,
 )
 
 log = logging.getLogger("localaws")
@@ -207,6 +208,8 @@ class Router:
         content_type = dict((k.lower(), v) for k, v in captured["headers"]).get("content-type", "")
         if status == 404 and content_type.startswith("text/html") and call.service:
             raise not_emulated(call)  # moto routes no URL for it
+        if status >= 400 and call.protocol == "query":
+            body = xml_safe(body)  # moto echoes values into its messages
         if status >= 500:
             log.error("moto answered %s to %s %s (request %s): %s", status, call.method,
                       call.path, call.request_id, body[:500])
