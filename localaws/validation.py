@@ -97,6 +97,19 @@ class _Problems:
         raise RequestError("missing-member" if self.missing else "invalid-value", message)
 
 
+def _is_timestamp(value: Any) -> bool:
+    """True for what botocore (and so moto) reads as a timestamp: epoch or ISO 8601."""
+    from botocore.utils import parse_timestamp
+
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return -62135596800 <= value <= 253402300799  # years 1 to 9999
+    try:
+        parse_timestamp(value)
+    except (ValueError, TypeError, OverflowError, RuntimeError):  # what its parsers raise
+        return False
+    return True
+
+
 def _check_arn(name: str, shape: Any, value: Any, where: str, problems: _Problems) -> None:
     if shape.type_name == "string" and name.lower().endswith("arn") and \
             isinstance(value, str) and not _ARN.match(value):
@@ -185,7 +198,8 @@ def check_json(shape: Any, value: Any, where: str, problems: _Problems, depth: i
                                              "not valid base64") from None
         _check_size(value, len(decoded), shape, where, problems)
     elif kind == "timestamp" and (isinstance(value, bool)
-                                  or not isinstance(value, int | float | str)):
+                                  or not isinstance(value, int | float | str)
+                                  or not _is_timestamp(value)):
         raise _wrong_type(value, shape, where)
 
 
@@ -217,6 +231,9 @@ def check_query(shape: Any, params: dict[str, str], problems: _Problems) -> None
             except ValueError:
                 raise RequestError("wrong-type", f"Value ({raw[:50]}) for parameter {key} is "
                                                  "invalid. It must be a number.") from None
+        elif member.type_name == "timestamp" and not _is_timestamp(raw):
+            raise RequestError("wrong-type", f"Value ({raw[:50]}) for parameter {key} is "
+                                             "invalid. It must be a timestamp.")
         elif member.type_name == "boolean" and raw.lower() not in ("true", "false"):
             raise RequestError("wrong-type", f"Value ({raw[:50]}) for parameter {key} is "
                                              "invalid. It must be true or false.")

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 import botocore.serialize
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from localaws import lifecycle
@@ -48,7 +48,10 @@ from tests.functional.fuzz_support import (
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 BATCH = 50
 EXAMPLES = int(os.environ.get("WORKSHOP_FUZZ_EXAMPLES", "100"))  # 2 x 100 x 50 = 10,000
+# No shrinking: a failing batch is reported as it is (the first problems of its 50
+# requests), which is more useful than minutes of shrinking 50 HTTP requests.
 FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
+                         phases=[Phase.explicit, Phase.generate],
                          suppress_health_check=list(HealthCheck))
 
 
