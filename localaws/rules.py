@@ -3,13 +3,17 @@
 AWS checks some inputs the model cannot describe (a PartiQL statement's
 syntax, a pagination token it issued); moto assumes them and crashes without
 them. Each rule here answers such input as AWS does, in the protocol's shape,
-instead of letting it reach moto. The fuzz tests found every one of them.
+instead of letting it reach moto, or hands moto the input in the form it needs
+(a literal queue-name prefix). The fuzz tests found every one of them.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from localaws.errors import ServiceError
 from localaws.protocols import Call
@@ -60,6 +64,26 @@ def _sns_publish(call: Call, params: dict[str, Any]) -> None:
                                                "message must be less than 1600 bytes")
 
 
+def _transact_items(call: Call, params: dict[str, Any]) -> None:
+    """Each transaction item is exactly one action (AWS's wording)."""
+    actions = ("Get",) if call.operation == "TransactGetItems" else (
+        "ConditionCheck", "Put", "Delete", "Update")
+    for item in params.get("TransactItems") or []:
+        if sum(1 for a in actions if item.get(a) is not None) != 1:
+            names = ", ".join(actions)
+            raise ServiceError("ValidationException",
+                               f"TransactItems can only contain one of {names}")
+
+
+def _sqs_prefix(call: Call, params: dict[str, Any]) -> None:
+    """A queue-name prefix is literal text (moto reads it as a regular expression)."""
+    prefix = params.get("QueueNamePrefix")
+    if isinstance(prefix, str) and re.escape(prefix) != prefix:
+        params["QueueNamePrefix"] = re.escape(prefix)
+        body = json.dumps(params) if call.protocol == "json" else urlencode(params)
+        call.replace_body(body.encode())
+
+
 def _moto_needs(member: str, why: str) -> Rule:
     def rule(call: Call, params: dict[str, Any]) -> None:
         if params.get(member) is None:
@@ -80,6 +104,9 @@ RULES: dict[tuple[str, str], Rule] = {
         "ListOpenIDConnectProviderTags", "ListPolicies", "ListAttachedRolePolicies",
         "ListAttachedUserPolicies", "ListAttachedGroupPolicies")},
     ("sns", "Publish"): _sns_publish,
+    ("dynamodb", "TransactWriteItems"): _transact_items,
+    ("sqs", "ListQueues"): _sqs_prefix,
+    ("dynamodb", "TransactGetItems"): _transact_items,
     ("dynamodb", "ListExports"): _moto_needs("TableArn", "exports are listed by table"),
 }
 

@@ -204,7 +204,8 @@ def _sdk_wire(service: str, operation: str, params: dict[str, Any]) -> Wire | No
     path = request["url_path"]
     if request["query_string"]:
         query = request["query_string"]
-        path += "?" + (urlencode(query, doseq=True) if isinstance(query, dict) else query)
+        path += ("&" if "?" in path else "?") + (
+            urlencode(query, doseq=True) if isinstance(query, dict) else query)
     return Wire(service, request["method"], path, headers, body, operation)
 
 
