@@ -136,12 +136,14 @@ def test_admin_routes_need_the_token_from_the_state_directory(endpoint):
     assert with_token["status"] == "ok"
 
 
-def test_moto_api_stays_reachable_from_loopback(endpoint):
+def test_moto_api_stays_reachable_from_loopback_and_only_from_there(endpoint):
     # when
-    status, _, body = _raw(endpoint["port"], "GET", "/moto-api/data.json")
+    status, _, body = _raw(endpoint["port"], "GET", "/moto-api/")
+    foreign = _raw(endpoint["port"], "GET", "/moto-api/", {"Host": "evil.example:4566"})
     # then
     assert status == 200
-    assert "dynamodb" in json.loads(body)
+    assert b"<html" in body.lower()
+    assert foreign[0] == 403
 
 
 def test_an_oversized_body_is_refused_before_the_service_parses_it(endpoint):
