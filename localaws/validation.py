@@ -37,6 +37,7 @@ _TARGET_TYPES = {
 MAX_DEPTH = 64
 # An ARN has six parts (moto splits every ARN member into them).
 _ARN = re.compile(r"^arn:[^:]*:[^:]*:[^:]*:[^:]*:.+", re.DOTALL)
+ENUM_SERVICES = frozenset({"dynamodb", "dynamodbstreams"})
 # Operations our own providers serve: they check their input with the messages
 # AWS was recorded giving (which differ from the model's constraints).
 OWN_OPERATIONS = frozenset(("lambda", op) for op in (
@@ -69,10 +70,11 @@ def _wrong_type(value: Any, shape: Any, where: str) -> RequestError:
 class _Problems:
     """The constraint violations found so far, in AWS's wording."""
 
-    def __init__(self, constraints: bool = True) -> None:
+    def __init__(self, constraints: bool = True, enums: bool = True) -> None:
         self.items: list[str] = []
         self.missing = False
         self.constraints = constraints
+        self.enums = enums
 
     def null(self, where: str) -> None:
         self.missing = True
@@ -174,7 +176,7 @@ def check_json(shape: Any, value: Any, where: str, problems: _Problems, depth: i
         if not isinstance(value, str):
             raise _wrong_type(value, shape, where)
         _check_size(value, len(value), shape, where, problems)
-        if shape.enum and value not in shape.enum:
+        if shape.enum and problems.enums and value not in shape.enum:
             problems.add(value, where, "satisfy enum value set: [" + ", ".join(shape.enum) + "]")
     elif kind in ("integer", "long"):
         if isinstance(value, bool) or not (
@@ -240,7 +242,7 @@ def check_query(shape: Any, params: dict[str, str], problems: _Problems) -> None
         elif member.type_name == "string":
             _check_size(raw, len(raw), member, _camel(name), problems)
             _check_arn(name, member, raw, _camel(name), problems)
-            if member.enum and raw not in member.enum:
+            if member.enum and problems.enums and raw not in member.enum:
                 problems.add(raw, _camel(name),
                              "satisfy enum value set: [" + ", ".join(member.enum) + "]")
 
@@ -293,7 +295,10 @@ def check_input(call: Call) -> Response | None:
     shape = service_model(call.service).operation_model(operation).input_shape
     # Lambda answers range and enum violations in its own words (lambda_api checks
     # them); only types and missing members are checked here.
-    problems = _Problems(constraints=call.protocol != "rest-json")
+    # Enums only where AWS is known to enforce them: SQS, for one, takes values its
+    # model's enums leave out (ReceiveMessage AttributeNames=SentTimestamp).
+    problems = _Problems(constraints=call.protocol != "rest-json",
+                         enums=call.service in ENUM_SERVICES)
     params: dict[str, Any] = {}
     if call.protocol == "json":
         params = call.json_body()
