@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from localaws import lifecycle
+from localaws.gate import Gate, GateConfigError
 from localaws.paths import default_port, directory_size, log_file, saved_state_dir
 from localaws.streams.settings import (
     ENV_SHARD_LIFETIME,
@@ -65,9 +66,19 @@ def main(argv: list[str] | None = None) -> int:
     for flag, field, var, text in _STREAM_FLAGS:
         parser.add_argument(flag, dest=field, type=float, default=None, metavar="SECONDS",
                             help=f"{text}; also {var} (up, serve)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="HOST",
+                        help="also answer requests with this Host header (name or name:port; "
+                             "repeatable); default: 127.0.0.1, localhost and [::1] only")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                        help="let a browser page from this origin call the endpoint, e.g. "
+                             "http://localhost:8080 (repeatable); default: none")
     args = parser.parse_args(argv)
     port = args.port or default_port()
     state = args.state_dir or saved_state_dir(port)
+    try:
+        Gate(port, "", args.allow_host, args.allow_origin)
+    except GateConfigError as exc:
+        parser.error(str(exc))
     try:
         stream_env = _stream_env(args)
     except StreamSettingsError as exc:
@@ -77,13 +88,15 @@ def main(argv: list[str] | None = None) -> int:
         from localaws.server import serve
 
         return serve(port, None if args.ephemeral else state,
-                     StreamSettings.from_env({**os.environ, **stream_env}))
+                     StreamSettings.from_env({**os.environ, **stream_env}),
+                     args.allow_host, args.allow_origin)
     if args.command == "reset":
         return _reset(port, state, args.ephemeral)
     if args.command == "up":
         try:
             status = lifecycle.up(port, state_dir=args.state_dir, ephemeral=args.ephemeral,
-                                  env=stream_env)
+                                  env=stream_env, allow_hosts=tuple(args.allow_host),
+                                  allow_origins=tuple(args.allow_origin))
         except lifecycle.EndpointStartError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

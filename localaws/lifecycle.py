@@ -29,12 +29,27 @@ class EndpointStartError(RuntimeError):
     """The endpoint could not be started (see its log file)."""
 
 
+def admin_request(port: int, path: str, method: str = "GET",
+                  timeout: float = 2.0) -> dict[str, Any]:
+    """Call an admin route (``/_workshop/...``) with the token from the state directory.
+
+    Raises
+    ------
+    urllib.error.URLError, OSError, ValueError
+        Nothing answers, the token is refused, or the answer is not JSON.
+    """
+    from localaws.gate import ADMIN_HEADER, read_admin_token
+
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                     headers={ADMIN_HEADER: read_admin_token(port) or ""})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
 def health(port: int, timeout: float = 2.0) -> dict[str, Any] | None:
     """The endpoint's health document, or ``None`` when nothing healthy answers."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{HEALTH_PATH}",
-                                    timeout=timeout) as response:
-            return json.loads(response.read())
+        return admin_request(port, HEALTH_PATH, timeout=timeout)
     except (urllib.error.URLError, OSError, ValueError):
         return None
 
@@ -47,18 +62,22 @@ def port_in_use(port: int) -> bool:
 
 
 def serve_arguments(port: int, state_dir: str | os.PathLike[str] | None = None,
-                    ephemeral: bool = False) -> list[str]:
-    """The ``serve`` command line for a port and a state choice."""
+                    ephemeral: bool = False, allow_hosts: tuple[str, ...] = (),
+                    allow_origins: tuple[str, ...] = ()) -> list[str]:
+    """The ``serve`` command line for a port, a state choice and the gate's extras."""
     args = ["serve", "--port", str(port)]
     if ephemeral:
         args.append("--ephemeral")
     elif state_dir is not None:
         args += ["--state-dir", str(state_dir)]
+    args += [f"--allow-host={h}" for h in allow_hosts]
+    args += [f"--allow-origin={o}" for o in allow_origins]
     return args
 
 
 def up(port: int, *, state_dir: str | os.PathLike[str] | None = None,
-       ephemeral: bool = False, env: dict[str, str] | None = None) -> dict[str, Any]:
+       ephemeral: bool = False, env: dict[str, str] | None = None,
+       allow_hosts: tuple[str, ...] = (), allow_origins: tuple[str, ...] = ()) -> dict[str, Any]:
     """Start the endpoint in the background if it is not running; wait until healthy.
 
     Parameters
@@ -72,6 +91,8 @@ def up(port: int, *, state_dir: str | os.PathLike[str] | None = None,
     env : dict, optional
         Extra environment for the ``serve`` process (e.g. the
         ``WORKSHOP_LOCAL_SHARD_LIFETIME``-style settings given as flags).
+    allow_hosts, allow_origins : tuple of str
+        Passed on as ``--allow-host`` and ``--allow-origin``.
 
     An endpoint already running on ``port`` is returned as it is, whatever its
     state directory and settings (``status`` shows them).
@@ -100,7 +121,8 @@ def up(port: int, *, state_dir: str | os.PathLike[str] | None = None,
         p for p in (str(project_root()), env.get("PYTHONPATH", "")) if p)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "localaws", *serve_arguments(port, state_dir, ephemeral)],
+            [sys.executable, "-m", "localaws", *serve_arguments(
+                port, state_dir, ephemeral, allow_hosts, allow_origins)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             cwd=str(project_root()), env=env, start_new_session=True)
     pid_file(port).write_text(str(proc.pid))

@@ -66,3 +66,8 @@ def directory_size(directory: Path) -> int:
     if not directory.exists():
         return 0
     return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
+
+
+def token_file(port: int) -> Path:
+    """Admin token of the endpoint on ``port`` (for ``/_workshop/*``), mode 0600."""
+    return state_dir() / f"endpoint-{port}.token"

@@ -1,24 +1,38 @@
 """The embedded local AWS endpoint: one WSGI app on 127.0.0.1.
 
-``Router`` sends the Lambda operations that must run code or poll streams to our
-providers (:mod:`localaws.lambda_api`) and everything else to moto, served
-in-process. ``serve`` runs it in the foreground until SIGTERM/SIGINT.
+Every request goes through one pipeline (:class:`Router`): an ordered list of
+checks over a parsed :class:`~localaws.protocols.Call`, then the service. The
+Lambda operations that must run code or poll streams go to our providers
+(:mod:`localaws.lambda_api`), everything else to moto, served in-process.
+``serve`` runs it in the foreground until SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
 
+import http
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from localaws import limits, validation
 from localaws.errors import EndpointError, ServiceError
+from localaws.gate import ADMIN_PATH, Gate, check_signature, new_admin_token, write_admin_token
+from localaws.protocols import (
+    Call,
+    Response,
+    canonical_content_type,
+    internal_failure,
+    not_emulated,
+    render_error,
+    xml_safe,
+)
 
 log = logging.getLogger("localaws")
 
@@ -34,7 +48,11 @@ DYNAMODB_WRITES = frozenset("DynamoDB_20120810." + op for op in (
     "DeleteTable", "CreateTable"))
 ENGINE_RESTART_PATH = "/_workshop/engine/restart"
 AUTHORIZATION_PATH = "/_workshop/authorization"
-_CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/")
+# waitress buffers at most this much of any body (the largest AWS accepts: a zip
+# uploaded in CreateFunction); each operation's own limit is checked earlier.
+MAX_BODY_BYTES = 70 * 1024 * 1024
+
+Check = Callable[[Call], "Response | None"]
 
 
 def _prepare_moto() -> None:
@@ -68,8 +86,39 @@ def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
     return object.__new__(cls)
 
 
+def moto_application() -> Any:
+    """moto's WSGI app, with exceptions propagated to the pipeline (not HTML 500s)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    def create_app(service: Any) -> Any:
+        app = create_backend_app(service)
+        app.config["PROPAGATE_EXCEPTIONS"] = True
+        return app
+
+    return DomainDispatcherApplication(create_app)
+
+
 class Router:
-    """WSGI app: our Lambda providers first, moto for everything else.
+    """WSGI app: the request pipeline, then our Lambda providers or moto.
+
+    The pipeline is :attr:`checks`, an ordered list of ``check(call) -> response
+    | None``: the first check that returns a response (or raises
+    :class:`~localaws.errors.ServiceError`, shaped by the call's protocol) ends
+    the request before any service code runs. In order:
+
+    1. ``gate.check_host`` - the ``Host`` header (DNS rebinding);
+    2. ``gate.check_origin`` - browser origins and CORS preflights;
+    3. ``gate.check_admin`` - the admin token of ``/_workshop/*``;
+    4. ``limits.check_size`` - ``Content-Length`` against the operation's limit
+       (the body is unread until here);
+    5. ``check_signature`` - authentication (SigV4 present and well formed);
+    6. *authorization goes here*: insert it with
+       ``router.insert_check(check, before=validation.check_input)``; the call
+       knows ``service``, ``operation``, ``region``, ``access_key_id`` and ``body``;
+    7. ``validation.check_input`` - the input against botocore's model.
+
+    An exception other than ``ServiceError`` is ours: it is logged with its
+    traceback and answered ``500 InternalFailure`` in the service's shape.
 
     Parameters
     ----------
@@ -79,90 +128,141 @@ class Router:
         Our Lambda operations.
     status : callable
         Returns the health/status document.
+    restart_engine : callable, optional
+        Restarts the ESM engine (``POST /_workshop/engine/restart``).
+    gate : Gate
+        Host, origin and admin-token policy.
     """
 
     def __init__(self, moto_app: Any, lambda_api: Any, status: Any,
-                 restart_engine: Any = None) -> None:
+                 restart_engine: Any = None, *, gate: Gate) -> None:
         self.moto_app = moto_app
         self.lambda_api = lambda_api
         self.status = status
         self.restart_engine = restart_engine
+        self.gate = gate
+        self.checks: list[Check] = [gate.check_host, gate.check_origin, gate.check_admin,
+                                    limits.check_size, check_signature,
+                                    validation.check_input]
         # Public: the TTL sweeper deletes items under the same lock.
         self.write_lock = threading.RLock()
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        from localaws import authz
-        from localaws.lambda_api import LambdaApi, Request, parse_query
+    def insert_check(self, check: Check, before: Check) -> None:
+        """Run ``check`` just before the check ``before`` (e.g. authorization)."""
+        self.checks.insert(self.checks.index(before), check)
 
-        path = environ.get("PATH_INFO", "")
-        if path == HEALTH_PATH:
-            return self._send(start_response, 200, {"Content-Type": "application/json"},
-                              json.dumps(self.status()).encode())
-        if path == ENGINE_RESTART_PATH and environ["REQUEST_METHOD"] == "POST" \
-                and self.restart_engine is not None:
-            self.restart_engine()
-            return self._send(start_response, 200, {"Content-Type": "application/json"},
-                              json.dumps(self.status()).encode())
-        if path == AUTHORIZATION_PATH:  # which actions each role was evaluated for
-            return self._send(start_response, 200, {"Content-Type": "application/json"},
-                              json.dumps(authz.usage()).encode())
-        # A function's own calls are restricted to its execution role (GetRecords too).
-        denied = authz.authorize(environ)
-        if denied is not None:
-            return self._send(start_response, *denied)
-        if environ.get("HTTP_X_AMZ_TARGET") == GET_RECORDS_TARGET:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        call = Call(environ)
+        try:
+            for check in self.checks:
+                response = check(call)
+                if response is not None:
+                    return self._send(call, start_response, response)
+            return self._send(call, start_response, self.dispatch(call))
+        except ServiceError as err:
+            return self._send(call, start_response, render_error(call, err))
+        except Exception:
+            log.exception("internal error serving %s %s (request %s)", call.method,
+                          call.path, call.request_id)
+            return self._send(call, start_response, internal_failure(call))
+
+    def dispatch(self, call: Call) -> Response:
+        """Serve a call that passed every check."""
+        from localaws.lambda_api import Request, parse_query
+
+        if call.path.startswith(ADMIN_PATH):
+            return self._admin(call)
+        target = call.header("x-amz-target")
+        if target == GET_RECORDS_TARGET:
             from localaws.streams import serve_get_records
 
-            return self._send(start_response, *serve_get_records(
-                environ["wsgi.input"].read(length), _account_id(),
-                match.group("region") if match else "us-east-1"))
-        if environ.get("HTTP_X_AMZ_TARGET") in DYNAMODB_WRITES:
+            return serve_get_records(call.body, _account_id(), call.region)
+        if target in DYNAMODB_WRITES:
             with self.write_lock:  # one item change (and stream record) at a time
-                return list(self.moto_app(environ, start_response))
-        if not LambdaApi.is_lambda_path(path):
-            return self.moto_app(environ, start_response)
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        auth = environ.get("HTTP_AUTHORIZATION", "")
-        match = _CREDENTIAL.search(auth)
-        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items()
+                return self._moto(call)
+        if call.path.startswith("/moto-api") or call.service != "lambda":
+            return self._moto(call)
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in call.environ.items()
                    if k.startswith("HTTP_")}
-        request = Request(
-            method=environ["REQUEST_METHOD"], path=path,
-            query=parse_query(environ.get("QUERY_STRING", "")), headers=headers, body=body,
-            account_id=_account_id(), region=match.group("region") if match else "us-east-1")
+        request = Request(method=call.method, path=call.path,
+                          query=parse_query(call.query_string), headers=headers,
+                          body=call.body, account_id=_account_id(), region=call.region)
+        response = self.lambda_api.handle(request)
+        return self._moto(call) if response is None else response
+
+    def _admin(self, call: Call) -> Response:
+        if call.path == HEALTH_PATH and call.method == "GET":
+            return _json(200, self.status())
+        if call.path == ENGINE_RESTART_PATH and call.method == "POST" \
+                and self.restart_engine is not None:
+            self.restart_engine()
+            return _json(200, self.status())
+        if call.path == AUTHORIZATION_PATH and call.method == "GET":
+            from localaws import authz
+
+            return _json(200, authz.usage())  # which actions each role was evaluated for
+        return _json(404, {"message": f"no admin route {call.method} {call.path}"})
+
+    def _moto(self, call: Call) -> Response:
+        captured: dict[str, Any] = {}
+        written: list[bytes] = []
+        if not call.path.startswith("/moto-api"):
+            # moto chooses its parser by Content-Type: make it read the body the way
+            # the pipeline has checked it.
+            content_type = canonical_content_type(call)
+            if content_type is not None:
+                call.environ["CONTENT_TYPE"] = content_type
+            if call.protocol == "rest-json" and call.method in ("POST", "PUT") \
+                    and not call.body.strip():
+                call.replace_body(b"{}")  # moto parses it as JSON
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return written.append
+
         try:
-            response = self.lambda_api.handle(request)
-        except ServiceError as err:
-            return self._send(start_response, *err.to_rest_json())
-        except Exception:
-            log.exception("internal error serving %s %s", request.method, path)
-            body_out = json.dumps({"Type": "Service", "message": "Internal error in the "
-                                   "local endpoint: see its log file"}).encode()
-            return self._send(start_response, 500, {"Content-Type": "application/json",
-                                                    "x-amzn-ErrorType": "ServiceException"},
-                              body_out)
-        if response is None:
-            # moto serves it; give it the body we consumed.
-            import io
+            chunks = self.moto_app(call.environ, capture)
+        except NotImplementedError:  # moto has the operation in its model, not its code
+            raise not_emulated(call) from None
+        try:
+            body = b"".join(written) + b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        status = int(captured["status"].split(" ", 1)[0])
+        content_type = dict((k.lower(), v) for k, v in captured["headers"]).get("content-type", "")
+        if status == 404 and content_type.startswith("text/html") and call.service:
+            raise not_emulated(call)  # moto routes no URL for it
+        if status >= 400 and call.protocol == "query":
+            body = xml_safe(body)  # moto echoes values into its messages
+        if status >= 500:
+            log.error("moto answered %s to %s %s (request %s): %s", status, call.method,
+                      call.path, call.request_id, body[:500])
+        return status, captured["headers"], body
 
-            environ["wsgi.input"] = io.BytesIO(body)
-            environ["CONTENT_LENGTH"] = str(len(body))
-            return self.moto_app(environ, start_response)
-        return self._send(start_response, *response)
-
-    @staticmethod
-    def _send(start_response: Any, status: int, headers: dict[str, str], body: bytes) -> Any:
-        reason = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request",
-                  403: "Forbidden", 404: "Not Found", 409: "Conflict",
-                  413: "Request Entity Too Large", 429: "Too Many Requests",
-                  500: "Internal Server Error"}.get(status, "")
-        out = dict(headers)
-        out["Content-Length"] = str(len(body))
-        start_response(f"{status} {reason}", list(out.items()))
+    def _send(self, call: Call, start_response: Any, response: Response) -> Any:
+        status, headers, body = response
+        items = headers.items() if isinstance(headers, dict) else headers
+        out = [(k, v) for k, v in self.gate.finish(call, items) if k.lower() != "content-length"]
+        out.append(("Content-Length", str(len(body))))
+        try:
+            reason = http.HTTPStatus(status).phrase
+        except ValueError:
+            reason = ""
+        start_response(f"{status} {reason}", out)
         return [body]
+
+
+def _json(status: int, document: Any) -> Response:
+    return status, {"Content-Type": "application/json"}, json.dumps(document).encode()
+
+
+def _authorize(call: Call) -> Response | None:
+    """The pipeline's authorization check: a function's calls against its role."""
+    from localaws import authz
+
+    return authz.authorize(call.environ)
 
 
 def _account_id() -> str:
@@ -183,6 +283,8 @@ class Endpoint:
         on a clean stop. ``None`` keeps everything in memory only (``--ephemeral``).
     stream_settings : StreamSettings, optional
         Shard lifetime, stream retention and TTL sweep (the environment's by default).
+    allow_hosts, allow_origins : iterable of str, optional
+        Extra ``Host`` values and browser origins to accept (see :class:`~localaws.gate.Gate`).
 
     Raises
     ------
@@ -191,9 +293,9 @@ class Endpoint:
     """
 
     def __init__(self, port: int, saved_state: Path | None = None,
-                 stream_settings: Any = None) -> None:
+                 stream_settings: Any = None, allow_hosts: Iterable[str] = (),
+                 allow_origins: Iterable[str] = ()) -> None:
         _prepare_moto()
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from waitress.server import create_server
 
         from localaws import alarms, streams
@@ -208,15 +310,17 @@ class Endpoint:
         streams.install(self.stream_settings)
         alarms.install()
         alarms.serve_alarm_history()
+        gate = Gate(port, new_admin_token(), allow_hosts, allow_origins)
         self.port = port
         self.url = f"http://{HOST}:{port}"
         self.started = time.time()
         self.executor = Executor(state_dir(), self.url)
         self.mappings = MappingService(self.executor, self.url)
         self.alarms = alarms.AlarmEvaluator()
-        moto_app = DomainDispatcherApplication(create_backend_app)
-        self.app = Router(moto_app, LambdaApi(self.executor, self.mappings), self.status,
-                          self.restart_engine)
+        self.app = Router(moto_application(), LambdaApi(self.executor, self.mappings),
+                          self.status, self.restart_engine, gate=gate)
+        # A function's own calls are restricted to its execution role (GetRecords too).
+        self.app.insert_check(_authorize, before=validation.check_input)
         self.ttl = TtlSweeper(self.app.write_lock)
         self.saved_state = saved_state
         self.snapshots = None
@@ -233,10 +337,12 @@ class Endpoint:
         try:
             self.server = create_server(self.app, host=HOST, port=port, threads=64,
                                         connection_limit=1000, channel_timeout=960,
+                                        max_request_body_size=MAX_BODY_BYTES,
                                         ident="workshop")
         except OSError as exc:
             self.executor.shutdown()
             raise EndpointError(f"cannot listen on {HOST}:{port}: {exc}") from exc
+        write_admin_token(port, gate.token)  # only once the port is ours
 
     def _keep_state(self, directory: Path, app: Any) -> Any:
         """Restore the saved state and arrange for snapshots; returns the gated app."""
@@ -345,7 +451,8 @@ class Endpoint:
         threading.Thread(target=close, daemon=True).start()
 
 
-def serve(port: int, saved_state: Path | None = None, stream_settings: Any = None) -> int:
+def serve(port: int, saved_state: Path | None = None, stream_settings: Any = None,
+          allow_hosts: Iterable[str] = (), allow_origins: Iterable[str] = ()) -> int:
     """Run the endpoint in the foreground until SIGTERM or SIGINT.
 
     Parameters
@@ -354,6 +461,8 @@ def serve(port: int, saved_state: Path | None = None, stream_settings: Any = Non
         Directory of the saved state; ``None`` for an ephemeral endpoint.
     stream_settings : StreamSettings, optional
         Shard lifetime, stream retention and TTL sweep (the environment's by default).
+    allow_hosts, allow_origins : iterable of str, optional
+        Extra ``Host`` values and browser origins to accept.
 
     Returns
     -------
@@ -366,7 +475,7 @@ def serve(port: int, saved_state: Path | None = None, stream_settings: Any = Non
     logging.basicConfig(level=os.environ.get("WORKSHOP_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        endpoint = Endpoint(port, saved_state, stream_settings)
+        endpoint = Endpoint(port, saved_state, stream_settings, allow_hosts, allow_origins)
     except SavedStateError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -630,10 +629,11 @@ def test_deleted_mapping_stops_invoking_at_once(pipe):
 
 def _restart_engine(endpoint: dict) -> None:
     """Stop and start the endpoint's mapping engine (no AWS API does this)."""
-    request = urllib.request.Request(f"{endpoint['url']}/_workshop/engine/restart",
-                                     method="POST", data=b"")
-    with urllib.request.urlopen(request, timeout=60) as response:
-        assert response.status == 200
+    from localaws import lifecycle
+
+    status = lifecycle.admin_request(endpoint["port"], "/_workshop/engine/restart", "POST",
+                                     timeout=60)
+    assert status["status"] == "ok"
 
 
 def test_engine_restart_resumes_after_the_checkpoint(pipe, endpoint):

@@ -270,7 +270,7 @@ def test_killing_workers_mid_batch_loses_nothing(backend, endpoint, role, unique
 
 def test_restarting_the_engine_mid_batch_loses_nothing(backend, endpoint, role, unique):
     # given
-    import urllib.request
+    from localaws import lifecycle
 
     pipe = Pipeline(backend, role, f"restart-{unique}", delay=0.1, BatchSize=5)
     restarts = 0
@@ -278,9 +278,8 @@ def test_restarting_the_engine_mid_batch_loses_nothing(backend, endpoint, role, 
     for i in range(150):
         pipe.write(f"k{i % 30}", value=i)
         if i % 30 == 29:
-            request = urllib.request.Request(f"{endpoint['url']}/_workshop/engine/restart",
-                                             method="POST")
-            urllib.request.urlopen(request, timeout=60).read()
+            lifecycle.admin_request(endpoint["port"], "/_workshop/engine/restart", "POST",
+                                    timeout=60)
             restarts += 1
     pipe.drain()
     verdict = pipe.verdict()

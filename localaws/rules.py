@@ -1,0 +1,124 @@
+"""Input rules beyond botocore's model, checked before the service runs.
+
+AWS checks some inputs the model cannot describe (a PartiQL statement's
+syntax, a pagination token it issued); moto assumes them and crashes without
+them. Each rule here answers such input as AWS does, in the protocol's shape,
+instead of letting it reach moto, or hands moto the input in the form it needs
+(a literal queue-name prefix). The fuzz tests found every one of them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from localaws.errors import ServiceError
+from localaws.protocols import Call
+
+Rule = Callable[[Call, dict[str, Any]], None]
+PARTIQL_OPERATIONS = ("ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction")
+
+
+def _partiql_statements(call: Call, params: dict[str, Any]) -> None:
+    """Each PartiQL statement must parse (AWS: "Statement wasn't well formed")."""
+    from moto.dynamodb.parsing.partiql import get_query_metadata
+
+    statements = [params.get("Statement")]
+    for key in ("Statements", "TransactStatements"):
+        statements += [s.get("Statement") for s in params.get(key) or [] if isinstance(s, dict)]
+    for statement in statements:
+        if not isinstance(statement, str):
+            continue
+        try:
+            get_query_metadata(statement)
+        except Exception:  # the parser raises bare Exception/IndexError on bad syntax
+            raise ServiceError("ValidationException",
+                               "Statement wasn't well formed, can't be processed: "
+                               f"{statement[:100]}") from None
+
+
+def _sns_next_token(call: Call, params: dict[str, Any]) -> None:
+    """SNS pagination tokens are the ones SNS handed out (moto's are integers)."""
+    token = params.get("NextToken")
+    if token is not None and not token.isdigit():
+        raise ServiceError("InvalidParameter", "Invalid parameter: NextToken")
+
+
+def _iam_marker(call: Call, params: dict[str, Any]) -> None:
+    """IAM pagination markers are the ones IAM handed out (moto's are integers)."""
+    marker = params.get("Marker")
+    if marker is not None and not marker.isdigit():
+        raise ServiceError("ValidationError", "Invalid Marker")
+
+
+def _sns_publish(call: Call, params: dict[str, Any]) -> None:
+    """A message goes to a topic, a target or a phone number (SMS up to 1,600 bytes)."""
+    if not any(params.get(k) for k in ("TopicArn", "TargetArn", "PhoneNumber")):
+        raise ServiceError("InvalidParameter", "Invalid parameter: TopicArn or TargetArn "
+                                               "Reason: no value for required parameter")
+    if params.get("PhoneNumber") and len(params.get("Message", "").encode()) > 1600:
+        raise ServiceError("InvalidParameter", "Invalid parameter: Message Reason: SMS "
+                                               "message must be less than 1600 bytes")
+
+
+def _transact_items(call: Call, params: dict[str, Any]) -> None:
+    """Each transaction item is exactly one action (AWS's wording)."""
+    actions = ("Get",) if call.operation == "TransactGetItems" else (
+        "ConditionCheck", "Put", "Delete", "Update")
+    for item in params.get("TransactItems") or []:
+        if sum(1 for a in actions if item.get(a) is not None) != 1:
+            names = ", ".join(actions)
+            raise ServiceError("ValidationException",
+                               f"TransactItems can only contain one of {names}")
+
+
+def _sqs_prefix(call: Call, params: dict[str, Any]) -> None:
+    """A queue-name prefix is literal text (moto reads it as a regular expression)."""
+    prefix = params.get("QueueNamePrefix")
+    if isinstance(prefix, str) and re.escape(prefix) != prefix:
+        params["QueueNamePrefix"] = re.escape(prefix)
+        body = json.dumps(params) if call.protocol == "json" else urlencode(params)
+        call.replace_body(body.encode())
+
+
+def _moto_needs(member: str, why: str) -> Rule:
+    def rule(call: Call, params: dict[str, Any]) -> None:
+        if params.get(member) is None:
+            raise ServiceError("ValidationException",
+                               f"The local endpoint needs {member} for {call.operation}: {why} "
+                               "(see FIDELITY.md)")
+    return rule
+
+
+RULES: dict[tuple[str, str], Rule] = {
+    **{("dynamodb", op): _partiql_statements for op in PARTIQL_OPERATIONS},
+    **{("sns", op): _sns_next_token for op in (
+        "ListTopics", "ListSubscriptions", "ListSubscriptionsByTopic", "ListPlatformApplications",
+        "ListEndpointsByPlatformApplication", "ListPhoneNumbersOptedOut",
+        "ListSMSSandboxPhoneNumbers", "ListOriginationNumbers")},
+    **{("iam", op): _iam_marker for op in (
+        "ListRoles", "ListRoleTags", "ListPolicyTags", "ListVirtualMFADevices",
+        "ListOpenIDConnectProviderTags", "ListPolicies", "ListAttachedRolePolicies",
+        "ListAttachedUserPolicies", "ListAttachedGroupPolicies")},
+    ("sns", "Publish"): _sns_publish,
+    ("dynamodb", "TransactWriteItems"): _transact_items,
+    ("sqs", "ListQueues"): _sqs_prefix,
+    ("dynamodb", "TransactGetItems"): _transact_items,
+    ("dynamodb", "ListExports"): _moto_needs("TableArn", "exports are listed by table"),
+}
+
+
+def check_rules(call: Call, params: dict[str, Any]) -> None:
+    """Apply the rule of ``call``'s operation, if it has one.
+
+    Raises
+    ------
+    ServiceError
+        In AWS's words, for input AWS refuses.
+    """
+    rule = RULES.get((call.service or "", call.operation))
+    if rule is not None:
+        rule(call, params)

@@ -1,0 +1,150 @@
+"""The request pipeline end to end, with fakes for moto and our providers."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from localaws import validation
+from localaws.gate import ADMIN_HEADER, Gate
+from localaws.server import Router
+from tests.unit.wsgi import PORT, environ, signed
+
+LIST_TABLES = signed("dynamodb", **{"X-Amz-Target": "DynamoDB_20120810.ListTables"})
+
+
+class FakeMoto:
+    """A moto stand-in: records calls, answers 200 with a wildcard CORS header, or raises."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.calls: list[bytes] = []
+        self.error = error
+
+    def __call__(self, env, start_response):
+        self.calls.append(env["wsgi.input"].read(int(env.get("CONTENT_LENGTH") or 0)))
+        if self.error is not None:
+            raise self.error
+        start_response("200 OK", [("Content-Type", "application/x-amz-json-1.0"),
+                                  ("Access-Control-Allow-Origin", "*")])
+        return [b'{"TableNames": []}']
+
+
+class FakeLambda:
+    def handle(self, request):
+        return None
+
+
+def _router(moto: FakeMoto, **gate_args) -> Router:
+    return Router(moto, FakeLambda(), lambda: {"status": "ok"}, lambda: None,
+                  gate=Gate(PORT, "tok", **gate_args))
+
+
+def _run(router: Router, env: dict) -> tuple[int, dict[str, str], bytes]:
+    seen = {}
+
+    def start_response(status, headers):
+        seen["status"], seen["headers"] = int(status.split()[0]), dict(headers)
+
+    body = b"".join(router(env, start_response))
+    return seen["status"], seen["headers"], body
+
+
+def test_a_good_request_reaches_moto_with_its_body_and_without_motos_cors_header():
+    # given
+    moto = FakeMoto()
+    # when
+    status, headers, _ = _run(_router(moto), environ(headers=LIST_TABLES, body=b"{}"))
+    # then
+    assert status == 200
+    assert moto.calls == [b"{}"]
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+@pytest.mark.parametrize("env", [
+    environ(headers={**LIST_TABLES, "Host": "evil.example:4611"}, body=b"{}"),
+    environ(headers={**LIST_TABLES, "Origin": "https://evil.example"}, body=b"{}"),
+    environ(headers={"X-Amz-Target": "DynamoDB_20120810.ListTables"}, body=b"{}"),
+    environ(headers=LIST_TABLES, body=b"{nope"),
+])
+def test_a_refused_request_never_reaches_the_service(env):
+    # given
+    moto = FakeMoto()
+    # when
+    status, _, _ = _run(_router(moto), env)
+    # then
+    assert 400 <= status < 500
+    assert moto.calls == []
+
+
+def test_an_oversized_body_is_refused_before_it_is_read():
+    # given
+    env = environ(headers={**LIST_TABLES, "Content-Length": str(17 * 1024 * 1024)})
+
+    class Unreadable:
+        def read(self, *_):
+            raise AssertionError("the body was read")
+
+    env["wsgi.input"] = Unreadable()
+    # when
+    status, _, body = _run(_router(FakeMoto()), env)
+    # then
+    assert status == 400
+    assert "16 MB" in json.loads(body)["message"]
+
+
+def test_our_own_failure_is_logged_and_answered_internal_failure(caplog):
+    # given
+    router = _router(FakeMoto(KeyError("a bug")))
+    # when
+    with caplog.at_level(logging.ERROR, logger="localaws"):
+        status, headers, body = _run(router, environ(headers=LIST_TABLES, body=b"{}"))
+    # then
+    assert status == 500
+    assert json.loads(body)["__type"].endswith("#InternalFailure")
+    assert headers["x-amzn-ErrorType"] == "InternalFailure"
+    assert any(r.exc_info and isinstance(r.exc_info[1], KeyError) for r in caplog.records)
+
+
+def test_admin_routes_answer_with_the_token_only():
+    # given
+    router = _router(FakeMoto())
+    # when
+    without = _run(router, environ("GET", "/_workshop/health"))
+    with_token = _run(router, environ("GET", "/_workshop/health", {ADMIN_HEADER: "tok"}))
+    # then
+    assert without[0] == 403
+    assert with_token[0] == 200
+    assert json.loads(with_token[2]) == {"status": "ok"}
+
+
+def test_an_allowed_origin_is_granted_on_the_answer():
+    # given
+    router = _router(FakeMoto(), allow_origins=["http://localhost:8080"])
+    env = environ(headers={**LIST_TABLES, "Origin": "http://localhost:8080"}, body=b"{}")
+    # when
+    status, headers, _ = _run(router, env)
+    # then
+    assert status == 200
+    assert headers["Access-Control-Allow-Origin"] == "http://localhost:8080"
+
+
+def test_a_check_inserted_before_validation_runs_after_authentication():
+    # given
+    router = _router(FakeMoto())
+    seen = []
+
+    def authorize(call):
+        seen.append((call.service, call.operation, call.region, call.access_key_id))
+        return 403, {"Content-Type": "application/json"}, b'{"message": "denied"}'
+
+    router.insert_check(authorize, before=validation.check_input)
+    # when
+    unsigned = _run(router, environ(headers={"X-Amz-Target": "DynamoDB_20120810.ListTables"},
+                                    body=b"{}"))
+    denied = _run(router, environ(headers=LIST_TABLES, body=b"{}"))
+    # then
+    assert unsigned[0] == 400  # authentication refused it first
+    assert denied[0] == 403
+    assert seen == [("dynamodb", "ListTables", "us-east-1", "testing")]
