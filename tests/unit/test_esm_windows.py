@@ -7,6 +7,7 @@ directly on a shard buffer (esm-semantics §1.7).
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,9 @@ from localaws.esm.worker import MappingWorker
 
 STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2025-11-25T10:00:00.000"
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:f"
-START = 1_764_000_000  # a multiple of 10
+# A multiple of 10 a minute ago: records older than the stream's retention expire
+# before delivery (FIDELITY.md, "Records expiring from the stream").
+START = (int(time.time()) - 60) // 10 * 10
 
 
 def record(n: int, created: float, size: int = 1) -> dict[str, Any]:
@@ -133,7 +136,7 @@ def test_the_end_of_a_shard_closes_its_window():
     shard = ShardState("shard-1", None, buffer=[record(1, START)])
     worker._window_round(shard, cfg)
     # when
-    shard.exhausted = True
+    shard.ended = True  # read to its end, every record handed on: exhausted
     closed = worker._close_window(shard, cfg)
     # then
     assert closed and kinds(service)[-1][0] == "final"
