@@ -62,14 +62,18 @@ workshop: setup
 lab: setup
 	$(BIN)/python -m helpers.workshop lab --port $(PORT)
 
+# Three workers (pytest-xdist), each with its own endpoint on a free port; a test file
+# stays on one worker (the notebooks run in the workshop's order).
+TEST_WORKERS ?= 3
+
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 unit: setup
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) tests/unit
 
 functional: setup
-	$(BIN)/python -m pytest tests/functional
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests/functional
 
 notebooks: setup
 	$(BIN)/python -m pytest tests/notebooks
@@ -78,7 +82,7 @@ notebooks: setup
 # module and the total in build/coverage/.
 coverage: setup
 	rm -rf build/coverage && mkdir -p build/coverage
-	$(BIN)/python -m coverage run -m pytest
+	$(BIN)/python -m coverage run -m pytest -n $(TEST_WORKERS) --dist loadfile
 	$(BIN)/python -m coverage combine --quiet
 	$(BIN)/python -m coverage report
 	$(BIN)/python -m coverage html --quiet -d build/coverage/html

@@ -32,7 +32,6 @@ PLOTS = {  # notebook -> least number of figures its executed copy must hold
     "05_failures_and_destinations": 1,
     "06_monitoring_and_troubleshooting": 2,
 }
-TOTAL_SECONDS_BUDGET = 240.0  # about 70 s on a laptop; generous for slow CI machines
 
 
 # --------------------------------------------------------------------------- committed
