@@ -200,8 +200,8 @@ def require(backend: Backend, names: Names, *needs: str) -> None:
         message = f"the {kind} {name!r} does not exist: run {notebook}.ipynb first"
         if backend.is_local:
             message += (
-                " (the local endpoint keeps everything in memory: if it was restarted, "
-                f"run {again} again)"
+                " (the local endpoint keeps its state across restarts; after `make reset` "
+                f"or a start with --ephemeral, run {again} again)"
             )
         raise PrerequisiteError(message)
 
