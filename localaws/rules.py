@@ -84,6 +84,16 @@ def _sqs_prefix(call: Call, params: dict[str, Any]) -> None:
         call.replace_body(body.encode())
 
 
+_SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?$")
+
+
+def _service_linked_role(call: Call, params: dict[str, Any]) -> None:
+    """``AWSServiceName`` is a service principal such as ``elasticbeanstalk.amazonaws.com``."""
+    name = params.get("AWSServiceName")
+    if isinstance(name, str) and not _SERVICE_PRINCIPAL.match(name):
+        raise ServiceError("InvalidInput", f"Invalid service name: {name[:100]}")
+
+
 def _moto_needs(member: str, why: str) -> Rule:
     def rule(call: Call, params: dict[str, Any]) -> None:
         if params.get(member) is None:
@@ -104,6 +114,7 @@ RULES: dict[tuple[str, str], Rule] = {
         "ListOpenIDConnectProviderTags", "ListPolicies", "ListAttachedRolePolicies",
         "ListAttachedUserPolicies", "ListAttachedGroupPolicies")},
     ("sns", "Publish"): _sns_publish,
+    ("iam", "CreateServiceLinkedRole"): _service_linked_role,
     ("dynamodb", "TransactWriteItems"): _transact_items,
     ("sqs", "ListQueues"): _sqs_prefix,
     ("dynamodb", "TransactGetItems"): _transact_items,

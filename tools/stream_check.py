@@ -24,6 +24,7 @@ import itertools
 import json
 import sys
 import time
+import urllib.parse
 import urllib.request
 import uuid
 import zipfile
@@ -60,11 +61,18 @@ STREAM_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecution
 
 
 def endpoint_settings(endpoint_url: str) -> dict[str, float] | None:
-    """The local endpoint's stream settings from its health document, if it has one."""
+    """The local endpoint's stream settings from its health document, if it has one.
+
+    The health route wants the endpoint's admin token (in its state directory on
+    this machine); another endpoint, or one of another checkout, answers nothing.
+    """
+    port = urllib.parse.urlsplit(endpoint_url).port
+    if port is None:
+        return None
+    from localaws import lifecycle
+
     try:
-        with urllib.request.urlopen(endpoint_url.rstrip("/") + "/_workshop/health",
-                                    timeout=5) as response:
-            return json.loads(response.read()).get("streams")
+        return lifecycle.admin_request(port, "/_workshop/health", timeout=5).get("streams")
     except (OSError, ValueError):
         return None
 

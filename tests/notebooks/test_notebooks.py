@@ -9,7 +9,6 @@ read them back from the executed copies.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -125,15 +124,14 @@ def executed(endpoint: dict, backend: Any,
             continue
         result.paths[run] = done.output
         result.seconds[run] = done.seconds
-    result.usage = _authorization_usage(endpoint["url"])
+    result.usage = _authorization_usage(endpoint["port"])
     yield result
 
 
-def _authorization_usage(url: str) -> dict[str, dict[str, list[str]]]:
-    from urllib.request import urlopen
+def _authorization_usage(port: int) -> dict[str, dict[str, list[str]]]:
+    from localaws import lifecycle
 
-    with urlopen(f"{url}/_workshop/authorization", timeout=10) as response:
-        return json.loads(response.read())
+    return lifecycle.admin_request(port, "/_workshop/authorization", timeout=10)
 
 
 def _role_policies(backend: Any) -> dict[str, dict[str, Any]]:

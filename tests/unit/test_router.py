@@ -148,3 +148,28 @@ def test_a_check_inserted_before_validation_runs_after_authentication():
     assert unsigned[0] == 400  # authentication refused it first
     assert denied[0] == 403
     assert seen == [("dynamodb", "ListTables", "us-east-1", "testing")]
+
+
+@pytest.mark.parametrize("name", ["RANGE", "dynamodb", "arn:aws:dynamodb:us-east-1:1:table/t"])
+def test_a_service_linked_role_for_something_not_a_service_principal_is_refused(name):
+    # given (moto indexes the name's third-last dot-separated part and crashes)
+    moto = FakeMoto()
+    body = f"Action=CreateServiceLinkedRole&Version=2010-05-08&AWSServiceName={name}".encode()
+    headers = signed("iam", **{"Content-Type": "application/x-www-form-urlencoded"})
+    # when
+    status, _, answer = _run(_router(moto), environ(headers=headers, body=body))
+    # then
+    assert (status, moto.calls) == (400, [])
+    assert b"<Code>InvalidInput</Code>" in answer
+
+
+def test_a_service_linked_role_for_a_service_principal_reaches_moto():
+    # given
+    moto = FakeMoto()
+    body = (b"Action=CreateServiceLinkedRole&Version=2010-05-08"
+            b"&AWSServiceName=elasticbeanstalk.amazonaws.com")
+    headers = signed("iam", **{"Content-Type": "application/x-www-form-urlencoded"})
+    # when
+    _run(_router(moto), environ(headers=headers, body=body))
+    # then
+    assert len(moto.calls) == 1
