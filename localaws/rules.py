@@ -56,6 +56,7 @@ def _iam_marker(call: Call, params: dict[str, Any]) -> None:
 
 def _sns_publish(call: Call, params: dict[str, Any]) -> None:
     """A message goes to a topic, a target or a phone number (SMS up to 1,600 bytes)."""
+    _sns_message_attributes(call, params)
     if not any(params.get(k) for k in ("TopicArn", "TargetArn", "PhoneNumber")):
         raise ServiceError("InvalidParameter", "Invalid parameter: TopicArn or TargetArn "
                                                "Reason: no value for required parameter")
@@ -82,6 +83,19 @@ def _sqs_prefix(call: Call, params: dict[str, Any]) -> None:
         params["QueueNamePrefix"] = re.escape(prefix)
         body = json.dumps(params) if call.protocol == "json" else urlencode(params)
         call.replace_body(body.encode())
+
+
+_ATTRIBUTE_NAME = re.compile(r"^(?P<prefix>(?:.*\.)?MessageAttributes\.entry\.\d+)\.Name$")
+
+
+def _sns_message_attributes(call: Call, params: dict[str, Any]) -> None:
+    """Every message attribute has a value with a data type (moto crashes without one)."""
+    for key, name in params.items():
+        match = _ATTRIBUTE_NAME.match(key)
+        if match and not params.get(match.group("prefix") + ".Value.DataType"):
+            raise ServiceError("InvalidParameterValue",
+                               f"The message attribute '{name[:100]}' must contain non-empty "
+                               "message attribute value.")
 
 
 _SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?$")
@@ -114,6 +128,7 @@ RULES: dict[tuple[str, str], Rule] = {
         "ListOpenIDConnectProviderTags", "ListPolicies", "ListAttachedRolePolicies",
         "ListAttachedUserPolicies", "ListAttachedGroupPolicies")},
     ("sns", "Publish"): _sns_publish,
+    ("sns", "PublishBatch"): _sns_message_attributes,
     ("iam", "CreateServiceLinkedRole"): _service_linked_role,
     ("dynamodb", "TransactWriteItems"): _transact_items,
     ("sqs", "ListQueues"): _sqs_prefix,

@@ -173,3 +173,18 @@ def test_a_service_linked_role_for_a_service_principal_reaches_moto():
     _run(_router(moto), environ(headers=headers, body=body))
     # then
     assert len(moto.calls) == 1
+
+
+@pytest.mark.parametrize("action", ["Publish", "PublishBatch"])
+def test_an_sns_message_attribute_without_a_value_is_refused(action):
+    # given (moto reads the missing value as a sentinel object and crashes)
+    moto = FakeMoto()
+    entry = "PublishBatchRequestEntries.member.1." if action == "PublishBatch" else ""
+    body = (f"Action={action}&Version=2010-03-31&TopicArn=arn:aws:sns:us-east-1:1:t"
+            f"&{entry}Message=m&{entry}Id=a&{entry}MessageAttributes.entry.1.Name=colour").encode()
+    headers = signed("sns", **{"Content-Type": "application/x-www-form-urlencoded"})
+    # when
+    status, _, answer = _run(_router(moto), environ(headers=headers, body=body))
+    # then
+    assert (status, moto.calls) == (400, [])
+    assert b"<Code>InvalidParameterValue</Code>" in answer
