@@ -24,7 +24,10 @@ adds what a real deployment needs, written with Powertools for AWS Lambda:
   ``raise``    the whole invocation fails (a function error): retries, split batch on
                error, the on-failure destination;
   ``report``   only this record fails: it is reported in ``batchItemFailures``;
-  ``timeout``  the function sleeps past its timeout (``Task timed out``).
+  ``timeout``  the function sleeps past its timeout (``Task timed out``);
+  ``memory``   the function allocates memory past its ``MemorySize``
+               (``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``) until Lambda kills the
+               environment (``Runtime.OutOfMemory``).
 
   Any other value fails that record (``FailModeError``).
 
@@ -40,6 +43,7 @@ Log lines (defined in ``helpers/loglines.py``, checked by ``tests/unit/test_logl
 """
 
 import logging
+import os
 import time
 
 from aws_lambda_powertools.utilities.batch import (
@@ -57,13 +61,24 @@ logger = logging.getLogger()
 logger.setLevel(logging.INFO)
 
 FAIL_MODE_ATTRIBUTE = "fail_mode"
-FAIL_MODES = ("raise", "report", "timeout")
+FAIL_MODES = ("raise", "report", "timeout", "memory")
 #: Seconds slept past the remaining time for ``fail_mode=timeout`` (capped at 900 + margin).
 TIMEOUT_MARGIN_SECONDS = 2.0
 TIMEOUT_SLEEP_CAP_SECONDS = 900.0 + TIMEOUT_MARGIN_SECONDS
 
+#: Size of one allocation of ``fail_mode=memory``, and how far past ``MemorySize`` it goes
+#: (the runtime itself already uses some memory, so the limit is crossed before the end).
+MEMORY_CHUNK_MB = 16
+MEMORY_MARGIN_MB = 64
+MEMORY_SIZE_VARIABLE = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+
 # Indirection so tests can replace the sleep of ``fail_mode=timeout``.
 _sleep = time.sleep
+
+
+def _allocate(megabytes: int) -> bytes:
+    """``megabytes`` MB, every byte written, so each page counts in the resident set."""
+    return b"\xff" * (megabytes * 1024 * 1024)
 
 
 class StreamProcessorError(Exception):
@@ -86,6 +101,10 @@ class InjectedTimeoutError(InjectedFailureError):
     """``fail_mode=timeout`` found no deadline to miss, or outlived it."""
 
 
+class InjectedMemoryError(InjectedFailureError):
+    """``fail_mode=memory`` found no ``MemorySize``, or was not stopped at it."""
+
+
 class LoggingBatchProcessor(BatchProcessor):
     """Powertools' processor, plus one log line per failed record."""
 
@@ -100,7 +119,7 @@ processor = LoggingBatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def raise_injected_failure():
-    """Re-raise a ``fail_mode=raise``/``timeout`` failure the processor caught, if any."""
+    """Re-raise a ``fail_mode=raise``/``timeout``/``memory`` failure the processor caught."""
     for _, error, _ in processor.exceptions:
         if isinstance(error, InjectedFailureError):
             raise error
@@ -124,7 +143,7 @@ def lambda_handler(event, context):
     Raises
     ------
     InjectedFailureError
-        A record asked for it (``fail_mode=raise`` or ``timeout``).
+        A record asked for it (``fail_mode=raise``, ``timeout`` or ``memory``).
     aws_lambda_powertools.utilities.batch.exceptions.BatchProcessingError
         Every record failed, or the event is not a DynamoDB stream event
         (``UnexpectedBatchTypeError``).
@@ -217,7 +236,7 @@ def requested_fail_mode(record: DynamoDBRecord):
     Raises
     ------
     FailModeError
-        When the attribute holds something else than raise, report or timeout.
+        When the attribute holds something else than raise, report, timeout or memory.
     """
     change = record.dynamodb
     removed = record.event_name is DynamoDBRecordEventName.REMOVE
@@ -249,3 +268,42 @@ def apply_fail_mode(record: DynamoDBRecord, context):
         logger.warning(f"Item {item} has fail_mode=timeout: sleeping {seconds:.1f} s")
         _sleep(seconds)
         raise InjectedTimeoutError(f"item {item}: still running after {seconds:.1f} s")
+    if mode == "memory":
+        exhaust_memory(item)
+
+
+def exhaust_memory(item: str):
+    """Allocate past the function's ``MemorySize`` so Lambda kills the environment.
+
+    Allocates ``MEMORY_CHUNK_MB`` at a time and keeps every chunk, up to ``MemorySize``
+    plus ``MEMORY_MARGIN_MB``: on Lambda (and the local executor) the environment is
+    killed on the way (``Runtime.OutOfMemory``); where nothing enforces the limit, the
+    allocation stops there and the invocation fails instead of eating the host's memory.
+
+    Parameters
+    ----------
+    item : str
+        The item's name, for the log line and the error.
+
+    Raises
+    ------
+    InjectedMemoryError
+        ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE`` is not set (not running in Lambda), or the
+        process was still alive after allocating past it.
+    """
+    size = os.environ.get(MEMORY_SIZE_VARIABLE, "")
+    if not size.isdigit():
+        raise InjectedMemoryError(
+            f"item {item} has fail_mode=memory but no {MEMORY_SIZE_VARIABLE} to exceed"
+        )
+    target_mb = int(size) + MEMORY_MARGIN_MB
+    logger.warning(
+        f"Item {item} has fail_mode=memory: allocating up to {target_mb} MB "
+        f"(MemorySize {size} MB) in {MEMORY_CHUNK_MB} MB chunks"
+    )
+    held = []
+    while len(held) * MEMORY_CHUNK_MB < target_mb:
+        held.append(_allocate(MEMORY_CHUNK_MB))
+    raise InjectedMemoryError(
+        f"item {item}: still running after allocating {len(held) * MEMORY_CHUNK_MB} MB"
+    )

@@ -368,3 +368,60 @@ def test_production_refuses_an_event_that_is_not_a_stream_event(production):
     # when / then
     with pytest.raises(UnexpectedBatchTypeError):
         production.lambda_handler(event, None)
+
+
+@pytest.fixture
+def allocations(production, monkeypatch) -> list[int]:
+    """The megabytes ``fail_mode=memory`` asks for, recorded instead of allocated."""
+    asked: list[int] = []
+
+    def allocate(megabytes: int) -> bytes:
+        asked.append(megabytes)
+        return b""
+
+    monkeypatch.setattr(production, "_allocate", allocate)
+    return asked
+
+
+def test_memory_is_a_recognised_fail_mode(production):
+    # given / when / then
+    assert "memory" in production.FAIL_MODES
+
+
+def test_memory_allocates_in_chunks_past_the_memory_size(
+    production, make_record, lambda_context, allocations, monkeypatch
+):
+    # given
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+    event = batch_of(make_record, None, "memory")
+
+    # when: nothing kills this process, so the function gives up past the limit
+    with pytest.raises(production.InjectedMemoryError, match="still running"):
+        production.lambda_handler(event, lambda_context)
+
+    # then
+    assert set(allocations) == {production.MEMORY_CHUNK_MB}
+    assert sum(allocations) >= 128 + production.MEMORY_MARGIN_MB
+    assert sum(allocations) < 128 + production.MEMORY_MARGIN_MB + production.MEMORY_CHUNK_MB
+
+
+def test_memory_without_a_memory_size_fails_at_once(
+    production, make_record, allocations, monkeypatch
+):
+    # given: not in Lambda
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", raising=False)
+    event = batch_of(make_record, "memory")
+
+    # when / then
+    with pytest.raises(production.InjectedMemoryError, match="AWS_LAMBDA_FUNCTION_MEMORY_SIZE"):
+        production.lambda_handler(event, None)
+    assert allocations == []
+
+
+def test_an_allocated_chunk_is_written_so_it_counts_in_the_resident_set(production):
+    # given / when
+    chunk = production._allocate(1)
+
+    # then
+    assert len(chunk) == 1024 * 1024
+    assert chunk.count(0) == 0
