@@ -108,6 +108,13 @@ def _service_linked_role(call: Call, params: dict[str, Any]) -> None:
         raise ServiceError("InvalidInput", f"Invalid service name: {name[:100]}")
 
 
+def _logs_next_token(call: Call, params: dict[str, Any]) -> None:
+    """Logs pagination tokens are the ones Logs handed out (moto's are integers here)."""
+    token = params.get("nextToken")
+    if token is not None and not str(token).isdigit():
+        raise ServiceError("InvalidParameterException", "The specified nextToken is invalid.")
+
+
 def _moto_needs(member: str, why: str) -> Rule:
     def rule(call: Call, params: dict[str, Any]) -> None:
         if params.get(member) is None:
@@ -129,6 +136,7 @@ RULES: dict[tuple[str, str], Rule] = {
         "ListAttachedUserPolicies", "ListAttachedGroupPolicies")},
     ("sns", "Publish"): _sns_publish,
     ("sns", "PublishBatch"): _sns_message_attributes,
+    ("logs", "DescribeDestinations"): _logs_next_token,
     ("iam", "CreateServiceLinkedRole"): _service_linked_role,
     ("dynamodb", "TransactWriteItems"): _transact_items,
     ("sqs", "ListQueues"): _sqs_prefix,

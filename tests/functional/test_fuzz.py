@@ -203,7 +203,10 @@ def _sdk_wire(service: str, operation: str, params: dict[str, Any]) -> Wire | No
     body = request["body"]
     if isinstance(body, dict):  # the query serializer leaves the form as a dict
         body = urlencode(body, doseq=True)
-    body = body.encode() if isinstance(body, str) else bytes(body or b"")
+    try:
+        body = body.encode() if isinstance(body, str) else bytes(body or b"")
+    except (TypeError, ValueError):  # a blob member given values no SDK would send as bytes
+        return None
     path = request["url_path"]
     if request["query_string"]:
         query = request["query_string"]

@@ -254,6 +254,7 @@ def test_monitoring_notebook(executed: Execution) -> None:
     assert figures["dashboard_problems"] == 0
     assert figures["timeout_errors"] == ["Sandbox.Timedout"]
     assert figures["access_denied_lines"] >= 1  # the production replicator before its grant
+    assert figures["out_of_memory_reports"] >= 1  # REPORT ... Error Type: Runtime.OutOfMemory
     assert figures["diagnoses"] == [
         "healthy",
         "trigger-disabled",
