@@ -115,6 +115,17 @@ def _logs_next_token(call: Call, params: dict[str, Any]) -> None:
         raise ServiceError("InvalidParameterException", "The specified nextToken is invalid.")
 
 
+def _logs_start_query(call: Call, params: dict[str, Any]) -> None:
+    """A query names its log groups in exactly one way (moto knows two of the three)."""
+    given = [k for k in ("logGroupName", "logGroupNames", "logGroupIdentifiers") if params.get(k)]
+    if given == ["logGroupIdentifiers"]:
+        raise ServiceError("InvalidParameterException", "logGroupIdentifiers is not supported "
+                           "by the local endpoint: use logGroupName or logGroupNames")
+    if len(given) != 1:
+        raise ServiceError("InvalidParameterException", "Exactly one of logGroupName, "
+                           "logGroupNames or logGroupIdentifiers must be specified.")
+
+
 def _moto_needs(member: str, why: str) -> Rule:
     def rule(call: Call, params: dict[str, Any]) -> None:
         if params.get(member) is None:
@@ -137,6 +148,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("sns", "Publish"): _sns_publish,
     ("sns", "PublishBatch"): _sns_message_attributes,
     ("logs", "DescribeDestinations"): _logs_next_token,
+    ("logs", "StartQuery"): _logs_start_query,
     ("iam", "CreateServiceLinkedRole"): _service_linked_role,
     ("dynamodb", "TransactWriteItems"): _transact_items,
     ("sqs", "ListQueues"): _sqs_prefix,

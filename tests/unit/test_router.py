@@ -188,3 +188,19 @@ def test_an_sns_message_attribute_without_a_value_is_refused(action):
     # then
     assert (status, moto.calls) == (400, [])
     assert b"<Code>InvalidParameterValue</Code>" in answer
+
+
+@pytest.mark.parametrize("query", [{}, {"logGroupIdentifiers": ["g"]},
+                                   {"logGroupName": "g", "logGroupNames": ["g"]}])
+def test_a_logs_query_must_name_its_groups_one_way_moto_knows(query):
+    # given (moto iterates a missing logGroupNames and crashes)
+    moto = FakeMoto()
+    body = json.dumps({"startTime": 0, "endTime": 2, "queryString": "fields @message",
+                       **query}).encode()
+    headers = signed("logs", **{"X-Amz-Target": "Logs_20140328.StartQuery",
+                                "Content-Type": "application/x-amz-json-1.1"})
+    # when
+    status, _, answer = _run(_router(moto), environ(headers=headers, body=body))
+    # then
+    assert (status, moto.calls) == (400, [])
+    assert b"InvalidParameterException" in answer
