@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 4566
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lock coverage workshop lab test unit functional notebooks lint bench bench-peers bench-scale up down status reset clean help
+.PHONY: setup lock coverage fuzz workshop lab test unit functional notebooks lint bench bench-peers bench-scale up down status reset clean help
 
 help:
 	@echo "make workshop   set up, then run every notebook headlessly (build/notebooks/)"
@@ -86,6 +86,10 @@ coverage: setup
 	$(BIN)/python -m coverage combine --quiet
 	$(BIN)/python -m coverage report
 	$(BIN)/python -m coverage html --quiet -d build/coverage/html
+
+# Both fuzz tests, with new random requests each run (the SDK-shape one is not in `make test`).
+fuzz: setup
+	WORKSHOP_FUZZ_SDK=1 WORKSHOP_FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/functional/test_fuzz.py
 
 lint: setup
 	$(BIN)/ruff check .
