@@ -121,14 +121,12 @@ def role_policies(account_id: str, role_arn: str) -> list[policy.Policy]:
 
 def role_documents(account_id: str, role_arn: str) -> list[Any]:
     """Every identity-based policy document of a role, as moto stores them."""
-    from moto.iam.models import iam_backends
+    from localaws import backends
 
     name = role_arn.rsplit("/", 1)[-1]
-    backend = iam_backends[account_id]["global"]
     for _ in range(3):  # moto's dicts may change under us while IAM is being updated
-        try:
-            role = backend.get_role(name)
-        except Exception:  # moto raises its own not-found type
+        role = backends.iam_role(account_id, name)
+        if role is None:
             return []
         try:
             documents: list[Any] = list(role.policies.values())

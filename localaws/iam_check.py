@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.awslambda.models import lambda_backends
-
-from localaws import authz
+from localaws import authz, backends
 
 STREAM_ACTIONS = ("dynamodb:GetRecords", "dynamodb:GetShardIterator",
                   "dynamodb:DescribeStream", "dynamodb:ListStreams")
@@ -33,9 +31,8 @@ def missing_permissions(account_id: str, region: str, cfg: Any) -> str | None:
         The mapping as it would be saved.
     """
     name = cfg.function_name
-    try:
-        function = lambda_backends[account_id][region].get_function(name)
-    except Exception:  # the function check happens elsewhere
+    function = backends.lambda_function(account_id, region, name)
+    if function is None:  # the function check happens elsewhere
         return None
     role = function.role
     stream = cfg.event_source_arn

@@ -136,11 +136,10 @@ class LambdaApi:
     # -- Account settings ------------------------------------------------------------
     def account_settings(self, request: Request) -> Response:
         """``lambda:GetAccountSettings``: the limits the executor enforces, and the usage."""
-        from moto.awslambda.models import lambda_backends
-
+        from localaws import backends
         from localaws.executor.pool import ACCOUNT_CONCURRENCY
 
-        functions = list(lambda_backends[request.account_id][request.region].list_functions())
+        functions = backends.lambda_functions(request.account_id, request.region)
         reserved = sum(int(f.reserved_concurrency or 0) for f in functions)
         return json_response(200, {
             "AccountLimit": {

@@ -126,6 +126,27 @@ def _logs_start_query(call: Call, params: dict[str, Any]) -> None:
                            "logGroupNames or logGroupIdentifiers must be specified.")
 
 
+def _logs_query_id(call: Call, params: dict[str, Any]) -> None:
+    """Results exist only for a query Logs started (moto crashes on any other id)."""
+    from localaws import backends
+
+    query_id = params.get("queryId")
+    if isinstance(query_id, str) and not backends.log_query_exists(
+            backends.account_of(call.access_key_id), call.region, query_id):
+        raise ServiceError("ResourceNotFoundException", "Query does not exist.")
+
+
+def _logs_delivery_destination(call: Call, params: dict[str, Any]) -> None:
+    """A delivery destination names its resource, except an X-Ray one (AWS's model notes)."""
+    if params.get("deliveryDestinationConfiguration") is not None:
+        return
+    if params.get("deliveryDestinationType") == "XRAY":
+        _moto_needs("deliveryDestinationConfiguration", "X-Ray destinations are not emulated"
+                    )(call, params)
+    raise ServiceError("ValidationException", "deliveryDestinationConfiguration is required "
+                       "for CloudWatch Logs, Amazon S3 and Firehose delivery destinations.")
+
+
 def _moto_needs(member: str, why: str) -> Rule:
     def rule(call: Call, params: dict[str, Any]) -> None:
         if params.get(member) is None:
@@ -149,6 +170,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("sns", "PublishBatch"): _sns_message_attributes,
     ("logs", "DescribeDestinations"): _logs_next_token,
     ("logs", "StartQuery"): _logs_start_query,
+    ("logs", "GetQueryResults"): _logs_query_id,
+    ("logs", "PutDeliveryDestination"): _logs_delivery_destination,
     ("iam", "CreateServiceLinkedRole"): _service_linked_role,
     ("dynamodb", "TransactWriteItems"): _transact_items,
     ("sqs", "ListQueues"): _sqs_prefix,

@@ -346,7 +346,7 @@ class Endpoint:
 
     def _keep_state(self, directory: Path, app: Any) -> Any:
         """Restore the saved state and arrange for snapshots; returns the gated app."""
-        from localaws import telemetry
+        from localaws import backends
         from localaws.state import GatedApp, RequestGate, Snapshotter, StateStore
         from localaws.state.gate import release_during_long_polls
         from localaws.state.parts import MAPPING_ATTRIBUTES, AttributeState
@@ -355,10 +355,12 @@ class Endpoint:
         self.snapshots = Snapshotter(
             StateStore(directory), gate,
             {"mappings": AttributeState(self.mappings, MAPPING_ATTRIBUTES, self.mappings._lock)},
-            locks=(telemetry._lock,))
+            locks=(backends.LOCK,))
         if self.snapshots.restore():
             log.info("state restored from %s", directory)
         release_during_long_polls(gate)
+        # Our components' own reads and changes of moto's data pass the gate too.
+        backends.use_gate(gate.shared, gate.changed.set)
         # Changes made outside requests: invocations (logs, metrics) and alarm
         # evaluations (which also pass the gate, as a request would).
         invoke, evaluate = self.executor.invoke, self.alarms.evaluate_once

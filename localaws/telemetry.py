@@ -3,20 +3,18 @@
 The executor and the event-source-mapping engine write what AWS Lambda writes:
 log events in ``/aws/lambda/<name>`` and ``AWS/Lambda`` metrics with the
 ``FunctionName`` dimension. Writes go straight to moto's in-process backends (the
-same data the CloudWatch and CloudWatch Logs APIs then serve), under one lock
-because moto's backends are not thread-safe.
+same data the CloudWatch and CloudWatch Logs APIs then serve), through
+:mod:`localaws.backends` (which takes the request gate and the write lock).
 """
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.cloudwatch.models import cloudwatch_backends
-from moto.logs.models import logs_backends
+from localaws import backends
 
-_lock = threading.Lock()
+_lock = backends.LOCK  # the name other modules knew it by
 
 NAMESPACE = "AWS/Lambda"
 UNITS = {
@@ -53,24 +51,15 @@ def write_logs(account_id: str, region: str, group: str, stream: str,
     """
     if not events:
         return False
-    backend = logs_backends[account_id][region]
     if role is not None:
         from localaws import authz
 
-        group_exists = group in backend.groups
-        stream_exists = group_exists and stream in backend.groups[group].streams
+        group_exists, stream_exists = backends.log_stream_exists(account_id, region, group,
+                                                                 stream)
         if not authz.may_write_logs(account_id, region, role, group, stream,
                                     group_exists=group_exists, stream_exists=stream_exists):
             return False
-    with _lock:
-        if group not in backend.groups:
-            backend.create_log_group(group, tags={})
-        log_group = backend.groups[group]
-        if stream not in log_group.streams:
-            backend.create_log_stream(group, stream)
-        ordered = sorted(events, key=lambda e: e[0])
-        backend.put_log_events(group, stream,
-                               [{"timestamp": ts, "message": msg} for ts, msg in ordered])
+    backends.put_log_events(account_id, region, group, stream, events)
     return True
 
 
@@ -97,8 +86,7 @@ def put_metrics(account_id: str, region: str, function_name: str,
         }
         for name, value in values.items()
     ]
-    with _lock:
-        cloudwatch_backends[account_id][region].put_metric_data(NAMESPACE, data)
+    backends.put_metric_data(account_id, region, NAMESPACE, data)
 
 
 def put_mapping_metrics(account_id: str, region: str, mapping_uuid: str,
@@ -120,5 +108,4 @@ def put_mapping_metrics(account_id: str, region: str, mapping_uuid: str,
          "Dimensions": [{"Name": "EventSourceMappingUUID", "Value": mapping_uuid}]}
         for name, value in values.items()
     ]
-    with _lock:
-        cloudwatch_backends[account_id][region].put_metric_data(NAMESPACE, data)
+    backends.put_metric_data(account_id, region, NAMESPACE, data)

@@ -51,10 +51,8 @@ class StreamPoller:
 
     Parameters
     ----------
-    client : botocore client
-        A ``dynamodbstreams`` client.
-    wire : StreamsWire, optional
-        A faster GetRecords path (same request, JSON kept as is); ``client`` otherwise.
+    client : StreamReader or botocore client
+        The DynamoDB Streams API (:class:`localaws.backends.StreamReader` in the endpoint).
     stream_arn : str
         The stream.
     starting_position : {"TRIM_HORIZON", "LATEST"}
@@ -66,9 +64,8 @@ class StreamPoller:
     """
 
     def __init__(self, client: Any, stream_arn: str, starting_position: str,
-                 checkpoint: Any, wire: Any = None) -> None:
+                 checkpoint: Any) -> None:
         self.client = client
-        self.wire = wire
         self.stream_arn = stream_arn
         self.starting_position = starting_position
         self.checkpoint = checkpoint
@@ -174,10 +171,7 @@ class StreamPoller:
                 self.needs_refresh = True
                 return 0
         try:
-            if self.wire is not None:
-                response = self.wire.get_records(shard.iterator, limit)
-            else:
-                response = self.client.get_records(ShardIterator=shard.iterator, Limit=limit)
+            response = self.client.get_records(ShardIterator=shard.iterator, Limit=limit)
         except ClientError as err:
             code = err.response["Error"]["Code"]
             if code in ("ExpiredIteratorException", "TrimmedDataAccessException",

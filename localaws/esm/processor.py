@@ -74,12 +74,18 @@ class DeliveryReport:
     """What happened to one batch (record counts feed the ``EventCount`` metrics)."""
 
     invocations: int = 0
-    throttles: int = 0
+    throttles: int = 0  # 429s: the function was at its concurrency limit
+    not_invoked: int = 0  # refusals before the function ran (missing function, bad name)
     processed: int = 0
     failed_to_destination: int = 0
     dropped: int = 0
     invoked_events: int = 0  # records sent in invocations, retries included
     failed_invoke_events: int = 0  # records of attempts that did not succeed
+
+
+def _backoff(report: DeliveryReport) -> float:
+    """The wait before trying a batch again that did not reach the function."""
+    return RETRY_BACKOFF_S[min(report.throttles + report.not_invoked, 5)]
 
 
 @dataclass
@@ -147,7 +153,7 @@ class BatchDelivery:
             outcome = self._invoke(part, cfg, report)
             if outcome is None:  # throttled or not invoked: wait, no retry consumed
                 report.failed_invoke_events += len(part.records)
-                if self.hooks.wait(RETRY_BACKOFF_S[min(report.throttles, 5)]):
+                if self.hooks.wait(_backoff(report)):
                     raise DeliveryStoppedError
                 continue
             failed = self._failed_records(part, outcome, cfg, report)
@@ -203,8 +209,10 @@ class BatchDelivery:
         try:
             result = self.hooks.invoke(payload)
         except ServiceError as err:
-            report.throttles += 1
-            if err.status != 429:
+            if err.status == 429:
+                report.throttles += 1
+            else:
+                report.not_invoked += 1
                 log.warning("mapping could not invoke its function: %s", err)
                 self.hooks.set_result(FUNCTION_CALL_FAILED)
             return None
@@ -277,10 +285,12 @@ class BatchDelivery:
             try:
                 result = self.hooks.invoke(payload)
             except ServiceError as err:
-                report.throttles += 1
-                if err.status != 429:
+                if err.status == 429:
+                    report.throttles += 1
+                else:
+                    report.not_invoked += 1
                     self.hooks.set_result(FUNCTION_CALL_FAILED)
-                if self.hooks.wait(RETRY_BACKOFF_S[min(report.throttles, 5)]):
+                if self.hooks.wait(_backoff(report)):
                     raise DeliveryStoppedError from err
                 continue
             attempts += 1

@@ -23,14 +23,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from helpers.clients import get_backend
-from localaws import streams
+from localaws import backends, streams
 from localaws.errors import ServiceError, not_found
 from localaws.esm.checkpoints import CheckpointStore
 from localaws.esm.config import MappingConfig, create_config, to_response, update_config
 from localaws.esm.processor import DeliveryStoppedError
 from localaws.esm.windows import WindowStore
-from localaws.esm.wire import StreamsWire
 from localaws.esm.worker import MappingWorker
 from localaws.executor.function import parse_function_name
 from localaws.iam_check import missing_permissions
@@ -49,8 +47,8 @@ class MappingService:
     executor : Executor
         Runs the functions.
     endpoint_url : str
-        This endpoint, used to read streams and reach destinations through the
-        public APIs.
+        This endpoint (handed to the functions; streams and destinations are reached
+        in-process through :mod:`localaws.backends`).
     """
 
     def __init__(self, executor: Any, endpoint_url: str) -> None:
@@ -63,7 +61,6 @@ class MappingService:
         self._where: dict[str, tuple[str, str]] = {}
         self._workers: dict[str, MappingWorker] = {}
         self._stopping: dict[str, threading.Thread] = {}  # still finishing an invocation
-        self._clients: dict[tuple[str, str], Any] = {}
         self._running = False
         streams.add_listener(self._on_stream_record)
 
@@ -150,22 +147,9 @@ class MappingService:
             if cfg is not None and cfg.last_processing_result != text:
                 self._configs[uuid] = dataclasses.replace(cfg, last_processing_result=text)
 
-    def streams_client(self, uuid: str) -> Any:
-        """A DynamoDB Streams client for the mapping's region."""
-        return self._client("dynamodbstreams", self.location_of(uuid)[1])
-
-    def streams_wire(self, uuid: str) -> StreamsWire:
-        """A fast GetRecords client for the mapping's region (one per poller)."""
-        return StreamsWire(self.endpoint_url, self.location_of(uuid)[1])
-
-    def _client(self, service: str, region: str) -> Any:
-        key = (service, region)
-        with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                backend = get_backend("endpoint", region=region, endpoint_url=self.endpoint_url)
-                client = self._clients[key] = backend.client(service)
-            return client
+    def streams_client(self, uuid: str) -> backends.StreamReader:
+        """The DynamoDB Streams API of the mapping's account and region (in-process)."""
+        return backends.StreamReader(*self.location_of(uuid))
 
     def send_failure(self, uuid: str, message: dict[str, Any],
                      wait: Callable[[float], bool]) -> None:
@@ -178,19 +162,14 @@ class MappingService:
         if cfg is None or not cfg.on_failure_destination:
             return
         arn = cfg.on_failure_destination
-        region = arn.split(":")[3]
         body = json.dumps(message)
         attempt = 0
         while True:
             try:
                 if ":sqs:" in arn:
-                    sqs = self._client("sqs", region)
-                    name, owner = arn.split(":")[5], arn.split(":")[4]
-                    url = sqs.get_queue_url(QueueName=name,
-                                            QueueOwnerAWSAccountId=owner)["QueueUrl"]
-                    sqs.send_message(QueueUrl=url, MessageBody=body)
+                    backends.sqs_send(arn, body)
                 else:
-                    self._client("sns", region).publish(TopicArn=arn, Message=body)
+                    backends.sns_publish(arn, body)
                 return
             except ClientError as err:
                 log.warning("mapping %s: cannot deliver failure record to %s: %s", uuid, arn, err)
@@ -205,7 +184,7 @@ class MappingService:
         """CreateEventSourceMapping."""
         function_arn = self._function_arn(account_id, region, params.get("FunctionName"))
         source = params.get("EventSourceArn")
-        stream_ok = bool(isinstance(source, str) and self._stream_exists(source))
+        stream_ok = bool(isinstance(source, str) and self._stream_exists(account_id, source))
         with self._lock:
             existing = [c for u, c in self._configs.items()
                         if self._where.get(u) == (account_id, region)]
@@ -305,11 +284,11 @@ class MappingService:
         qualifier = parse_function_name(name)[2]
         return f"{spec.arn}:{qualifier}" if qualifier else spec.arn
 
-    def _stream_exists(self, arn: str) -> bool:
+    def _stream_exists(self, account_id: str, arn: str) -> bool:
         if ":dynamodb:" not in arn or "/stream/" not in arn:
             return False
         try:
-            self._client("dynamodbstreams", arn.split(":")[3]).describe_stream(StreamArn=arn)
+            backends.StreamReader(account_id, arn.split(":")[3]).describe_stream(StreamArn=arn)
             return True
         except ClientError:
             return False

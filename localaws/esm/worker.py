@@ -185,8 +185,7 @@ class MappingWorker:
                     # LATEST was pinned into checkpoints when the mapping was created:
                     # a shard without a checkpoint is read from its start.
                     "TRIM_HORIZON",
-                    lambda shard_id: self.service.checkpoints.get(self.uuid, shard_id),
-                    wire=self.service.streams_wire(self.uuid))
+                    lambda shard_id: self.service.checkpoints.get(self.uuid, shard_id))
                 self._poller = poller
             poller.refresh_shards()
             self._last_refresh = time.monotonic()

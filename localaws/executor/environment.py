@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from localaws.errors import EndpointError
 from localaws.executor import sessions
 from localaws.executor.function import FunctionSpec
 
@@ -53,8 +54,13 @@ class Outcome:
         return self.error is not None
 
 
-class EnvironmentDiedError(Exception):
-    """The worker process exited unexpectedly (our side: spawn or pipe failure)."""
+class EnvironmentDiedError(EndpointError):
+    """An execution environment could not be started or reached (ours, not the function's).
+
+    A function whose process exits while it runs is the function's fault, a function
+    error (``Runtime exited with error``); this is for the endpoint failing to spawn
+    the worker process or to talk to it at all.
+    """
 
 
 class ExecutionEnvironment:
@@ -130,10 +136,11 @@ class ExecutionEnvironment:
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        except OSError:
+        except OSError as exc:  # ours: the machine would not start the worker
             for fd in (req_w, msg_r):
                 os.close(fd)
-            raise
+            raise EnvironmentDiedError(
+                f"cannot start the execution environment of {spec.name}: {exc}") from exc
         finally:
             os.close(req_r)
             os.close(msg_w)

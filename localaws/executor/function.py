@@ -14,8 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from moto.awslambda.models import lambda_backends
-
+from localaws import backends
 from localaws.errors import ServiceError
 
 _unpack_lock = threading.Lock()
@@ -91,11 +90,9 @@ def resolve(account_id: str, region: str, name_or_arn: str, state_dir: Path) -> 
             "InvalidParameterValueException",
             f"The local endpoint runs $LATEST only; versions and aliases such as "
             f"{qualifier!r} are not supported.")
-    backend = lambda_backends[account_id][region]
-    try:
-        fn = backend.get_function(name)
-    except Exception:  # moto raises its own not-found types
-        raise function_not_found(account_id, region, name) from None
+    fn = backends.lambda_function(account_id, region, name)
+    if fn is None:
+        raise function_not_found(account_id, region, name)
     if fn.package_type == "Image" or not getattr(fn, "code_bytes", None):
         raise ServiceError(
             "InvalidParameterValueException",

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from localaws import telemetry
 from localaws.errors import ServiceError
-from localaws.executor.environment import ExecutionEnvironment, Outcome
+from localaws.executor.environment import EnvironmentDiedError, ExecutionEnvironment, Outcome
 from localaws.executor.function import FunctionSpec, resolve
 
 log = logging.getLogger("localaws.executor")
@@ -108,7 +108,7 @@ class _FunctionPool:
         if cold is not None:  # spawn outside the lock: cold starts may overlap
             try:
                 cold.start()
-            except OSError:
+            except EnvironmentDiedError:  # ours: answered InternalFailure, logged
                 self.release(cold, False)
                 raise
         return env, concurrent

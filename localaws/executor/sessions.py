@@ -80,11 +80,10 @@ def issue(account_id: str, region: str, role_arn: str, session_name: str) -> Ses
     -------
     Session
     """
-    from moto.sts.models import sts_backends
+    from localaws import backends
 
-    assumed = sts_backends[account_id]["global"].assume_role(
-        region_name=region, role_session_name=session_name[:64], role_arn=role_arn,
-        policy=None, duration=SESSION_SECONDS, external_id=None)
+    assumed = backends.assume_role(account_id, region, role_arn, session_name[:64],
+                                   SESSION_SECONDS)
     session = Session(
         access_key_id=assumed.access_key_id,
         secret_access_key=assumed.secret_access_key,

@@ -9,9 +9,10 @@ endpoint writes no snapshot.
 
 Not gated: the endpoint's own paths (health, engine restart), ``Invoke`` (it runs
 the learner's code, which calls back into the endpoint; what an invocation changes
-— logs, metrics, other services — passes the gate or the telemetry lock on its
-own) and the event-source-mapping API (it reads the stream over HTTP; mappings are
-kept under the mapping service's lock, which a snapshot takes). A long-polling SQS
+— logs, metrics, other services — passes the gate on its own, through
+:mod:`localaws.backends`) and the event-source-mapping API (its reads of moto's data
+pass the gate in :mod:`localaws.backends`; mappings are kept under the mapping
+service's lock, which a snapshot takes). A long-polling SQS
 ``ReceiveMessage`` leaves the gate while it waits for messages.
 """
 

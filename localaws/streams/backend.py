@@ -311,11 +311,11 @@ def _handler_get_shard_iterator(self: DynamoDBStreamsHandler) -> Any:
 
 def last_sequence_numbers(stream_arn: str) -> dict[str, str | None]:
     """Each shard's last sequence number right now (``None`` for an empty shard)."""
-    from moto.dynamodbstreams.models import dynamodbstreams_backends
+    from localaws import backends
 
     try:
         _, _, _, region, account, _ = stream_arn.split(":", 5)
-        backend = dynamodbstreams_backends[account][region]
+        backend = backends.streams(account, region)
         with registry.LOCK:
             stream = stream_of(backend, stream_arn)
             return {s.shard_id: None if s.last_seq is None else str(s.last_seq)
@@ -331,12 +331,12 @@ def arrival_time(stream_arn: str, sequence_number: str) -> float | None:
     engine uses this exact time for ``IteratorAge`` and ``MaximumRecordAgeInSeconds``.
     Returns ``None`` when the record is unknown (or trimmed).
     """
-    from moto.dynamodb.models import dynamodb_backends
+    from localaws import backends
 
     try:
         _, _, _, region, account, resource = stream_arn.split(":", 5)
         seq = int(sequence_number)
-        target = dynamodb_backends[account][region].tables[resource.split("/")[1]].stream_shard
+        target = backends.dynamodb_table(account, region, resource.split("/")[1]).stream_shard
     except (KeyError, ValueError, IndexError, AttributeError):
         return None
     if not isinstance(target, TableStream) or target.stream.arn != stream_arn:

@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from moto.dynamodb.exceptions import MockValidationException, ResourceNotFoundException
-from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 
 from localaws.streams import registry
@@ -128,11 +128,9 @@ def maintain_streams(now: float) -> None:
 
 
 def _tables() -> list[Table]:
-    out: list[Table] = []
-    for account in list(dynamodb_backends.keys()):
-        for region in list(dynamodb_backends[account].keys()):
-            out.extend(list(dynamodb_backends[account][region].tables.values()))
-    return out
+    from localaws import backends
+
+    return backends.dynamodb_tables()
 
 
 class TtlSweeper:

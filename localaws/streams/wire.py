@@ -11,6 +11,7 @@ import json
 
 from moto.core.exceptions import JsonRESTError
 
+from localaws import backends
 from localaws.streams.backend import DynamoStreamsError, read_records
 
 _HEADERS = {"Content-Type": "application/x-amz-json-1.0"}
@@ -19,8 +20,6 @@ _HEADERS = {"Content-Type": "application/x-amz-json-1.0"}
 def serve_get_records(body: bytes, account_id: str, region: str
                       ) -> tuple[int, dict[str, str], bytes]:
     """Answer one GetRecords request: ``(status, headers, body)``."""
-    from moto.dynamodbstreams.models import dynamodbstreams_backends
-
     headers = dict(_HEADERS)
     try:
         params = json.loads(body or b"{}")
@@ -32,7 +31,7 @@ def serve_get_records(body: bytes, account_id: str, region: str
                                      "1 validation error detected: Value null at "
                                      "'shardIterator' failed to satisfy constraint: Member "
                                      "must not be null")
-        bodies, next_iterator = read_records(dynamodbstreams_backends[account_id][region],
+        bodies, next_iterator = read_records(backends.streams(account_id, region),
                                              iterator, params.get("Limit", 1000))
     except JsonRESTError as err:
         headers["x-amzn-ErrorType"] = err.error_type.rsplit("#", 1)[-1]

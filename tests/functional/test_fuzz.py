@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from localaws import lifecycle
+from localaws import lifecycle, paths
 from localaws.protocols import service_model
 from tests.conftest import ROOT
 from tests.functional.fuzz_support import (
@@ -97,6 +98,11 @@ def target(endpoint: dict) -> Any:
         print(f"\nfuzz: {summary}")
     finally:
         lifecycle.down(port)
+        # The endpoint's log (tracebacks of any 5xx) outlives the run in build/.
+        log = paths.log_file(port)
+        if log.exists():
+            (ROOT / "build").mkdir(exist_ok=True)
+            shutil.copyfile(log, ROOT / "build" / "fuzz-endpoint.log")
 
 
 def _check(sender: Sender, wires: list[Wire]) -> None:

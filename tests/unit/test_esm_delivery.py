@@ -159,6 +159,19 @@ def test_throttles_wait_without_consuming_retries():
     assert harness.sent == []
 
 
+def test_a_missing_function_is_not_counted_as_a_throttle_and_consumes_no_retry():
+    # given: the function is missing twice (deleted and created again), then answers
+    missing = ServiceError("ResourceNotFoundException", "Function not found: f", status=404)
+    answers = iter([missing] * 2)
+    harness = Harness(lambda e: next(answers, {}), mapping(maximum_retry_attempts=0))
+    # when
+    report = harness.delivery().deliver([record(1)])
+    # then
+    assert (report.throttles, report.not_invoked, report.processed) == (0, 2, 1)
+    assert harness.results[:2] == ["PROBLEM: Function call failed"] * 2
+    assert len(harness.waits) == 2 and harness.sent == []
+
+
 def test_a_stopping_mapping_interrupts_the_retries():
     # given
     harness = Harness(by_mode, mapping(), stop_after_waits=2)

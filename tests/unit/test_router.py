@@ -204,3 +204,48 @@ def test_a_logs_query_must_name_its_groups_one_way_moto_knows(query):
     # then
     assert (status, moto.calls) == (400, [])
     assert b"InvalidParameterException" in answer
+
+
+def _logs(operation: str, params: dict) -> tuple[dict, bytes]:
+    headers = signed("logs", **{"X-Amz-Target": f"Logs_20140328.{operation}",
+                                "Content-Type": "application/x-amz-json-1.1"})
+    return headers, json.dumps(params).encode()
+
+
+def test_the_results_of_a_query_logs_never_started_are_not_found():
+    # given (moto looks the id up in a dict and crashes)
+    moto = FakeMoto()
+    headers, body = _logs("GetQueryResults", {"queryId": "12ab34cd-0000-0000-0000-000000000000"})
+    # when
+    status, _, answer = _run(_router(moto), environ(headers=headers, body=body))
+    # then
+    assert (status, moto.calls) == (400, [])
+    assert json.loads(answer)["__type"].endswith("ResourceNotFoundException")
+
+
+def test_the_results_of_a_started_query_reach_moto(monkeypatch):
+    # given
+    from localaws import backends
+
+    monkeypatch.setattr(backends, "log_query_exists", lambda account, region, query: True)
+    moto = FakeMoto()
+    headers, body = _logs("GetQueryResults", {"queryId": "q"})
+    # when
+    _run(_router(moto), environ(headers=headers, body=body))
+    # then
+    assert len(moto.calls) == 1
+
+
+@pytest.mark.parametrize(("kind", "code"), [("CWL", b"ValidationException"),
+                                            (None, b"ValidationException"),
+                                            ("XRAY", b"ValidationException")])
+def test_a_delivery_destination_without_its_resource_is_refused(kind, code):
+    # given (moto indexes the missing configuration and crashes)
+    moto = FakeMoto()
+    params = {"name": "d", **({"deliveryDestinationType": kind} if kind else {})}
+    headers, body = _logs("PutDeliveryDestination", params)
+    # when
+    status, _, answer = _run(_router(moto), environ(headers=headers, body=body))
+    # then
+    assert (status, moto.calls) == (400, [])
+    assert code in answer
