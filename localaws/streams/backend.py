@@ -142,7 +142,7 @@ def stream_of(backend: DynamoDBStreamsBackend, arn: str) -> Stream:
     """
     try:
         table = backend._get_table_from_arn(arn)
-    except Exception:
+    except (IndexError, JsonRESTError):  # not a stream ARN; no such table (the caller's)
         raise ResourceNotFoundException(
             f"Requested resource not found: Stream: {arn} not found") from None
     target = getattr(table, "stream_shard", None)
