@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from localaws.errors import ServiceError
-from localaws.protocols import Call
+from localaws.protocols import Call, service_model
 
 Rule = Callable[[Call, dict[str, Any]], None]
 PARTIQL_OPERATIONS = ("ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction")
@@ -147,6 +147,23 @@ def _logs_delivery_destination(call: Call, params: dict[str, Any]) -> None:
                        "for CloudWatch Logs, Amazon S3 and Firehose delivery destinations.")
 
 
+_LAMBDA_TAGS_PATH = re.compile(r"^/2017-03-31/tags/(?P<resource>.*)$", re.DOTALL)
+
+
+def _lambda_taggable_resource(call: Call, params: dict[str, Any]) -> None:
+    """Lambda tags belong to a Lambda ARN of its model's pattern (moto splits anything)."""
+    match = _LAMBDA_TAGS_PATH.match(call.path)
+    if match is None:
+        return
+    resource = match["resource"]
+    pattern = service_model("lambda").shape_for("TaggableResource").metadata["pattern"]
+    if not re.fullmatch(pattern, resource):
+        raise ServiceError("ValidationException",
+                           f"1 validation error detected: Value '{resource[:256]}' at "
+                           "'resource' failed to satisfy constraint: Member must satisfy "
+                           f"regular expression pattern: {pattern}")
+
+
 def _moto_needs(member: str, why: str) -> Rule:
     def rule(call: Call, params: dict[str, Any]) -> None:
         if params.get(member) is None:
@@ -173,6 +190,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("logs", "GetQueryResults"): _logs_query_id,
     ("logs", "PutDeliveryDestination"): _logs_delivery_destination,
     ("iam", "CreateServiceLinkedRole"): _service_linked_role,
+    **{("lambda", op): _lambda_taggable_resource for op in (
+        "TagResource", "UntagResource", "ListTags")},
     ("dynamodb", "TransactWriteItems"): _transact_items,
     ("sqs", "ListQueues"): _sqs_prefix,
     ("dynamodb", "TransactGetItems"): _transact_items,

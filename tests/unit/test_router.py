@@ -248,3 +248,31 @@ def test_a_delivery_destination_without_its_resource_is_refused(kind, says):
     # then
     assert (status, moto.calls) == (400, [])
     assert b"ValidationException" in answer and says in answer
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("DELETE", "/2017-03-31/tags/{'S': 'deep'}"),
+    ("GET", "/2017-03-31/tags/fuzz:a:b"),
+    ("POST", "/2017-03-31/tags/arn:aws:lambda:us-east-1:123456789012:function:f:1:2"),
+])
+def test_lambda_tags_of_something_not_a_lambda_arn_are_refused(method, path):
+    # given (moto splits the value on colons and crashes)
+    moto = FakeMoto()
+    body = b'{"Tags": {"k": "v"}}' if method == "POST" else b""
+    # when
+    status, _, answer = _run(_router(moto), environ(
+        method=method, path=path, headers=signed("lambda"), body=body,
+        query="tagKeys=a" if method == "DELETE" else ""))
+    # then
+    assert (status, moto.calls) == (400, [])
+    assert b"Member must satisfy regular expression pattern" in answer
+
+
+def test_lambda_tags_of_a_function_arn_reach_moto():
+    # given
+    moto = FakeMoto()
+    path = "/2017-03-31/tags/arn:aws:lambda:us-east-1:123456789012:function:f"
+    # when
+    _run(_router(moto), environ(method="GET", path=path, headers=signed("lambda")))
+    # then
+    assert len(moto.calls) == 1
