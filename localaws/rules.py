@@ -164,6 +164,16 @@ def _lambda_taggable_resource(call: Call, params: dict[str, Any]) -> None:
                            f"regular expression pattern: {pattern}")
 
 
+def _layer_content(call: Call, params: dict[str, Any]) -> None:
+    """A layer's content is a zip, or an S3 object named by bucket and key together."""
+    content = call.json_body().get("Content")
+    if not isinstance(content, dict) or content.get("ZipFile") is not None:
+        return
+    if content.get("S3Bucket") is None or content.get("S3Key") is None:
+        raise ServiceError("InvalidParameterValueException",
+                           "Content must give ZipFile, or S3Bucket and S3Key together.")
+
+
 def _moto_needs(member: str, why: str) -> Rule:
     def rule(call: Call, params: dict[str, Any]) -> None:
         if params.get(member) is None:
@@ -190,6 +200,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("logs", "GetQueryResults"): _logs_query_id,
     ("logs", "PutDeliveryDestination"): _logs_delivery_destination,
     ("iam", "CreateServiceLinkedRole"): _service_linked_role,
+    ("lambda", "PublishLayerVersion"): _layer_content,
     **{("lambda", op): _lambda_taggable_resource for op in (
         "TagResource", "UntagResource", "ListTags")},
     ("dynamodb", "TransactWriteItems"): _transact_items,

@@ -276,3 +276,21 @@ def test_lambda_tags_of_a_function_arn_reach_moto():
     _run(_router(moto), environ(method="GET", path=path, headers=signed("lambda")))
     # then
     assert len(moto.calls) == 1
+
+
+@pytest.mark.parametrize(("content", "refused"), [
+    ({"S3Key": "k"}, True), ({"S3Bucket": "b"}, True), ({}, True),
+    ({"S3Bucket": "b", "S3Key": "k"}, False), ({"ZipFile": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="}, False),
+])
+def test_a_layer_needs_a_zip_or_a_whole_s3_location(content, refused):
+    # given (moto reads S3Bucket and S3Key without looking and crashes)
+    moto = FakeMoto()
+    body = json.dumps({"Content": content}).encode()
+    headers = signed("lambda", **{"Content-Type": "application/json"})
+    # when
+    status, answer_headers, _ = _run(_router(moto), environ(
+        path="/2018-10-31/layers/layer-a/versions", headers=headers, body=body))
+    # then
+    code = {k.lower(): v for k, v in answer_headers.items()}.get("x-amzn-errortype", "")
+    assert (status == 400 and code.startswith("InvalidParameterValueException")) is refused
+    assert len(moto.calls) == (0 if refused else 1)
