@@ -280,7 +280,8 @@ def test_lambda_tags_of_a_function_arn_reach_moto():
 
 @pytest.mark.parametrize(("content", "refused"), [
     ({"S3Key": "k"}, True), ({"S3Bucket": "b"}, True), ({}, True),
-    ({"S3Bucket": "b", "S3Key": "k"}, False), ({"ZipFile": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="}, False),
+    ({"S3Bucket": "b", "S3Key": "k"}, False),
+    ({"ZipFile": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="}, False),
 ])
 def test_a_layer_needs_a_zip_or_a_whole_s3_location(content, refused):
     # given (moto reads S3Bucket and S3Key without looking and crashes)
