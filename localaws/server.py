@@ -236,9 +236,10 @@ class Router:
             raise not_emulated(call)  # moto routes no URL for it
         if status >= 400 and call.protocol == "query":
             body = xml_safe(body)  # moto echoes values into its messages
-        if status >= 500:
+        if status >= 500:  # moto failed without raising: ours too, in the service's shape
             log.error("moto answered %s to %s %s (request %s): %s", status, call.method,
                       call.path, call.request_id, body[:500])
+            return internal_failure(call)
         return status, captured["headers"], body
 
     def _send(self, call: Call, start_response: Any, response: Response) -> Any:

@@ -107,6 +107,27 @@ def test_our_own_failure_is_logged_and_answered_internal_failure(caplog):
     assert any(r.exc_info and isinstance(r.exc_info[1], KeyError) for r in caplog.records)
 
 
+class FailingMoto(FakeMoto):
+    """moto answering a 5xx of its own (an HTML page) instead of raising."""
+
+    def __call__(self, env, start_response):
+        start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "text/html")])
+        return [b"<h1>Internal Server Error</h1>"]
+
+
+def test_a_5xx_from_moto_is_logged_and_answered_internal_failure_in_the_services_shape(
+        caplog):
+    # given
+    router = _router(FailingMoto())
+    # when
+    with caplog.at_level(logging.ERROR, logger="localaws"):
+        status, _, body = _run(router, environ(headers=LIST_TABLES, body=b"{}"))
+    # then
+    assert status == 500
+    assert json.loads(body)["__type"].endswith("#InternalFailure")
+    assert any("Internal Server Error" in r.getMessage() for r in caplog.records)
+
+
 def test_admin_routes_answer_with_the_token_only():
     # given
     router = _router(FakeMoto())
