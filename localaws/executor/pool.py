@@ -244,6 +244,9 @@ class Executor:
                         log.warning("async invocation of %s dropped: %s", function, err)
                         return
                     self._stop.wait(0.2)
+                except Exception:  # ours; the thread pool would keep it silently
+                    log.exception("async invocation of %s failed in the endpoint", function)
+                    return
 
         self._async.submit(run)
         return request_id

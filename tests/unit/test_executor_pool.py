@@ -47,3 +47,28 @@ def test_a_function_at_its_reserved_concurrency_is_throttled_with_a_429(tmp_path
         pool.acquire(_spec(tmp_path, reserved=0), "http://127.0.0.1:1")
     # then
     assert (caught.value.code, caught.value.status) == ("TooManyRequestsException", 429)
+
+
+def test_a_failure_of_ours_in_an_async_invocation_is_logged_with_its_traceback(
+        tmp_path, monkeypatch, caplog):
+    # given: the function exists, but its environment cannot be started
+    import logging
+
+    from localaws.executor import pool as pool_module
+    from localaws.executor.pool import Executor
+
+    monkeypatch.setattr(pool_module, "resolve", lambda *args: _spec(tmp_path))
+
+    def broken(self, account_id, region, function, payload, **kwargs):
+        raise environment.EnvironmentDiedError("cannot start the execution environment")
+
+    monkeypatch.setattr(Executor, "invoke", broken)
+    executor = Executor(tmp_path, "http://127.0.0.1:1")
+    # when
+    with caplog.at_level(logging.ERROR, logger="localaws"):
+        executor.invoke_async("123456789012", "us-east-1", "f", b"{}")
+        executor._async.shutdown(wait=True)
+    executor.shutdown()
+    # then
+    (logged,) = [r for r in caplog.records if r.exc_info]
+    assert isinstance(logged.exc_info[1], environment.EnvironmentDiedError)
