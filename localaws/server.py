@@ -316,7 +316,7 @@ class Endpoint:
         self.url = f"http://{HOST}:{port}"
         self.started = time.time()
         self.executor = Executor(state_dir(), self.url)
-        self.mappings = MappingService(self.executor, self.url)
+        self.mappings = MappingService(self.executor)
         self.alarms = alarms.AlarmEvaluator()
         self.app = Router(moto_application(), LambdaApi(self.executor, self.mappings),
                           self.status, self.restart_engine, gate=gate)

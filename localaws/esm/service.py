@@ -45,15 +45,12 @@ class MappingService:
     Parameters
     ----------
     executor : Executor
-        Runs the functions.
-    endpoint_url : str
-        This endpoint (handed to the functions; streams and destinations are reached
-        in-process through :mod:`localaws.backends`).
+        Runs the functions. Streams and destinations are reached in-process, through
+        :mod:`localaws.backends`.
     """
 
-    def __init__(self, executor: Any, endpoint_url: str) -> None:
+    def __init__(self, executor: Any) -> None:
         self.executor = executor
-        self.endpoint_url = endpoint_url
         self.checkpoints = CheckpointStore()
         self.windows = WindowStore()  # open tumbling windows, kept like checkpoints
         self._lock = threading.RLock()
