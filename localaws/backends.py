@@ -93,11 +93,12 @@ def _client_error(operation: str, code: str, message: str, status: int) -> Clien
                         "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
 
 
-def _arn_parts(arn: str) -> tuple[str, str, str]:
-    """``(region, account, resource)`` of an ARN (``ValueError`` when it is none)."""
+def _arn_parts(arn: str, operation: str) -> tuple[str, str, str]:
+    """``(region, account, resource)`` of an ARN (a ``ClientError`` when it is none)."""
     parts = arn.split(":", 5)
     if len(parts) != 6 or parts[0] != "arn":
-        raise ValueError(f"not an ARN: {arn!r}")
+        raise _client_error(operation, "InvalidParameterValue", f"Not an ARN: {arn[:200]}",
+                            400)
     return parts[3], parts[4], parts[5]
 
 
@@ -288,7 +289,7 @@ def sqs_send(queue_arn: str, body: str) -> str:
     """
     from moto.sqs.models import sqs_backends
 
-    region, account, name = _arn_parts(queue_arn)
+    region, account, name = _arn_parts(queue_arn, "SendMessage")
     with changing(locked=False), as_client_error("SendMessage"):
         return sqs_backends[account][region].send_message(name, body).id
 
@@ -306,7 +307,7 @@ def sns_publish(topic_arn: str, message: str, subject: str | None = None) -> str
     """
     from moto.sns.models import sns_backends
 
-    region, account, _ = _arn_parts(topic_arn)
+    region, account, _ = _arn_parts(topic_arn, "Publish")
     with changing(locked=False), as_client_error("Publish"):
         return sns_backends[account][region].publish(message=message, arn=topic_arn,
                                                      subject=subject)

@@ -63,6 +63,7 @@ def test_a_read_passes_the_gate_without_noting_a_change():
     (lambda: backends.sqs_send(f"arn:aws:sqs:{REGION}:{ACCOUNT}:absent", "b"),
      "AWS.SimpleQueueService.NonExistentQueue"),
     (lambda: backends.sns_publish(f"arn:aws:sns:{REGION}:{ACCOUNT}:absent", "b"), "NotFound"),
+    (lambda: backends.sqs_send("a-queue-name", "b"), "InvalidParameterValue"),
 ])
 def test_motos_refusals_come_out_as_a_client_error_with_the_service_code(call, code):
     # given / when
