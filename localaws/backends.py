@@ -290,6 +290,9 @@ def sqs_send(queue_arn: str, body: str) -> str:
     from moto.sqs.models import sqs_backends
 
     region, account, name = _arn_parts(queue_arn, "SendMessage")
+    if not (len(account) == 12 and account.isdigit() and region in sqs_backends[account]):
+        raise _client_error("SendMessage", "AWS.SimpleQueueService.NonExistentQueue",
+                            "The specified queue does not exist.", 400)
     with changing(locked=False), as_client_error("SendMessage"):
         return sqs_backends[account][region].send_message(name, body).id
 
@@ -308,6 +311,8 @@ def sns_publish(topic_arn: str, message: str, subject: str | None = None) -> str
     from moto.sns.models import sns_backends
 
     region, account, _ = _arn_parts(topic_arn, "Publish")
+    if not (len(account) == 12 and account.isdigit() and region in sns_backends[account]):
+        raise _client_error("Publish", "NotFound", "Topic does not exist", 404)
     with changing(locked=False), as_client_error("Publish"):
         return sns_backends[account][region].publish(message=message, arn=topic_arn,
                                                      subject=subject)

@@ -64,6 +64,9 @@ def test_a_read_passes_the_gate_without_noting_a_change():
      "AWS.SimpleQueueService.NonExistentQueue"),
     (lambda: backends.sns_publish(f"arn:aws:sns:{REGION}:{ACCOUNT}:absent", "b"), "NotFound"),
     (lambda: backends.sqs_send("a-queue-name", "b"), "InvalidParameterValue"),
+    (lambda: backends.sqs_send("arn:aws:sqs:us-east-1:x:q", "b"),
+     "AWS.SimpleQueueService.NonExistentQueue"),
+    (lambda: backends.sns_publish("arn:aws:sns:nowhere-1:123456789012:t", "b"), "NotFound"),
 ])
 def test_motos_refusals_come_out_as_a_client_error_with_the_service_code(call, code):
     # given / when
@@ -98,3 +101,4 @@ def test_log_events_create_their_group_and_stream_in_time_order():
 def test_an_unknown_access_key_is_served_from_the_default_account():
     # given / when / then
     assert backends.account_of("AKIDUNKNOWN") == backends.account_of(None) == ACCOUNT
+
