@@ -1,4 +1,8 @@
-"""Reading a DynamoDB stream through its public API, one synchronous step at a time.
+"""Reading a DynamoDB stream through the Streams API, one synchronous step at a time.
+
+The API is ``DescribeStream``, ``GetShardIterator`` and ``GetRecords`` as a client
+has them; in the endpoint it is :class:`localaws.backends.StreamReader`, which
+answers them in-process with the same code and errors the HTTP API uses.
 
 :class:`StreamPoller` knows the stream's shards (following their lineage: a child
 shard is read only once every record of its parent has been delivered, so the

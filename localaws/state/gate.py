@@ -26,9 +26,10 @@ from collections.abc import Iterator
 from typing import Any
 
 _READ_PREFIXES = ("Get", "List", "Describe", "Query", "Scan", "BatchGet")
-# Our own providers, which call back into the endpoint over HTTP while they work:
-# holding the gate there would make a waiting snapshot and the call wait for each
-# other. They keep their state under their own locks (a snapshot takes those).
+# Our own providers: Invoke runs the learner's code, which calls back into the endpoint
+# over HTTP (holding the gate there would make a waiting snapshot and the call wait for
+# each other); the mapping API's reads of moto's data pass the gate in
+# localaws.backends. Both keep their state under their own locks (a snapshot takes those).
 _UNGATED = re.compile(r"^/(_workshop/|2015-03-31/functions/[^/]+/invocations/?$"
                       r"|2015-03-31/event-source-mappings)")
 _CBOR_OPERATION = re.compile(r"/operation/(?P<op>[A-Za-z]+)$")
