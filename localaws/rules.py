@@ -174,6 +174,20 @@ def _layer_content(call: Call, params: dict[str, Any]) -> None:
                            "Content must give ZipFile, or S3Bucket and S3Key together.")
 
 
+def _create_table(call: Call, params: dict[str, Any]) -> None:
+    """A table names its key unless it copies a global table's (the model's only reason
+    to leave KeySchema and AttributeDefinitions optional)."""
+    if params.get("GlobalTableSourceArn") is not None:
+        raise ServiceError("ValidationException", "GlobalTableSourceArn is not supported by "
+                           "the local endpoint: multi-account global tables are not emulated")
+    missing = [m for m in ("AttributeDefinitions", "KeySchema") if params.get(m) is None]
+    if missing:
+        problems = "; ".join(f"Value null at '{m[0].lower() + m[1:]}' failed to satisfy "
+                             "constraint: Member must not be null" for m in missing)
+        raise ServiceError("ValidationException", f"{len(missing)} validation "
+                           f"error{'s' if len(missing) > 1 else ''} detected: {problems}")
+
+
 def _moto_needs(member: str, why: str) -> Rule:
     def rule(call: Call, params: dict[str, Any]) -> None:
         if params.get(member) is None:
@@ -204,6 +218,7 @@ RULES: dict[tuple[str, str], Rule] = {
     **{("lambda", op): _lambda_taggable_resource for op in (
         "TagResource", "UntagResource", "ListTags")},
     ("dynamodb", "TransactWriteItems"): _transact_items,
+    ("dynamodb", "CreateTable"): _create_table,
     ("sqs", "ListQueues"): _sqs_prefix,
     ("dynamodb", "TransactGetItems"): _transact_items,
     ("dynamodb", "ListExports"): _moto_needs("TableArn", "exports are listed by table"),

@@ -316,3 +316,22 @@ def test_a_layer_needs_a_zip_or_a_whole_s3_location(content, refused):
     code = {k.lower(): v for k, v in answer_headers.items()}.get("x-amzn-errortype", "")
     assert (status == 400 and code.startswith("InvalidParameterValueException")) is refused
     assert len(moto.calls) == (0 if refused else 1)
+
+
+@pytest.mark.parametrize(("extra", "says"), [
+    ({}, b"2 validation errors detected: Value null at 'attributeDefinitions'"),
+    ({"AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}]},
+     b"1 validation error detected: Value null at 'keySchema'"),
+    ({"GlobalTableSourceArn": "arn:aws:dynamodb:us-east-1:111122223333:table/t"},
+     b"not supported by the local endpoint"),
+])
+def test_a_table_without_its_key_is_refused(extra, says):
+    # given (the model leaves the key optional for global-table copies; moto crashes)
+    moto = FakeMoto()
+    headers = signed("dynamodb", **{"X-Amz-Target": "DynamoDB_20120810.CreateTable"})
+    body = json.dumps({"TableName": "t", **extra}).encode()
+    # when
+    status, _, answer = _run(_router(moto), environ(headers=headers, body=body))
+    # then
+    assert (status, moto.calls) == (400, [])
+    assert b"ValidationException" in answer and says in answer
