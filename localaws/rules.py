@@ -40,17 +40,22 @@ def _partiql_statements(call: Call, params: dict[str, Any]) -> None:
                                f"{statement[:100]}") from None
 
 
+def _decimal(text: str) -> bool:
+    """ASCII digits only (``"¹".isdigit()`` is true, and ``int("¹")`` fails)."""
+    return text.isascii() and text.isdigit()
+
+
 def _sns_next_token(call: Call, params: dict[str, Any]) -> None:
     """SNS pagination tokens are the ones SNS handed out (moto's are integers)."""
     token = params.get("NextToken")
-    if token is not None and not token.isdigit():
+    if token is not None and not _decimal(token):
         raise ServiceError("InvalidParameter", "Invalid parameter: NextToken")
 
 
 def _iam_marker(call: Call, params: dict[str, Any]) -> None:
     """IAM pagination markers are the ones IAM handed out (moto's are integers)."""
     marker = params.get("Marker")
-    if marker is not None and not marker.isdigit():
+    if marker is not None and not _decimal(marker):
         raise ServiceError("ValidationError", "Invalid Marker")
 
 
@@ -111,7 +116,7 @@ def _service_linked_role(call: Call, params: dict[str, Any]) -> None:
 def _logs_next_token(call: Call, params: dict[str, Any]) -> None:
     """Logs pagination tokens are the ones Logs handed out (moto's are integers here)."""
     token = params.get("nextToken")
-    if token is not None and not str(token).isdigit():
+    if token is not None and not _decimal(str(token)):
         raise ServiceError("InvalidParameterException", "The specified nextToken is invalid.")
 
 

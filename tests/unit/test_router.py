@@ -335,3 +335,18 @@ def test_a_table_without_its_key_is_refused(extra, says):
     # then
     assert (status, moto.calls) == (400, [])
     assert b"ValidationException" in answer and says in answer
+
+
+@pytest.mark.parametrize("token", ["\u00b9", "\u0663", "x1"])
+def test_an_sns_token_that_is_not_ascii_digits_is_refused(token):
+    # given ("¹".isdigit() is true; moto's int() of it crashes)
+    from urllib.parse import quote
+
+    moto = FakeMoto()
+    body = f"Action=ListTopics&Version=2010-03-31&NextToken={quote(token)}".encode()
+    headers = signed("sns", **{"Content-Type": "application/x-www-form-urlencoded"})
+    # when
+    status, _, answer = _run(_router(moto), environ(headers=headers, body=body))
+    # then
+    assert (status, moto.calls) == (400, [])
+    assert b"<Code>InvalidParameter</Code>" in answer
