@@ -393,6 +393,7 @@ class Endpoint:
         return {"dir": str(self.saved_state), "ephemeral": False,
                 "bytes": directory_size(self.saved_state), "snapshots": stats.count,
                 "saved_at": stats.saved_at, "pause_ms": round(stats.pause_ms, 2),
+                "hold_ms": round(stats.hold_ms, 2), "forked": stats.forked,
                 "write_ms": round(stats.write_ms, 2)}
 
     def status(self) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class SnapshotStats:
     count: int = 0
     saved_at: float | None = None
     pause_ms: float = 0.0
+    hold_ms: float = 0.0
     write_ms: float = 0.0
     stored_bytes: int = 0
     skipped: int = 0
@@ -156,6 +157,7 @@ class Snapshotter:
                     log.warning("snapshot postponed: requests did not finish within %.1f s",
                                 self.gate_timeout_s)
                     return False
+                held_at = time.perf_counter()
                 self.gate.changed.clear()
                 try:
                     captured = self._capture(forked=self.fork and not final)
@@ -179,6 +181,7 @@ class Snapshotter:
             self.stats.count += 1
             self.stats.saved_at = time.time()
             self.stats.pause_ms = (paused - started) * 1000
+            self.stats.hold_ms = (paused - held_at) * 1000
             self.stats.write_ms = (done - paused) * 1000
             self.stats.stored_bytes = stored
             return True
