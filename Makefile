@@ -63,17 +63,20 @@ lab: setup
 	$(BIN)/python -m helpers.workshop lab --port $(PORT)
 
 # Three workers (pytest-xdist), each with its own endpoint on a free port; a test file
-# stays on one worker (the notebooks run in the workshop's order).
+# stays on one worker (the notebooks run in the workshop's order). Files go out longest
+# first (tests/conftest.py orders them; xdist's own reordering, by number of tests,
+# would hand out the one-test CLI-lines run of the whole workshop last).
 TEST_WORKERS ?= 3
+XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest $(XDIST)
 
 unit: setup
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) tests/unit
 
 functional: setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests/functional
+	$(BIN)/python -m pytest $(XDIST) tests/functional
 
 notebooks: setup
 	$(BIN)/python -m pytest tests/notebooks
@@ -82,7 +85,7 @@ notebooks: setup
 # module and the total in build/coverage/.
 coverage: setup
 	rm -rf build/coverage && mkdir -p build/coverage
-	$(BIN)/python -m coverage run -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m coverage run -m pytest $(XDIST)
 	$(BIN)/python -m coverage combine --quiet
 	$(BIN)/python -m coverage report
 	$(BIN)/python -m coverage html --quiet -d build/coverage/html
