@@ -15,7 +15,6 @@ from typing import Any
 
 from moto.core.base_backend import BackendDict
 
-
 _addresses: dict[int, tuple[BackendDict, str]] = {}
 
 
