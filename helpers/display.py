@@ -22,6 +22,8 @@ import pandas as pd
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from helpers.waits import first_answer
+
 #: What :func:`show_error` catches unless told otherwise.
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     ClientError,
@@ -223,9 +225,15 @@ def show_error(
     -------
     CaughtError or None
         The error, or ``None`` when the call succeeded (which is shown too).
+
+    Notes
+    -----
+    The call is sent once: errors AWS gives while a change propagates are shown,
+    not retried (:func:`helpers.waits.first_answer`).
     """
     try:
-        call(*args, **kwargs)
+        with first_answer():
+            call(*args, **kwargs)
     except expected as error:
         caught = describe_error(error)
         markdown(
