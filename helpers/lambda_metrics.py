@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 import pandas as pd
 
@@ -103,17 +102,14 @@ def metric_series(
     ]
     client = backend.client("cloudwatch")
     series: dict[str, pd.Series] = {}
-    kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end}
-    while True:
-        page = client.get_metric_data(**kwargs, ScanBy="TimestampAscending")
+    pages = client.get_paginator("get_metric_data").paginate(
+        MetricDataQueries=queries, StartTime=start, EndTime=end, ScanBy="TimestampAscending")
+    for page in pages:
         for result in page["MetricDataResults"]:
             name = metrics[int(result["Id"][1:])]
             stamps = pd.to_datetime(result["Timestamps"], utc=True).floor(f"{period}s")
             values = pd.Series(result["Values"], index=stamps, dtype=float)
             series[name] = pd.concat([series.get(name, pd.Series(dtype=float)), values])
-        if not page.get("NextToken"):
-            break
-        kwargs["NextToken"] = page["NextToken"]
     index = pd.date_range(start, end, freq=f"{period}s", inclusive="left")
     frame = pd.DataFrame(index=index)
     for name in metrics:

@@ -53,13 +53,9 @@ def log_events(
     client = backend.client("logs")
     events: list[dict[str, Any]] = []
     try:
-        while True:
-            page = client.filter_log_events(**kwargs)
+        # The paginator follows nextToken through the empty pages AWS may return.
+        for page in client.get_paginator("filter_log_events").paginate(**kwargs):
             events.extend(page.get("events", []))
-            token = page.get("nextToken")
-            if not token:  # AWS may return empty pages that still carry a token
-                break
-            kwargs["nextToken"] = token
     except ClientError as exc:
         if error_code(exc) != "ResourceNotFoundException":
             raise

@@ -272,7 +272,7 @@ def wait_until(
         check,
         what=desc,
         timeout=backend.pacing.patience_s if timeout is None else timeout,
-        interval=max(0.25, backend.pacing.poll_s),
+        interval=backend.pacing.poll_s,
         until=reached,
         seen=lambda value: f"{value} (wanted {wanted})",
         total=total,

@@ -296,16 +296,14 @@ def reset_replication(
     int
         Items that were in the replica before.
     """
-    table = backend.resource("dynamodb").Table(replica)
-    key_names = [k["AttributeName"] for k in table.key_schema]
-    existing = []
-    kwargs: dict[str, Any] = {"ProjectionExpression": ", ".join(key_names)}
-    while True:
-        page = table.scan(**kwargs)
-        existing.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    client = backend.client("dynamodb")
+    schema = client.describe_table(TableName=replica)["Table"]["KeySchema"]
+    key_names = [k["AttributeName"] for k in schema]
+    plain = TypeDeserializer().deserialize
+    pages = client.get_paginator("scan").paginate(
+        TableName=replica, ProjectionExpression=", ".join(f"#k{i}" for i in range(len(key_names))),
+        ExpressionAttributeNames={f"#k{i}": k for i, k in enumerate(key_names)})
+    existing = [{k: plain(v) for k, v in item.items()} for page in pages for item in page["Items"]]
     since = time.time()
     WriteRecorder(backend, source, key_names).delete_many(keys, progress=False)
     wait_until_drained(backend, function, since=since, timeout=timeout)
