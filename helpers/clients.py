@@ -27,11 +27,15 @@ the backend.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import botocore.config
+import botocore.exceptions
+
+T = TypeVar("T")
 
 BACKENDS = ("local", "aws", "endpoint")
 DEFAULT_REGION = "us-east-1"
@@ -337,6 +341,26 @@ def resource(service: str, backend: str | None = None, region: str | None = None
              **kwargs: Any) -> Any:
     """Shortcut: ``get_backend(backend, region).resource(service, **kwargs)``."""
     return get_backend(backend, region).resource(service, **kwargs)
+
+
+def unless_missing(call: Callable[[], T]) -> T | None:
+    """``call()``, or ``None`` when the service answers ``ResourceNotFoundException``.
+
+    Parameters
+    ----------
+    call : callable
+        No arguments, e.g. ``lambda: client.get_event_source_mapping(UUID=uuid)``.
+
+    Returns
+    -------
+    Any or None
+    """
+    try:
+        return call()
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return None
+        raise
 
 
 def error_code(exc: Exception) -> str:

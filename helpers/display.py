@@ -245,6 +245,22 @@ def show_error(
     return None
 
 
+def settings_table(settings: Mapping[str, Any]) -> pd.DataFrame:
+    """Settings as the console lists them: a ``setting``/``value`` table, values as text.
+
+    Parameters
+    ----------
+    settings : mapping
+        Label to value, in the order to show.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    return pd.DataFrame({"setting": list(settings), "value": [str(v) for v in settings.values()]},
+                        columns=["setting", "value"])
+
+
 def table_overview(description: Mapping[str, Any]) -> pd.DataFrame:
     """The essentials of a ``DescribeTable`` answer as a two-column table."""
 
@@ -272,4 +288,4 @@ def table_overview(description: Mapping[str, Any]) -> pd.DataFrame:
             f"{keys(index['KeySchema'])}; projects {projection}"
             + (f" {', '.join(extra)}" if extra else "")
         )
-    return pd.DataFrame({"setting": list(rows), "value": [str(v) for v in rows.values()]})
+    return settings_table(rows)

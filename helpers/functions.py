@@ -21,7 +21,8 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from helpers.clients import Backend, error_code
+from helpers.clients import Backend, error_code, unless_missing
+from helpers.display import settings_table
 from helpers.naming import workshop_tag_map
 from helpers.packaging import WORKSHOP_FUNCTIONS, function_source_dir, package_function
 from helpers.waits import WaitTimeoutError, retry_while_propagating, run_waiter
@@ -60,12 +61,8 @@ class Deployment:
 
 def get_configuration(backend: Backend, name: str) -> dict[str, Any] | None:
     """``GetFunctionConfiguration``, or ``None`` when the function does not exist."""
-    try:
-        return backend.client("lambda").get_function_configuration(FunctionName=name)
-    except ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            return None
-        raise
+    client = backend.client("lambda")
+    return unless_missing(lambda: client.get_function_configuration(FunctionName=name))
 
 
 def deploy_function(
@@ -259,7 +256,7 @@ def configuration_table(backend: Backend, name: str) -> pd.DataFrame:
         "State": config.get("State"),
         "LastUpdateStatus": config.get("LastUpdateStatus"),
     }
-    return pd.DataFrame({"setting": list(rows), "value": [str(v) for v in rows.values()]})
+    return settings_table(rows)
 
 
 def delete_function(backend: Backend, name: str) -> bool:

@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from helpers.clients import Backend, error_code
+from helpers.clients import Backend, error_code, unless_missing
+from helpers.display import settings_table
 from helpers.naming import workshop_tag_map
 from helpers.waits import WaitTimeoutError, retry_while_propagating, wait_for
 
@@ -48,24 +49,16 @@ def find_mappings(
         kwargs["FunctionName"] = function
     if stream_arn:
         kwargs["EventSourceArn"] = stream_arn
-    client = backend.client("lambda")
-    try:
-        pages = client.get_paginator("list_event_source_mappings").paginate(**kwargs)
-        return [m for page in pages for m in page["EventSourceMappings"]]
-    except ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            return []
-        raise
+    pages = backend.client("lambda").get_paginator("list_event_source_mappings")
+    return unless_missing(
+        lambda: [m for page in pages.paginate(**kwargs) for m in page["EventSourceMappings"]]
+    ) or []
 
 
 def get_mapping(backend: Backend, uuid: str) -> dict[str, Any] | None:
     """``GetEventSourceMapping``, or ``None`` when it does not exist."""
-    try:
-        return backend.client("lambda").get_event_source_mapping(UUID=uuid)
-    except ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            return None
-        raise
+    client = backend.client("lambda")
+    return unless_missing(lambda: client.get_event_source_mapping(UUID=uuid))
 
 
 def _settings(
@@ -388,7 +381,7 @@ _MAPPING_ROWS = (
 
 def mapping_table(mapping: Mapping[str, Any]) -> pd.DataFrame:
     """A mapping's settings with the console's labels, as a two-column table."""
-    rows = []
+    rows = {}
     for key, label in _MAPPING_ROWS:
         value = mapping.get(key)
         if key == "DestinationConfig":
@@ -400,8 +393,8 @@ def mapping_table(mapping: Mapping[str, Any]) -> pd.DataFrame:
             value = "; ".join(f["Pattern"] for f in filters) or "(none)"
         elif key in ("MaximumRetryAttempts", "MaximumRecordAgeInSeconds") and value == -1:
             value = "-1 (no limit)"
-        rows.append({"setting": label, "value": str(value)})
-    return pd.DataFrame(rows, columns=["setting", "value"])
+        rows[label] = value
+    return settings_table(rows)
 
 
 def remove_mappings(backend: Backend, function: str) -> int:

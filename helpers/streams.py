@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from helpers.clients import Backend
+from helpers.display import settings_table
 
 
 def stream_summary(backend: Backend, stream_arn: str) -> pd.DataFrame:
@@ -31,7 +32,7 @@ def stream_summary(backend: Backend, stream_arn: str) -> pd.DataFrame:
         "shards (open)": f"{len(description['Shards'])} ({len(open_shards)})",
         "records now in the stream": count_stream_records(backend, stream_arn),
     }
-    return pd.DataFrame({"setting": list(rows), "value": [str(v) for v in rows.values()]})
+    return settings_table(rows)
 
 
 def stream_records(backend: Backend, stream_arn: str, *, max_calls: int = 200,

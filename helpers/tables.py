@@ -22,7 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from helpers.clients import Backend, error_code
+from helpers.clients import Backend, error_code, unless_missing
 from helpers.naming import ECOMMERCE_TABLE, LOGFILE_TABLE, REPLICA_TABLE, workshop_tags
 from helpers.waits import run_waiter
 
@@ -302,12 +302,7 @@ def ensure_table(
 
 
 def _status(client: Any, name: str) -> str | None:
-    try:
-        return client.describe_table(TableName=name)["Table"]["TableStatus"]
-    except ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            return None
-        raise
+    return unless_missing(lambda: client.describe_table(TableName=name)["Table"]["TableStatus"])
 
 
 def _wait(backend: Backend, client: Any, waiter: str, name: str, timeout: float) -> None:

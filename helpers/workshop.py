@@ -31,6 +31,7 @@ import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from helpers.clients import Backend, BackendConfigError, get_backend, local_port
+from helpers.display import settings_table
 from helpers.naming import NamePrefixError, Names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,7 +152,7 @@ def where(backend: Backend) -> pd.DataFrame:
         info["endpoint process"] = (
             f"pid {health.get('pid', '?')}, up {health.get('uptime_s', 0):.0f} s"
         )
-    return pd.DataFrame({"setting": list(info), "value": list(info.values())})
+    return settings_table(info)
 
 
 _NEEDS = {
