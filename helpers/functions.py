@@ -435,8 +435,3 @@ def reserved_concurrency(backend: Backend, name: str) -> int | None:
     """The function's reserved concurrency, or ``None`` when it has none."""
     response = backend.client("lambda").get_function_concurrency(FunctionName=name)
     return response.get("ReservedConcurrentExecutions")
-
-
-# --------------------------------------------------------------------------- logs
-
-
