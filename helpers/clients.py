@@ -73,7 +73,8 @@ class Pacing:
     metric_period_s : int
         The finest period the backend serves for ``AWS/Lambda`` metrics (60 on AWS).
     sdk_attempts : int
-        botocore's ``max_attempts`` (standard retry mode).
+        botocore's ``retries["max_attempts"]`` in standard mode: retries after the
+        first attempt (of throttling and transient errors).
     profile : str
         The local endpoint's timing profile name (``default``, ``aws``), else the backend's.
     """

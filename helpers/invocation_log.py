@@ -303,7 +303,7 @@ def wait_until_drained(
         reports,
         what=f"{function} idle for {quiet_s:g} s",
         timeout=timeout,
-        interval=0.25,
+        interval=max(0.25, backend.pacing.poll_s),
         until=lambda _: time.monotonic() - last["changed"] >= quiet_s,
         seen=lambda count: (f"{count} invocation(s), the last "
                             f"{time.monotonic() - last['changed']:.1f} s ago"),
