@@ -192,16 +192,7 @@ def create_logfile_table(
     TableSchemaError
         A table of that name exists with other keys or indexes.
     """
-    request = _table_request(
-        name,
-        keys=("PK", None),
-        gsis={"GSI_1": (("GSI_1_PK", None), _include("bytessent"))},
-        billing=billing,
-        capacity=(5, 5),
-        stream_view_type=None,
-        tags=tags,
-    )
-    return ensure_table(backend, request)
+    return ensure_table(backend, _logfile_request(name, ("bytessent",), (5, 5), billing, tags))
 
 
 def create_replica_table(
@@ -213,40 +204,19 @@ def create_replica_table(
 ) -> dict[str, Any]:
     """Create ``logfile_replica``, the target of the Exercise 8 function.
 
-    Same keys as ``logfile``; index ``GSI_1`` projects ``bytessent``,
-    ``requestid`` and ``host``.
-
-    Parameters
-    ----------
-    backend : Backend
-        Where to create it.
-    name : str
-        Table name.
-    billing : {"PAY_PER_REQUEST", "PROVISIONED"}
-        On-demand, or 10 RCU / 5 WCU for the table and the index as in the lab.
-    tags : mapping of str to str, optional
-        Tags added to the workshop tag.
-
-    Returns
-    -------
-    dict
-        The ``Table`` part of ``DescribeTable``.
-
-    Raises
-    ------
-    TableSchemaError
-        A table of that name exists with other keys or indexes.
+    The same keys, parameters, answer and errors as :func:`create_logfile_table`;
+    its index ``GSI_1`` projects ``bytessent``, ``requestid`` and ``host``, and
+    provisioned mode gives it 10 RCU / 5 WCU, as in the lab.
     """
-    request = _table_request(
-        name,
-        keys=("PK", None),
-        gsis={"GSI_1": (("GSI_1_PK", None), _include("bytessent", "requestid", "host"))},
-        billing=billing,
-        capacity=(10, 5),
-        stream_view_type=None,
-        tags=tags,
-    )
-    return ensure_table(backend, request)
+    projected = ("bytessent", "requestid", "host")
+    return ensure_table(backend, _logfile_request(name, projected, (10, 5), billing, tags))
+
+
+def _logfile_request(name: str, projected: tuple[str, ...], capacity: tuple[int, int],
+                     billing: str, tags: Mapping[str, str] | None) -> dict[str, Any]:
+    return _table_request(name, keys=("PK", None),
+                          gsis={"GSI_1": (("GSI_1_PK", None), _include(*projected))},
+                          billing=billing, capacity=capacity, stream_view_type=None, tags=tags)
 
 
 def _include(*attributes: str) -> dict[str, Any]:
