@@ -238,6 +238,7 @@ def wait_until(
     desc: str = "waiting",
     unit: str = "item",
     timeout: float | None = None,
+    interval: float | None = None,
 ) -> Any:
     """Poll ``check`` until it returns ``total`` (a count) or a true value, with a progress bar.
 
@@ -253,6 +254,9 @@ def wait_until(
         What is awaited and the bar's unit.
     timeout : float, optional
         Seconds.
+    interval : float, optional
+        Seconds between polls: the backend's pace, at least 0.25 s (a check is
+        often a whole-table count, which should not slow down what it watches).
 
     Returns
     -------
@@ -272,7 +276,7 @@ def wait_until(
         check,
         what=desc,
         timeout=backend.pacing.patience_s if timeout is None else timeout,
-        interval=backend.pacing.poll_s,
+        interval=max(0.25, backend.pacing.poll_s) if interval is None else interval,
         until=reached,
         seen=lambda value: f"{value} (wanted {wanted})",
         total=total,

@@ -38,7 +38,8 @@ def test_wait_until_counts_up_to_its_total_with_the_backend_pacing():
     counts = iter([0, 3, 5])
     backend = StubBackend(pacing=Pacing(poll_s=0.0, patience_s=60.0))
     # when
-    got = waits.wait_until(backend, lambda: next(counts), total=5, desc="items", unit="item")
+    got = waits.wait_until(backend, lambda: next(counts), total=5, desc="items", unit="item",
+                           interval=0)
     # then
     assert got == 5
 
