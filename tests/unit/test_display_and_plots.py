@@ -161,3 +161,36 @@ def test_the_dashboard_has_the_consoles_six_graphs_one_line_per_function():
         ["AWS/Lambda", "Invocations", "FunctionName", "f"],
         ["AWS/Lambda", "Invocations", "FunctionName", "g"]]
     assert dashboards.dashboard_name(Names.with_prefix("alice-")).startswith("alice-")
+
+
+def test_a_long_table_shows_its_first_rows_and_says_how_many_more(capsys):
+    # when
+    display.show_table([{"n": i} for i in range(35)], "Numbers", max_rows=30)
+    # then
+    out = capsys.readouterr().out
+    assert "**Numbers**" in out and "*... and 5 more rows*" in out
+
+
+def test_a_long_log_shows_its_last_lines_and_says_how_many_were_left_out(capsys):
+    # given
+    lines = pd.DataFrame({"time": pd.date_range("2026-01-01", periods=3, freq="s", tz="UTC"),
+                          "message": ["one", "two\tthree", "four"]})
+    # when
+    display.show_log(lines, "Log", limit=2)
+    # then
+    out = capsys.readouterr().out
+    assert "00:00:01.000  two  three" in out and "(1 earlier lines not shown)" in out
+    assert "one" not in out
+
+
+def test_source_and_json_are_shown_as_fenced_blocks(capsys, tmp_path):
+    # given
+    source = tmp_path / "app.py"
+    source.write_text("a = 1\nb = 2\nc = 3\n", encoding="utf-8")
+    # when
+    display.show_source(source, "App", first_line=2, last_line=2)
+    display.show_json({"n": Decimal("1.5")}, "Answer")
+    # then
+    out = capsys.readouterr().out
+    assert "```python\nb = 2\n```" in out
+    assert '"n": 1.5' in out
