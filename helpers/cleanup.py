@@ -26,10 +26,12 @@ from botocore.exceptions import ClientError
 
 from helpers import iam
 from helpers.clients import Backend, error_code
-from helpers.functions import delete_function, log_group
-from helpers.monitoring import alarm_names, dashboard_name, inbox_queue_name
+from helpers.dashboards import dashboard_name
+from helpers.functions import delete_function
+from helpers.logs import log_group
+from helpers.mappings import delete_mapping, find_mappings
+from helpers.metric_alarms import alarm_names, inbox_queue_name
 from helpers.naming import LOGFILE_TABLE, WORKSHOP_TAG_KEY, WORKSHOP_TAG_VALUE, Names
-from helpers.triggers import delete_mapping, find_mappings
 
 KINDS = (
     "event source mapping",

@@ -18,7 +18,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from helpers import workshop
+from helpers import notebook_runs, workshop
 
 pytestmark = pytest.mark.notebooks
 
@@ -117,7 +117,7 @@ def executed(endpoint: dict, backend: Any,
         if run == "99_cleanup":
             result.policies = _role_policies(backend)
         try:
-            done = workshop.run_notebook(name, folder, {"backend": "local"}, html=False)
+            done = notebook_runs.run_notebook(name, folder, {"backend": "local"}, html=False)
         except pm.PapermillExecutionError as exc:
             result.failures[run] = f"{exc.ename}: {exc.evalue}\n" + "".join(exc.traceback[-3:])
             result.paths[run] = folder / f"{name}.ipynb"
