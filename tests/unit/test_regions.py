@@ -1,18 +1,18 @@
 """Unit tests for ``helpers.regions`` and ``helpers.replication``: names, stamps, the checks
 of convergence, the log reading, and the loop watch through its seam (no endpoint; the two
-regions of the comparison are moto's threaded server)."""
+regions of the comparison are moto's, in-process)."""
 
 from __future__ import annotations
 
-import urllib.request
 from decimal import Decimal
 
+import boto3
 import pandas as pd
 import pytest
-from moto.server import ThreadedMotoServer
+from moto import mock_aws
 
 from helpers import regions, replication
-from helpers.clients import get_backend
+from helpers.clients import Backend, get_backend
 from helpers.naming import Names
 from helpers.workshop import SetupError
 
@@ -148,25 +148,22 @@ def test_waiting_ends_when_the_step_is_done_and_times_out_otherwise(monkeypatch)
         replication.wait_for([], "f", since=0, done=lambda s: False, timeout=0, interval=0)
 
 
-@pytest.fixture(scope="module")
-def two_regions():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
-    clouds = [get_backend("endpoint", r, url) for r in (A, B)]
-    for cloud in clouds:
-        cloud.client("dynamodb").create_table(
-            TableName="t", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"},
-                       {"AttributeName": "SK", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"},
-                                  {"AttributeName": "SK", "AttributeType": "S"}])
-    try:
+@pytest.fixture
+def two_regions(monkeypatch):
+    """Both regions of moto's in-process DynamoDB (``mock_aws``), each with the table."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        session = boto3.session.Session(aws_access_key_id="testing",
+                                        aws_secret_access_key="testing")
+        clouds = [Backend("endpoint", r, None, session) for r in (A, B)]
+        for cloud in clouds:
+            cloud.client("dynamodb").create_table(
+                TableName="t", BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"},
+                           {"AttributeName": "SK", "KeyType": "RANGE"}],
+                AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"},
+                                      {"AttributeName": "SK", "AttributeType": "S"}])
         yield clouds
-    finally:
-        server.stop()
 
 
 def test_regions_are_compared_item_by_item_and_against_the_winners(two_regions):
