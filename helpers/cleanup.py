@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from helpers import iam
+from helpers import iam, regions
 from helpers.clients import Backend, error_code
 from helpers.dashboards import dashboard_name
 from helpers.functions import delete_function
@@ -56,7 +56,7 @@ def known_names(names: Names) -> dict[str, set[str]]:
     """The names the workshop gives its resources, by kind."""
     functions = {names.stream_processor_function, names.replica_function,
                  names.tumbling_function}
-    return {
+    known = {
         "function": functions,
         "log group": {log_group(f) for f in functions},
         "alarm": {a for f in functions for a in alarm_names(f)},
@@ -66,6 +66,9 @@ def known_names(names: Names) -> dict[str, set[str]]:
         "role": {names.stream_processor_role, names.replica_role, names.tumbling_role},
         "table": {names.ecommerce_table, names.logfile_table, names.replica_table},
     }
+    for kind, extra in regions.known_names(names).items():  # notebook 08's, in either region
+        known[kind] = known[kind] | extra
+    return known
 
 
 @dataclass

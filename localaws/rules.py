@@ -126,6 +126,14 @@ def _logs_start_query(call: Call, params: dict[str, Any]) -> None:
                            "logGroupNames or logGroupIdentifiers must be specified.")
 
 
+def _replica_updates(call: Call, params: dict[str, Any]) -> None:
+    """Global tables are not emulated: moto answers ``ReplicaUpdates`` and replicates nothing."""
+    if params.get("ReplicaUpdates"):
+        raise ServiceError("ValidationException", "ReplicaUpdates (global tables) is not "
+                           "supported by the local endpoint: it serves every region, but "
+                           "replicates nothing between them (see FIDELITY.md)")
+
+
 def _moto_needs(member: str, why: str) -> Rule:
     def rule(call: Call, params: dict[str, Any]) -> None:
         if params.get(member) is None:
@@ -153,6 +161,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("dynamodb", "TransactWriteItems"): _transact_items,
     ("sqs", "ListQueues"): _sqs_prefix,
     ("dynamodb", "TransactGetItems"): _transact_items,
+    ("dynamodb", "UpdateTable"): _replica_updates,
     ("dynamodb", "ListExports"): _moto_needs("TableArn", "exports are listed by table"),
 }
 

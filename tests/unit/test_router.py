@@ -204,3 +204,16 @@ def test_a_logs_query_must_name_its_groups_one_way_moto_knows(query):
     # then
     assert (status, moto.calls) == (400, [])
     assert b"InvalidParameterException" in answer
+
+
+def test_global_table_replicas_are_refused_not_silently_ignored():
+    # given (moto accepts ReplicaUpdates and creates no replica)
+    moto = FakeMoto()
+    body = json.dumps({"TableName": "t", "ReplicaUpdates": [
+        {"Create": {"RegionName": "eu-west-1"}}]}).encode()
+    headers = signed("dynamodb", **{"X-Amz-Target": "DynamoDB_20120810.UpdateTable"})
+    # when
+    status, _, answer = _run(_router(moto), environ(headers=headers, body=body))
+    # then
+    assert (status, moto.calls) == (400, [])
+    assert b"ValidationException" in answer and b"global tables" in answer
