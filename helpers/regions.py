@@ -22,9 +22,9 @@ import pandas as pd
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from helpers.clients import Backend, get_backend
-from helpers.functions import log_group
+from helpers.logs import log_group
 from helpers.naming import LOGFILE_TABLE, Names
-from helpers.tables import scan_all
+from helpers.table_items import scan_all
 from helpers.workshop import SetupError
 
 TABLE = "demo-global-users"

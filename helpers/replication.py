@@ -22,8 +22,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from helpers.clients import Backend
-from helpers.functions import log_events
+from helpers.clients import Backend, Pacing
+from helpers.logs import log_events
 from helpers.plots import _show
 
 #: What a replicator logs for each record (see lambda_src/region_replicator/app.py).
@@ -138,7 +138,7 @@ def wait_for(backends: Sequence[Backend], function: str, *, since: datetime | fl
         Not done in time (the message says what was seen).
     """
     if timeout is None:
-        timeout = 600.0 if any(b.name == "aws" for b in backends) else 120.0
+        timeout = max((b.pacing.patience_s for b in backends), default=Pacing().patience_s)
     deadline = time.monotonic() + timeout
     done_at: tuple[float, int] | None = None
     while True:
