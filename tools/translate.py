@@ -83,7 +83,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.notebook}.ipynb" + (f", cell {self.cell}" if self.cell else "")
-        return f"{where}: {self.kind}: {self.detail}"
+        detail = self.detail if self.detail.startswith("\n") else " " + self.detail
+        return f"{where}: {self.kind}:{detail}"
 
 
 # --------------------------------------------------------------------------- the English
@@ -210,7 +211,7 @@ def build(edition: Edition) -> list[str]:
         catalogue = edition.catalogue(name)
         report = merge(catalogue, translatable(read_english(edition, name)))
         if catalogue.write(edition.catalogue_path(name)):
-            changed.append(str(edition.catalogue_path(name).relative_to(ROOT)))
+            changed.append(_rel(edition.catalogue_path(name)))
         for old, new in report.moved:
             print(f"{name}: the translation of cell {old} moved to cell {new} (same English)")
         for cell in report.marked_fuzzy:
@@ -223,7 +224,7 @@ def build(edition: Edition) -> list[str]:
         text = nbformat.writes(nb) + "\n"
         if not target.exists() or target.read_text(encoding="utf-8") != text:
             target.write_text(text, encoding="utf-8")
-            changed.append(str(target.relative_to(ROOT)))
+            changed.append(_rel(target))
     return changed
 
 
@@ -238,7 +239,7 @@ def stale(edition: Edition) -> list[Problem]:
         catalogue = edition.catalogue(name)
         if not edition.catalogue_path(name).exists():
             problems.append(Problem(name, "", "no catalogue",
-                                    f"{edition.catalogue_path(name).relative_to(ROOT)} is missing"
+                                    f"{_rel(edition.catalogue_path(name))} is missing"
                                     " (python -m tools.translate build starts it)"))
         cells = translatable(nb)
         for cell, english in cells:
@@ -338,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     problems = stale(edition) if args.command == "stale" else check(edition)
     if problems:
         print(report(problems))
-        print(f"\n{len(problems)} problems; see README.md, 'Translating the workshop'")
+        count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
+        print(f"\n{count}; see README.md, 'Translating the workshop'")
         return 1
     print(f"the {edition.language} edition matches the English")
     return 0

@@ -17,15 +17,12 @@ the next merge records the new hash. Poedit, Weblate or any text editor can do i
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from babel.messages.catalog import Catalog
-from babel.messages.pofile import read_po, write_po
+import polib
 
 HASH_NOTE = "en-sha256: "
 FUZZY = "fuzzy"
@@ -63,7 +60,6 @@ class Catalogue:
     notebook: str
     language: str
     entries: dict[str, Entry] = field(default_factory=dict)
-    created: str = ""
 
     @classmethod
     def read(cls, path: Path, notebook: str, language: str) -> Catalogue:
@@ -71,51 +67,40 @@ class Catalogue:
         catalogue = cls(notebook, language)
         if not path.exists():
             return catalogue
-        with path.open("rb") as handle:
-            po = read_po(handle, locale=language)
-        catalogue.created = po.creation_date.strftime("%Y-%m-%d %H:%M%z")
-        for message in po:
-            if not message.id:
-                continue  # the header
-            previous = message.previous_id
-            catalogue.entries[message.context or ""] = Entry(
-                cell=message.context or "",
-                english=str(message.id),
-                translation=str(message.string or ""),
-                hash=_noted_hash(message.auto_comments),
-                fuzzy=FUZZY in message.flags,
-                previous=str(previous[0] if isinstance(previous, list | tuple) and previous
-                             else previous or ""),
+        for po in polib.pofile(str(path), encoding="utf-8"):
+            catalogue.entries[po.msgctxt or ""] = Entry(
+                cell=po.msgctxt or "",
+                english=po.msgid,
+                translation=po.msgstr,
+                hash=_noted_hash(po.comment.splitlines()),
+                fuzzy=FUZZY in po.flags,
+                previous=po.previous_msgid or "",
             )
         return catalogue
 
     def render(self) -> str:
         """The ``.po`` text of the catalogue."""
-        created = (dt.datetime.strptime(self.created, "%Y-%m-%d %H:%M%z") if self.created
-                   else dt.datetime.now(dt.UTC).replace(second=0, microsecond=0))
-        po = Catalog(
-            locale=self.language,
-            project="ddb-streams-lambda-workshop",
-            header_comment=(f"# {self.language} translation of notebooks/{self.notebook}.ipynb,"
-                            "\n# one entry per markdown cell (msgctxt: the cell id)."
-                            "\n# Build the notebooks with: python -m tools.translate build\n#"),
-            creation_date=created,
-            revision_date=created,
-            language_team=self.language,
-            fuzzy=False,
-        )
+        po = polib.POFile(wrapwidth=0, encoding="utf-8")
+        po.header = (f"{self.language} translation of notebooks/{self.notebook}.ipynb, one entry "
+                     "per markdown cell (msgctxt: the cell id).\n"
+                     "Build the notebooks with: python -m tools.translate build")
+        po.metadata = {
+            "Project-Id-Version": "ddb-streams-lambda-workshop",
+            "Language": self.language,
+            "MIME-Version": "1.0",
+            "Content-Type": "text/plain; charset=UTF-8",
+            "Content-Transfer-Encoding": "8bit",
+        }
         for entry in self.entries.values():
-            po.add(
-                entry.english,
-                entry.translation,
+            po.append(polib.POEntry(
+                msgctxt=entry.cell,
+                msgid=entry.english,
+                msgstr=entry.translation,
                 flags=[FUZZY] if entry.fuzzy else [],
-                auto_comments=[HASH_NOTE + entry.hash] if entry.hash else [],
-                previous_id=entry.previous or (),
-                context=entry.cell,
-            )
-        buffer = io.BytesIO()
-        write_po(buffer, po, width=0, include_previous=True, include_lineno=False)
-        return buffer.getvalue().decode("utf-8")
+                comment=HASH_NOTE + entry.hash if entry.hash else "",
+                previous_msgid=entry.previous or None,
+            ))
+        return str(po).rstrip("\n") + "\n"
 
     def write(self, path: Path) -> bool:
         """Write the catalogue if its text changed; return whether it did."""
