@@ -60,3 +60,12 @@ def test_the_glossary_exists_and_the_first_page_links_it():
     assert (EDITION.notebooks_dir / "GLOSSARY.md").is_file()
     assert "(GLOSSARY.md)" in first.source
     assert "tiếng Anh" in first.source  # helper output stays English, said on the first page
+
+
+def test_the_readme_lists_every_vietnamese_notebook():
+    # given
+    readme = (translate.ROOT / "README.md").read_text(encoding="utf-8")
+    # when
+    missing = [n for n in EDITION.notebooks() if f"(notebooks/vi/{n}.ipynb)" not in readme]
+    # then
+    assert missing == [], "add them to README.md, 'Bản tiếng Việt'"
