@@ -216,6 +216,8 @@ def build(edition: Edition) -> list[str]:
             print(f"{name}: the translation of cell {old} moved to cell {new} (same English)")
         for cell in report.marked_fuzzy:
             print(f"{name}: cell {cell}: the English changed, the entry is marked fuzzy")
+        for cell in report.accepted:
+            print(f"{name}: cell {cell}: the translation is checked, its new hash recorded")
         for cell in report.dropped:
             print(f"{name}: cell {cell} no longer exists in the English: its entry is dropped")
     edition.notebooks_dir.mkdir(parents=True, exist_ok=True)

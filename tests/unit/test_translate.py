@@ -238,3 +238,24 @@ def test_catalogue_round_trips_through_po_text(tmp_path):
     assert again.entries == catalogue.entries
     assert again.render() == path.read_text(encoding="utf-8")
     assert 'msgctxt "a"' in path.read_text(encoding="utf-8")
+
+
+def test_the_translator_workflow_of_the_readme_ends_with_a_clean_check(edition):
+    # given: a translated edition, then an English cell changes
+    _translate_all(edition)
+    _edit_english(edition, "00_start", 2, RECAP.replace("13", "14") + "\n\n" + MARK)
+    # when: build marks the entry fuzzy, keeping the old English
+    translate.build(edition)
+    po_text = edition.catalogue_path("00_start").read_text(encoding="utf-8")
+    waiting = translate.stale(edition)
+    # and the translator updates the text and removes the flag, then builds again
+    catalogue = edition.catalogue("00_start")
+    catalogue.entries["recap"].translation = "## Tóm tắt\n\n- 14 mục."
+    catalogue.entries["recap"].fuzzy = False
+    catalogue.write(edition.catalogue_path("00_start"))
+    translate.build(edition)
+    # then
+    assert "#, fuzzy" in po_text and '#| msgid ""\n#| "## Recap\\n"' in po_text
+    assert _kinds(waiting) == [("00_start", "recap", "English changed since the translation")]
+    assert "-- 13 items." in waiting[0].detail and "+- 14 items." in waiting[0].detail
+    assert translate.check(edition) == []
