@@ -9,6 +9,7 @@ markdown cells come from ``translations/vi/<notebook>.po`` (see
     python -m tools.translate build    # merge the catalogue with the English, write notebooks/vi
     python -m tools.translate stale    # what a translator must update, old and new English
     python -m tools.translate check    # every drift (tests/unit/test_translation_drift.py)
+    python -m tools.translate status   # how much of each notebook is translated
 
 A cell whose translation is missing or out of date is written in English, and the
 check fails until it is translated.
@@ -319,15 +320,27 @@ def _diff(old: str, new: str) -> str:
     return "\n" + "\n".join("    " + line for line in lines)
 
 
+def status(edition: Edition) -> list[str]:
+    """One line per notebook: how many of its markdown cells have a current translation."""
+    lines = []
+    for name in edition.notebooks():
+        cells = translatable(read_english(edition, name))
+        catalogue = edition.catalogue(name)
+        done = sum(1 for cell, english in cells
+                   if cell in catalogue.entries and catalogue.entries[cell].is_current(english))
+        lines.append(f"{name:<40} {done:>3}/{len(cells):<3} cells translated")
+    return lines
+
+
 def report(problems: list[Problem]) -> str:
     """The problems as text, one block each, numbered."""
     return "\n".join(f"{i}. {p}" for i, p in enumerate(problems, 1))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``build``, ``stale`` or ``check``."""
+    """Command line: ``build``, ``stale``, ``check`` or ``status``."""
     parser = argparse.ArgumentParser(prog="python -m tools.translate")
-    parser.add_argument("command", choices=("build", "stale", "check"))
+    parser.add_argument("command", choices=("build", "stale", "check", "status"))
     parser.add_argument("--lang", default="vi", choices=sorted(EDITIONS))
     args = parser.parse_args(argv)
     edition = EDITIONS[args.lang]
@@ -337,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
         left = stale(edition)
         if left:
             print(f"{len(left)} entries still need a translator (python -m tools.translate stale)")
+        return 0
+    if args.command == "status":
+        print("\n".join(status(edition)))
         return 0
     problems = stale(edition) if args.command == "stale" else check(edition)
     if problems:

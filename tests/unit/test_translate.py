@@ -259,3 +259,21 @@ def test_the_translator_workflow_of_the_readme_ends_with_a_clean_check(edition):
     assert _kinds(waiting) == [("00_start", "recap", "English changed since the translation")]
     assert "-- 13 items." in waiting[0].detail and "+- 14 items." in waiting[0].detail
     assert translate.check(edition) == []
+
+
+def test_a_new_english_notebook_is_built_in_english_and_listed_until_translated(edition):
+    # given
+    _translate_all(edition)
+    nb = _notebook(("md", "intro", "# 02 · New: more"), ("code", "params", "x = 1"),
+                   ("md", "recap", RECAP + "\n\n" + MARK))
+    nbformat.write(nb, edition.english_dir / "02_new.ipynb")
+    # when
+    before = translate.check(edition)
+    translate.build(edition)
+    after = translate.check(edition)
+    # then
+    assert ("02_new", "", "no catalogue") in _kinds(before)
+    assert ("02_new", "", "notebook missing") in _kinds(before)
+    assert _kinds(after) == [("02_new", "intro", "untranslated"),
+                             ("02_new", "recap", "untranslated")]
+    assert translate.status(edition)[-1].split()[1] == "0/2"
