@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make workshop   set up, then run every notebook headlessly (build/notebooks/)"
 	@echo "make test       set up, then run the whole test suite"
-	@echo "make lab        set up, then open the workshop in JupyterLab"
+	@echo "make lab        set up, then open the workshop in JupyterLab (LANG=vi: in Vietnamese)"
 	@echo "make bench      run the benchmarks (benchmarks/results/latest.json)"
 	@echo "make bench-peers  the same scenarios on ours, MiniStack and plain moto, side by side"
 	@echo "make bench-scale  put rate, GetRecords time and RSS over 100,000 streamed items"
@@ -57,10 +57,20 @@ lock: $(UV)
 setup: $(STAMP)
 
 workshop: setup
-	$(BIN)/python -m helpers.workshop run
+	$(BIN)/python -m helpers.workshop run --lang $(EDITION)
+
+# `make lab LANG=vi` opens the Vietnamese edition (notebooks/vi/, rebuilt from the catalogue
+# first); the code is the same. Only a LANG given on the command line chooses the edition (the
+# shell's own LANG, e.g. en_US.UTF-8, does not), and it is not passed on as a locale.
+ifeq ($(origin LANG),command line)
+EDITION := $(LANG)
+unexport LANG
+endif
+EDITION ?= en
 
 lab: setup
-	$(BIN)/python -m helpers.workshop lab --port $(PORT)
+	@if [ "$(EDITION)" != en ]; then $(BIN)/python -m tools.translate build --lang $(EDITION); fi
+	$(BIN)/python -m helpers.workshop lab --port $(PORT) --lang $(EDITION)
 
 # Three workers (pytest-xdist), each with its own endpoint on a free port; a test file
 # stays on one worker (the notebooks run in the workshop's order). Files go out longest

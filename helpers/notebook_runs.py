@@ -2,8 +2,8 @@
 
 From a shell (``python -m helpers.workshop`` is the same command)::
 
-    python -m helpers.notebook_runs run [--out build/notebooks] [--backend local] [-p key value ...]
-    python -m helpers.notebook_runs lab [--port 4566] [--lab-port 8888]
+    python -m helpers.notebook_runs run [--out build/notebooks] [--backend local] [--lang vi]
+    python -m helpers.notebook_runs lab [--port 4566] [--lab-port 8888] [--lang vi]
 
 ``run`` executes every notebook in order with papermill into ``build/notebooks/``
 (plus HTML copies when nbconvert is installed) and prints a summary with the
@@ -28,7 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from helpers.clients import local_port
-from helpers.workshop import BUILD_DIR, KERNEL_NAME, NOTEBOOKS, NOTEBOOKS_DIR, ROOT, figures
+from helpers.workshop import (
+    BUILD_DIR,
+    KERNEL_NAME,
+    NOTEBOOKS,
+    NOTEBOOKS_DIR,
+    ROOT,
+    SetupError,
+    figures,
+)
 
 
 @dataclass
@@ -106,6 +114,7 @@ def run_notebook(
     *,
     html: bool = True,
     timeout: int = 600,
+    language: str = "en",
 ) -> NotebookRun:
     """Execute one notebook of :data:`NOTEBOOKS_DIR` with papermill.
 
@@ -121,6 +130,9 @@ def run_notebook(
         Also write an HTML copy (needs nbconvert).
     timeout : int
         Seconds per cell.
+    language : str
+        ``"en"``, or an edition's folder of ``notebooks/`` (``"vi"``); the code is the same
+        and runs from ``notebooks/`` either way.
 
     Returns
     -------
@@ -139,7 +151,7 @@ def run_notebook(
     start = time.perf_counter()
     with _jupyter_path(share), _headless():
         pm.execute_notebook(
-            str(NOTEBOOKS_DIR / f"{name}.ipynb"),
+            str(edition_dir(language) / f"{name}.ipynb"),
             str(output),
             parameters=dict(parameters or {}),
             kernel_name=KERNEL_NAME,
@@ -149,6 +161,14 @@ def run_notebook(
         )
     seconds = time.perf_counter() - start
     return NotebookRun(name, output, seconds, figures(output), _to_html(output) if html else None)
+
+
+def edition_dir(language: str = "en") -> Path:
+    """The folder of an edition's notebooks: ``notebooks/`` for English, ``notebooks/<lang>/``."""
+    folder = NOTEBOOKS_DIR if language == "en" else NOTEBOOKS_DIR / language
+    if not folder.is_dir():
+        raise SetupError(f"there is no {language!r} edition of the workshop ({folder})")
+    return folder
 
 
 @contextlib.contextmanager
@@ -174,13 +194,14 @@ def run_notebooks(
     *,
     html: bool = True,
     echo: bool = True,
+    language: str = "en",
 ) -> list[NotebookRun]:
     """Execute notebooks in order; stops at the first failure (papermill raises)."""
     runs = []
     for name in notebooks:
         if echo:
             print(f"running {name} ...", flush=True)
-        run = run_notebook(name, out_dir, parameters, html=html)
+        run = run_notebook(name, out_dir, parameters, html=html, language=language)
         if echo:
             print(f"  done in {run.seconds:.1f} s", flush=True)
         runs.append(run)
@@ -244,7 +265,8 @@ def _run_command(args: argparse.Namespace) -> int:
     names = args.only or list(NOTEBOOKS)
     with _local_endpoint(parameters.get("backend") or os.environ.get("WORKSHOP_BACKEND")):
         try:
-            runs = run_notebooks(out_dir, parameters, names, html=not args.no_html)
+            runs = run_notebooks(out_dir, parameters, names, html=not args.no_html,
+                                 language=args.lang)
         except Exception as exc:  # papermill's execution error names the failing cell
             print(f"\nFAILED: {_first_line(exc)}", file=sys.stderr)
             print(f"the executed notebooks are in {out_dir}", file=sys.stderr)
@@ -265,6 +287,11 @@ def _lab_command(args: argparse.Namespace) -> int:
     except ImportError:
         print("JupyterLab is not installed: run `make lab`, which installs it", file=sys.stderr)
         return 1
+    try:
+        folder = Path(args.notebooks_dir) if args.notebooks_dir else edition_dir(args.lang)
+    except SetupError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     port = args.port or local_port()
     started = lifecycle.health(port) is None
     status = lifecycle.up(port)
@@ -274,7 +301,6 @@ def _lab_command(args: argparse.Namespace) -> int:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     share = write_kernelspec()
     env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(share), env.get("JUPYTER_PATH", "")) if p)
-    folder = Path(args.notebooks_dir)
     command = [
         sys.executable,
         "-m",
@@ -328,11 +354,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     run.add_argument("--only", nargs="+", choices=NOTEBOOKS, help="run only these notebooks")
     run.add_argument("--no-html", action="store_true", help="skip the HTML copies")
+    run.add_argument("--lang", default="en", help="the edition: en (default) or vi")
     lab = commands.add_parser("lab", help="open the workshop in JupyterLab")
     lab.add_argument("--port", type=int, default=None, help="local endpoint port (default 4566)")
     lab.add_argument("--lab-port", type=int, default=8888, help="JupyterLab port")
-    lab.add_argument("--notebooks-dir", default=str(NOTEBOOKS_DIR),
-                     help="folder to open (default: the workshop's notebooks/)")
+    lab.add_argument("--lang", default="en", help="the edition to open: en (default) or vi")
+    lab.add_argument("--notebooks-dir", default=None,
+                     help="folder to open (default: the edition's notebooks/ or notebooks/vi/)")
     lab.add_argument("jupyter_args", nargs=argparse.REMAINDER,
                      help="after --: more options for `jupyter lab`")
     args = parser.parse_args(argv)
