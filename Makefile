@@ -125,8 +125,10 @@ bench-peers: setup $(MINISTACK_STAMP)
 bench-scale: setup
 	$(BIN)/python -m benchmarks.scale $(SCALE_ARGS)
 
+# PROFILE=aws (TIME_SCALE=S): AWS's intermediate states and delays, scaled.
 up: setup
-	$(BIN)/python -m localaws up --port $(PORT)
+	$(BIN)/python -m localaws up --port $(PORT) $(if $(PROFILE),--profile $(PROFILE)) \
+	    $(if $(TIME_SCALE),--time-scale $(TIME_SCALE))
 
 down:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m localaws down --port $(PORT); fi

@@ -53,6 +53,7 @@ AUTHORIZATION_PATH = "/_workshop/authorization"
 MAX_BODY_BYTES = 70 * 1024 * 1024
 
 Check = Callable[[Call], "Response | None"]
+ResponseStep = Callable[[Call, Response], Response]
 
 
 def _prepare_moto() -> None:
@@ -115,7 +116,11 @@ class Router:
     6. *authorization goes here*: insert it with
        ``router.insert_check(check, before=validation.check_input)``; the call
        knows ``service``, ``operation``, ``region``, ``access_key_id`` and ``body``;
-    7. ``validation.check_input`` - the input against botocore's model.
+    7. ``validation.check_input`` - the input against botocore's model;
+    8. in the AWS timing profile, ``Profile.check`` (:mod:`localaws.profile`).
+
+    Then :attr:`responses`, steps ``step(call, response) -> response`` applied in
+    order to the service's answer (the AWS profile's intermediate states).
 
     An exception other than ``ServiceError`` is ours: it is logged with its
     traceback and answered ``500 InternalFailure`` in the service's shape.
@@ -144,6 +149,7 @@ class Router:
         self.checks: list[Check] = [gate.check_host, gate.check_origin, gate.check_admin,
                                     limits.check_size, check_signature,
                                     validation.check_input]
+        self.responses: list[ResponseStep] = []
         # Public: the TTL sweeper deletes items under the same lock.
         self.write_lock = threading.RLock()
 
@@ -158,7 +164,10 @@ class Router:
                 response = check(call)
                 if response is not None:
                     return self._send(call, start_response, response)
-            return self._send(call, start_response, self.dispatch(call))
+            response = self.dispatch(call)
+            for step in self.responses:
+                response = step(call, response)
+            return self._send(call, start_response, response)
         except ServiceError as err:
             return self._send(call, start_response, render_error(call, err))
         except Exception:
@@ -285,6 +294,8 @@ class Endpoint:
         Shard lifetime, stream retention and TTL sweep (the environment's by default).
     allow_hosts, allow_origins : iterable of str, optional
         Extra ``Host`` values and browser origins to accept (see :class:`~localaws.gate.Gate`).
+    profile_settings : ProfileSettings, optional
+        The timing profile (the environment's by default; see :mod:`localaws.profile`).
 
     Raises
     ------
@@ -294,11 +305,11 @@ class Endpoint:
 
     def __init__(self, port: int, saved_state: Path | None = None,
                  stream_settings: Any = None, allow_hosts: Iterable[str] = (),
-                 allow_origins: Iterable[str] = ()) -> None:
+                 allow_origins: Iterable[str] = (), profile_settings: Any = None) -> None:
         _prepare_moto()
         from waitress.server import create_server
 
-        from localaws import alarms, streams
+        from localaws import alarms, profile, streams
         from localaws.esm.service import MappingService
         from localaws.executor.pool import Executor
         from localaws.lambda_api import LambdaApi
@@ -316,9 +327,12 @@ class Endpoint:
         self.started = time.time()
         self.executor = Executor(state_dir(), self.url)
         self.mappings = MappingService(self.executor, self.url)
-        self.alarms = alarms.AlarmEvaluator()
+        self.profile_settings = profile_settings or profile.ProfileSettings.from_env()
         self.app = Router(moto_application(), LambdaApi(self.executor, self.mappings),
                           self.status, self.restart_engine, gate=gate)
+        active = profile.install(self.profile_settings, self.app)
+        self.alarms = alarms.AlarmEvaluator() if active is None else alarms.AlarmEvaluator(
+            active.alarm_interval(), complete_periods=True)
         # A function's own calls are restricted to its execution role (GetRecords too).
         self.app.insert_check(_authorize, before=validation.check_input)
         self.ttl = TtlSweeper(self.app.write_lock)
@@ -409,6 +423,7 @@ class Endpoint:
             "environments": stats["environments"],
             "mappings": self.mappings.count(),
             "state": self.state_status(),
+            "profile": self.profile_settings.document(),
             "streams": {"shard_lifetime": self.stream_settings.shard_lifetime,
                         "stream_retention": self.stream_settings.stream_retention,
                         "ttl_sweep": self.stream_settings.ttl_sweep},
@@ -452,7 +467,8 @@ class Endpoint:
 
 
 def serve(port: int, saved_state: Path | None = None, stream_settings: Any = None,
-          allow_hosts: Iterable[str] = (), allow_origins: Iterable[str] = ()) -> int:
+          allow_hosts: Iterable[str] = (), allow_origins: Iterable[str] = (),
+          profile_settings: Any = None) -> int:
     """Run the endpoint in the foreground until SIGTERM or SIGINT.
 
     Parameters
@@ -463,6 +479,8 @@ def serve(port: int, saved_state: Path | None = None, stream_settings: Any = Non
         Shard lifetime, stream retention and TTL sweep (the environment's by default).
     allow_hosts, allow_origins : iterable of str, optional
         Extra ``Host`` values and browser origins to accept.
+    profile_settings : ProfileSettings, optional
+        The timing profile (the environment's by default).
 
     Returns
     -------
@@ -475,7 +493,8 @@ def serve(port: int, saved_state: Path | None = None, stream_settings: Any = Non
     logging.basicConfig(level=os.environ.get("WORKSHOP_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        endpoint = Endpoint(port, saved_state, stream_settings, allow_hosts, allow_origins)
+        endpoint = Endpoint(port, saved_state, stream_settings, allow_hosts, allow_origins,
+                            profile_settings)
     except SavedStateError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2
@@ -486,7 +505,8 @@ def serve(port: int, saved_state: Path | None = None, stream_settings: Any = Non
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("local AWS endpoint listening on %s (pid %s)", endpoint.url, os.getpid())
+    log.info("local AWS endpoint listening on %s (pid %s), profile %s", endpoint.url,
+             os.getpid(), endpoint.profile_settings.document())
     if saved_state is not None:
         log.info("state saved in %s", saved_state)
     endpoint.serve_forever()
