@@ -46,6 +46,8 @@ import boto3
 
 
 def handler(event, context):
+    if event.get("fail"):
+        raise RuntimeError("asked to fail")
     for record in event.get("Records", []):
         print("delivered", record["dynamodb"]["Keys"]["pk"]["S"])
     if event.get("describe"):
@@ -306,31 +308,40 @@ def _queues(c: dict[str, Any], o: Observer, queue: str) -> None:
 
 def _metrics_and_alarms(c: dict[str, Any], o: Observer, fn: str) -> None:
     cw = c["cloudwatch"]
-    alarm = f"{fn}-invoked"
-    cw.put_metric_alarm(AlarmName=alarm, Namespace="AWS/Lambda", MetricName="Invocations",
+    alarm = f"{fn}-errors"
+    cw.put_metric_alarm(AlarmName=alarm, Namespace="AWS/Lambda", MetricName="Errors",
                         Dimensions=[{"Name": "FunctionName", "Value": fn}], Statistic="Sum",
                         Period=60, EvaluationPeriods=1, Threshold=0,
                         ComparisonOperator="GreaterThanThreshold")
     state = cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"]
     o.expect(state == "INSUFFICIENT_DATA", f"a new alarm: {state}")
-    c["lambda"].invoke(FunctionName=fn, Payload=b"{}")
+    c["lambda"].invoke(FunctionName=fn, Payload=b'{"fail": true}')
     invoked = datetime.now(UTC)
-    o.saw("Invoke (for the metric)")
+    o.saw("Invoke, failing (the function's only error)")
 
-    def datapoints() -> list[dict[str, Any]]:
-        return cw.get_metric_statistics(
-            Namespace="AWS/Lambda", MetricName="Invocations", Period=1, Statistics=["Sum"],
-            Dimensions=[{"Name": "FunctionName", "Value": fn}],
-            StartTime=invoked - timedelta(minutes=5),
-            EndTime=datetime.now(UTC) + timedelta(minutes=1))["Datapoints"]
+    def datapoints() -> list[datetime]:  # the minutes with an error
+        result = cw.get_metric_data(MetricDataQueries=[{"Id": "i", "MetricStat": {
+            "Metric": {"Namespace": "AWS/Lambda", "MetricName": "Errors",
+                       "Dimensions": [{"Name": "FunctionName", "Value": fn}]},
+            "Period": 1, "Stat": "Sum"}}], StartTime=invoked - timedelta(seconds=30),
+            EndTime=datetime.now(UTC) + timedelta(minutes=1))["MetricDataResults"][0]
+        return [t for t, v in zip(result["Timestamps"], result["Values"], strict=True) if v > 0]
 
-    o.expect(not datapoints(), "Invocations right after the invocation: no datapoint yet")
-    points = o.until("the Invocations datapoint", datapoints, timeout=200, interval=1)
-    o.expect(bool(points) and all(p["Timestamp"].second == 0 for p in points),
+    o.expect(not datapoints(), "Errors right after the invocation: no datapoint yet")
+    points = o.until("the Errors datapoint", datapoints, timeout=200, interval=1)
+    minute_over = invoked.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    o.expect(datetime.now(UTC) >= minute_over, f"the datapoint visible only after its minute "
+                                               f"({minute_over:%H:%M:%S}) was over")
+    o.expect(bool(points) and all(p.second == 0 for p in points),
              f"datapoints on whole minutes (Period=1 served as 60): "
-             f"{[p['Timestamp'].strftime('%H:%M:%S') for p in points or []]}")
+             f"{[p.strftime('%H:%M:%S') for p in points or []]}")
     o.until("the alarm in ALARM", lambda: cw.describe_alarms(AlarmNames=[alarm])[
         "MetricAlarms"][0]["StateValue"] == "ALARM", timeout=200, interval=1)
+    changed = cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateUpdatedTimestamp"]
+    o.expect(changed.astimezone(UTC) >= invoked.replace(second=0, microsecond=0)
+             + timedelta(minutes=1),
+             f"ALARM only once the error's minute was complete (invoked "
+             f"{invoked:%H:%M:%S}, ALARM at {changed.astimezone(UTC):%H:%M:%S})")
     cw.delete_alarms(AlarmNames=[alarm])
 
 

@@ -120,6 +120,9 @@ class ObservabilityRules:
         now = self.timeline.clock()
         visible = math.floor((now - self._lag("metric_lag")) / 60) * 60  # whole minutes
         end, start = _epoch(params.get("EndTime")), _epoch(params.get("StartTime"))
+        if start is not None and start % 60:  # "rounded down to the minute" (botocore)
+            start = math.floor(start / 60) * 60
+            params["StartTime"] = _as_sent(params.get("StartTime"), start)
         if end is not None and end > visible:
             if start is not None and start >= visible:  # nothing of the range is queryable yet
                 if call.protocol == "json":
