@@ -109,10 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from localaws.server import serve
 
+        os.environ.update(_profile_env(args))  # the endpoint reads its profile from there
+
         return serve(port, None if args.ephemeral else state,
                      StreamSettings.from_env({**os.environ, **stream_env}),
-                     args.allow_host, args.allow_origin,
-                     ProfileSettings.from_env({**os.environ, **stream_env}))
+                     args.allow_host, args.allow_origin)
     if args.command == "reset":
         return _reset(port, state, args.ephemeral)
     if args.command == "up":

@@ -53,7 +53,6 @@ AUTHORIZATION_PATH = "/_workshop/authorization"
 MAX_BODY_BYTES = 70 * 1024 * 1024
 
 Check = Callable[[Call], "Response | None"]
-ResponseStep = Callable[[Call, Response], Response]
 
 
 def _prepare_moto() -> None:
@@ -113,14 +112,10 @@ class Router:
     4. ``limits.check_size`` - ``Content-Length`` against the operation's limit
        (the body is unread until here);
     5. ``check_signature`` - authentication (SigV4 present and well formed);
-    6. *authorization goes here*: insert it with
-       ``router.insert_check(check, before=validation.check_input)``; the call
-       knows ``service``, ``operation``, ``region``, ``access_key_id`` and ``body``;
+    6. authorization (``router.insert_check(check, before=validation.check_input)``);
     7. ``validation.check_input`` - the input against botocore's model;
-    8. in the AWS timing profile, ``Profile.check`` (:mod:`localaws.profile`).
-
-    Then :attr:`responses`, steps ``step(call, response) -> response`` applied in
-    order to the service's answer (the AWS profile's intermediate states).
+    8. the AWS timing profile's ``Profile.check``; its ``respond`` is one of
+       :attr:`responses`, ``step(call, response) -> response``, run after the service.
 
     An exception other than ``ServiceError`` is ours: it is logged with its
     traceback and answered ``500 InternalFailure`` in the service's shape.
@@ -149,7 +144,7 @@ class Router:
         self.checks: list[Check] = [gate.check_host, gate.check_origin, gate.check_admin,
                                     limits.check_size, check_signature,
                                     validation.check_input]
-        self.responses: list[ResponseStep] = []
+        self.responses: list[Callable[[Call, Response], Response]] = []
         # Public: the TTL sweeper deletes items under the same lock.
         self.write_lock = threading.RLock()
 
@@ -294,8 +289,6 @@ class Endpoint:
         Shard lifetime, stream retention and TTL sweep (the environment's by default).
     allow_hosts, allow_origins : iterable of str, optional
         Extra ``Host`` values and browser origins to accept (see :class:`~localaws.gate.Gate`).
-    profile_settings : ProfileSettings, optional
-        The timing profile (the environment's by default; see :mod:`localaws.profile`).
 
     Raises
     ------
@@ -305,7 +298,7 @@ class Endpoint:
 
     def __init__(self, port: int, saved_state: Path | None = None,
                  stream_settings: Any = None, allow_hosts: Iterable[str] = (),
-                 allow_origins: Iterable[str] = (), profile_settings: Any = None) -> None:
+                 allow_origins: Iterable[str] = ()) -> None:
         _prepare_moto()
         from waitress.server import create_server
 
@@ -327,12 +320,11 @@ class Endpoint:
         self.started = time.time()
         self.executor = Executor(state_dir(), self.url)
         self.mappings = MappingService(self.executor, self.url)
-        self.profile_settings = profile_settings or profile.ProfileSettings.from_env()
+        self.profile_settings = profile.ProfileSettings.from_env()  # see localaws.profile
         self.app = Router(moto_application(), LambdaApi(self.executor, self.mappings),
                           self.status, self.restart_engine, gate=gate)
         active = profile.install(self.profile_settings, self.app)
-        self.alarms = alarms.AlarmEvaluator() if active is None else alarms.AlarmEvaluator(
-            active.alarm_interval(), complete_periods=True)
+        self.alarms = active.alarm_evaluator() if active else alarms.AlarmEvaluator()
         # A function's own calls are restricted to its execution role (GetRecords too).
         self.app.insert_check(_authorize, before=validation.check_input)
         self.ttl = TtlSweeper(self.app.write_lock)
@@ -467,8 +459,7 @@ class Endpoint:
 
 
 def serve(port: int, saved_state: Path | None = None, stream_settings: Any = None,
-          allow_hosts: Iterable[str] = (), allow_origins: Iterable[str] = (),
-          profile_settings: Any = None) -> int:
+          allow_hosts: Iterable[str] = (), allow_origins: Iterable[str] = ()) -> int:
     """Run the endpoint in the foreground until SIGTERM or SIGINT.
 
     Parameters
@@ -479,9 +470,6 @@ def serve(port: int, saved_state: Path | None = None, stream_settings: Any = Non
         Shard lifetime, stream retention and TTL sweep (the environment's by default).
     allow_hosts, allow_origins : iterable of str, optional
         Extra ``Host`` values and browser origins to accept.
-    profile_settings : ProfileSettings, optional
-        The timing profile (the environment's by default).
-
     Returns
     -------
     int
@@ -493,8 +481,7 @@ def serve(port: int, saved_state: Path | None = None, stream_settings: Any = Non
     logging.basicConfig(level=os.environ.get("WORKSHOP_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        endpoint = Endpoint(port, saved_state, stream_settings, allow_hosts, allow_origins,
-                            profile_settings)
+        endpoint = Endpoint(port, saved_state, stream_settings, allow_hosts, allow_origins)
     except SavedStateError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2
@@ -505,8 +492,7 @@ def serve(port: int, saved_state: Path | None = None, stream_settings: Any = Non
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("local AWS endpoint listening on %s (pid %s), profile %s", endpoint.url,
-             os.getpid(), endpoint.profile_settings.document())
+    log.info("local AWS endpoint listening on %s (pid %s)", endpoint.url, os.getpid())
     if saved_state is not None:
         log.info("state saved in %s", saved_state)
     endpoint.serve_forever()

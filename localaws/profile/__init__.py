@@ -134,9 +134,11 @@ class Profile:
         """Seconds between two polls of a shard."""
         return self.timeline.delay("poll_interval")
 
-    def alarm_interval(self) -> float:
-        """Seconds between two alarm evaluations."""
-        return self.timeline.delay("alarm_interval")
+    def alarm_evaluator(self) -> Any:
+        """CloudWatch's cadence: every ``alarm_interval`` seconds, complete periods only."""
+        from localaws.alarms import AlarmEvaluator
+
+        return AlarmEvaluator(self.timeline.delay("alarm_interval"), complete_periods=True)
 
 
 def install(settings: ProfileSettings, router: Any = None, **seams: Any) -> Profile | None:
