@@ -37,6 +37,7 @@ from helpers.logs import log_group
 from helpers.mappings import delete_mapping, find_mappings
 from helpers.metric_alarms import alarm_names, inbox_queue_name
 from helpers.naming import LOGFILE_TABLE, WORKSHOP_TAG_KEY, WORKSHOP_TAG_VALUE, Names
+from helpers.waits import run_waiter
 
 KINDS = (
     "event source mapping",
@@ -308,9 +309,8 @@ def _delete(backend: Backend, kind: str, ident: str) -> None:
     elif kind == "table":
         client = backend.client("dynamodb")
         client.delete_table(TableName=ident)
-        client.get_waiter("table_not_exists").wait(
-            TableName=ident, WaiterConfig={"Delay": 1 if backend.name != "aws" else 5}
-        )
+        run_waiter(backend, client, "table_not_exists", what=f"table {ident} deleted",
+                   timeout=backend.pacing.patience_s, TableName=ident)
 
 
 _GONE = {
@@ -382,7 +382,7 @@ class CleanupError(RuntimeError):
 
 def verify(backend: Backend, names: Names | None = None,
            regions: Sequence[str] | None = None) -> str:
-    """Check that nothing of the workshop is left (waiting up to 90 s on AWS).
+    """Check that nothing of the workshop is left (waiting while deletions propagate).
 
     Returns
     -------
@@ -394,8 +394,8 @@ def verify(backend: Backend, names: Names | None = None,
     CleanupError
         Lists what is left.
     """
-    left = leftovers(backend, names, timeout=90.0 if backend.name == "aws" else 0.0,
-                     regions=regions)
+    # deleted queues can stay listed for up to 60 s on AWS: a propagation delay
+    left = leftovers(backend, names, timeout=backend.pacing.propagation_s, regions=regions)
     if not left.empty:
         listed = "; ".join(f"{k} {n}" for k, n in zip(left["kind"], left["name"], strict=True))
         raise CleanupError(f"{len(left)} resource(s) left: {listed}: run cleanup() again")
