@@ -5,12 +5,16 @@ BIN := $(VENV)/bin
 PORT ?= 4566
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lock coverage fuzz workshop lab test unit functional notebooks lint bench bench-peers bench-scale up down status reset clean help
+REHEARSAL_PORT ?= 4599
+TIME_SCALE_REHEARSAL ?= 0.1
+
+.PHONY: setup lock coverage fuzz workshop lab rehearsal test unit functional notebooks lint bench bench-peers bench-scale up down status reset clean help
 
 help:
 	@echo "make workshop   set up, then run every notebook headlessly (build/notebooks/)"
 	@echo "make test       set up, then run the whole test suite"
 	@echo "make lab        set up, then open the workshop in JupyterLab (LANG=vi: in Vietnamese)"
+	@echo "make rehearsal  every notebook against AWS's timing (local endpoint, --profile aws), then the cleanup proof"
 	@echo "make bench      run the benchmarks (benchmarks/results/latest.json)"
 	@echo "make bench-peers  the same scenarios on ours, MiniStack and plain moto, side by side"
 	@echo "make bench-scale  put rate, GetRecords time and RSS over 100,000 streamed items"
@@ -71,6 +75,11 @@ EDITION ?= en
 lab: setup
 	@if [ "$(EDITION)" != en ]; then $(BIN)/python -m tools.translate build --lang $(EDITION); fi
 	$(BIN)/python -m helpers.workshop lab --port $(PORT) --lang $(EDITION)
+
+# Every notebook on a fresh endpoint in the AWS timing profile (each delay x
+# TIME_SCALE_REHEARSAL), 99_cleanup last, then a check that nothing is left.
+rehearsal: setup
+	$(BIN)/python -m tools.rehearsal --port $(REHEARSAL_PORT) --time-scale $(TIME_SCALE_REHEARSAL)
 
 # Three workers (pytest-xdist), each with its own endpoint on a free port; a test file
 # stays on one worker (the notebooks run in the workshop's order). Files go out longest
@@ -138,8 +147,10 @@ bench-peers: setup $(MINISTACK_STAMP)
 bench-scale: setup
 	$(BIN)/python -m benchmarks.scale $(SCALE_ARGS)
 
+# PROFILE=aws (TIME_SCALE=S): AWS's intermediate states and delays, scaled.
 up: setup
-	$(BIN)/python -m localaws up --port $(PORT)
+	$(BIN)/python -m localaws up --port $(PORT) $(if $(PROFILE),--profile $(PROFILE)) \
+	    $(if $(TIME_SCALE),--time-scale $(TIME_SCALE))
 
 down:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m localaws down --port $(PORT); fi

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from helpers.clients import Backend, error_code, unless_missing
 from helpers.display import settings_table
 from helpers.naming import workshop_tag_map
-from helpers.packaging import WORKSHOP_FUNCTIONS, function_source_dir, package_function
+from helpers.packaging import function_source_dir, package_function, workshop_function
 from helpers.waits import WaitTimeoutError, retry_while_propagating, run_waiter
 
 DEFAULT_RUNTIME = "python3.12"
@@ -119,9 +119,10 @@ def deploy_function(
     """
     key = source or name
     if handler is None:
-        if key not in WORKSHOP_FUNCTIONS:
+        known = workshop_function(key)
+        if known is None:
             raise ValueError(f"no handler known for {key!r}: pass handler='module.function'")
-        handler = WORKSHOP_FUNCTIONS[key][1]
+        handler = known[1]
     package = package_function(key)
     client = backend.client("lambda")
     wanted = {
@@ -392,7 +393,8 @@ def handler_source(name: str, *definitions: str) -> tuple[Path, str]:
         A requested definition is not in the module.
     """
     folder = function_source_dir(name)
-    handler = WORKSHOP_FUNCTIONS[name][1] if name in WORKSHOP_FUNCTIONS else "app.lambda_handler"
+    known = workshop_function(name)
+    handler = known[1] if known else "app.lambda_handler"
     path = folder / f"{handler.rsplit('.', 1)[0]}.py"
     text = path.read_text(encoding="utf-8")
     if not definitions:

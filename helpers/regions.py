@@ -54,6 +54,21 @@ def known_names(names: Names) -> dict[str, set[str]]:
             "role": set(ours.roles), "table": {ours.table}}
 
 
+def second_region_of(first: str) -> str:
+    """Notebook 08's default second region: ``eu-west-1``, or ``us-east-1`` beside it.
+
+    Parameters
+    ----------
+    first : str
+        The first region.
+
+    Returns
+    -------
+    str
+    """
+    return "us-east-1" if first == "eu-west-1" else "eu-west-1"
+
+
 def connect_second(cloud: Backend, region: str | None = None) -> Backend:
     """The same backend in another region (the local endpoint serves every region).
 
@@ -71,7 +86,7 @@ def connect_second(cloud: Backend, region: str | None = None) -> Backend:
         ``region`` is the first region's, or not a region.
     """
     if region is None:
-        region = "us-east-1" if cloud.region == "eu-west-1" else "eu-west-1"
+        region = second_region_of(cloud.region)
     if region == cloud.region:
         raise SetupError(f"second_region={region!r} is the first region too: choose another "
                          "(e.g. 'eu-west-1')")

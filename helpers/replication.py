@@ -174,8 +174,9 @@ def plot_loop(invocations: pd.DataFrame, title: str) -> Any:
     if invocations.empty:
         ax.text(0.5, 0.5, "no invocations", ha="center", transform=ax.transAxes)
     else:
-        first = invocations["time"].min()
-        for region, rows in invocations.groupby("region"):
+        times = pd.to_datetime(invocations["time"], utc=True)
+        first = times.min()
+        for region, rows in invocations.assign(time=times).groupby("region"):
             seconds = (rows["time"] - first).dt.total_seconds()
             ax.step(seconds, range(1, len(rows) + 1), where="post", label=region)
         ax.set_xlabel(f"seconds after {first:%H:%M:%S} UTC")

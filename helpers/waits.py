@@ -77,7 +77,8 @@ def wait_for(
     what : str
         The condition, as a sentence subject: ``"table X ACTIVE"``.
     timeout : float
-        Seconds before :class:`WaitTimeoutError`.
+        Seconds before :class:`WaitTimeoutError`; with ``total``, seconds without the
+        count growing.
     interval : float
         Seconds between polls.
     until : callable
@@ -103,20 +104,26 @@ def wait_for(
     """
     describe = seen or (lambda value: str(value))
     deadline = time.monotonic() + timeout
+    best: int | None = None
     with tqdm(total=total, desc=what, unit=unit, disable=not progress) as bar:
         while True:
             value = poll()
             if total is not None:
                 bar.n = min(int(value), total)  # type: ignore[call-overload]
                 bar.refresh()
+                if best is None or int(value) > best:
+                    # a count that still grows is progress: the timeout counts from
+                    # its last step (a slow machine is slow, not stuck)
+                    best, deadline = int(value), time.monotonic() + timeout
             else:
                 bar.set_postfix_str(describe(value)[:60], refresh=False)
                 bar.update()
             if until(value):
                 return value
             if time.monotonic() > deadline:
+                since = "without progress for" if total is not None else "after"
                 raise WaitTimeoutError(
-                    f"{what}: not reached after {timeout:.0f} s (last seen: {describe(value)})"
+                    f"{what}: not reached {since} {timeout:.0f} s (last seen: {describe(value)})"
                 )
             time.sleep(interval)
 

@@ -159,3 +159,44 @@ def test_run_waiter_turns_a_waiter_failure_into_a_timeout_that_names_the_conditi
         waits.run_waiter(backend, backend.client("dynamodb"), "table_exists",
                          what="table orders ACTIVE", timeout=0, TableName="orders")
     backend.assert_all_used()
+
+
+class _Clock:
+    """monotonic() and sleep() for helpers.waits: each sleep moves time on."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_count_that_keeps_growing_is_waited_for_past_the_timeout(monkeypatch):
+    # given: a count that grows by one every 10 s, and a 15-s timeout
+    clock = _Clock()
+    monkeypatch.setattr(waits.time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(waits.time, "sleep", clock.sleep)
+    counts = iter(range(0, 6))
+    # when
+    value = waits.wait_for(lambda: next(counts), what="items copied", timeout=15,
+                           interval=10, until=lambda n: n >= 5, total=5, progress=False)
+    # then: 50 s in all, never 15 s without progress
+    assert value == 5
+    assert clock.now == 50
+
+
+def test_a_count_that_stops_growing_times_out_saying_so(monkeypatch):
+    # given: a count stuck at 2
+    clock = _Clock()
+    monkeypatch.setattr(waits.time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(waits.time, "sleep", clock.sleep)
+    counts = iter([0, 1, 2] + [2] * 10)
+    # when
+    with pytest.raises(waits.WaitTimeoutError) as error:
+        waits.wait_for(lambda: next(counts), what="items copied", timeout=15, interval=10,
+                       until=lambda n: n >= 5, total=5, progress=False)
+    # then
+    assert "without progress for 15 s" in str(error.value)
