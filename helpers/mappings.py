@@ -407,3 +407,50 @@ def remove_mappings(backend: Backend, function: str) -> int:
     """
     mappings = find_mappings(backend, function=function)
     return sum(delete_mapping(backend, m["UUID"]) for m in mappings)
+
+
+def wait_until_reading(backend: Backend, uuid: str, write: Callable[[int], Any], *,
+                       timeout: float | None = None) -> int:
+    """Write probes until the mapping has processed a batch: it is reading the stream.
+
+    A ``LATEST`` mapping starts at the stream's tip when it first polls, which on AWS
+    comes some time after its state reads ``Enabled``; what is written before that is
+    never delivered. Its ``LastProcessingResult`` goes from ``No records processed``
+    to ``OK`` with its first successful batch.
+
+    Parameters
+    ----------
+    backend : Backend
+        Gives the pace and the default timeout.
+    uuid : str
+        The mapping.
+    write : callable
+        Called with 1, 2, ...: writes one probe change to the table (each call must
+        change the item: an identical write makes no stream record).
+    timeout : float, optional
+        Seconds (default: the backend's patience).
+
+    Returns
+    -------
+    int
+        How many probes were written.
+
+    Raises
+    ------
+    WaitTimeoutError
+        No batch processed in time (the message shows the last result).
+    """
+    lam = backend.client("lambda")
+    written = 0
+
+    def probe() -> str:
+        nonlocal written
+        written += 1
+        write(written)
+        return lam.get_event_source_mapping(UUID=uuid).get("LastProcessingResult", "")
+
+    wait_for(probe, what=f"mapping {uuid} reading the stream",
+             timeout=backend.pacing.patience_s if timeout is None else timeout,
+             interval=5 * backend.pacing.poll_s, until=lambda result: result == "OK",
+             progress=False)
+    return written
