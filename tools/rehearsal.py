@@ -81,7 +81,8 @@ def rehearse(port: int, time_scale: float, out: Path) -> int:
 
 
 def _run_all(out: Path) -> list[Outcome]:
-    from helpers.workshop import NOTEBOOKS, run_notebook
+    from helpers.notebook_runs import run_notebook
+    from helpers.workshop import NOTEBOOKS
 
     outcomes = []
     for name in NOTEBOOKS:
