@@ -75,7 +75,10 @@ def workshop_function(name: str) -> tuple[str, str] | None:
     """
     if name in WORKSHOP_FUNCTIONS:
         return WORKSHOP_FUNCTIONS[name]
-    matches = [key for key in WORKSHOP_FUNCTIONS if name.endswith(key) and len(name) > len(key)]
+    # only function names take a prefix; a folder ("replicator") is never a suffix match
+    # of another folder ("region_replicator")
+    matches = [key for key in WORKSHOP_FUNCTIONS
+               if key not in FUNCTION_FOLDERS and name.endswith(key) and len(name) > len(key)]
     return WORKSHOP_FUNCTIONS[max(matches, key=len)] if matches else None
 
 

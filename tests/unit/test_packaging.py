@@ -460,3 +460,14 @@ def test_a_prefixed_workshop_function_is_packaged_from_its_folder():
     assert workshop_function("alice-ddbreplica_lambda") == ("replicator",
                                                             "ddbreplica_lambda.lambda_handler")
     assert workshop_function("not-a-workshop-function") is None
+
+
+def test_a_folder_is_never_taken_for_another_folder_ending_with_its_name():
+    # given: lambda_src/region_replicator beside lambda_src/replicator
+    from helpers.packaging import function_source_dir, workshop_function
+
+    # when
+    folder = function_source_dir("region_replicator")
+    # then
+    assert folder.name == "region_replicator"
+    assert workshop_function("region_replicator") is None
