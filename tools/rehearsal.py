@@ -25,6 +25,7 @@ from pathlib import Path
 
 DEFAULT_PORT = 4599
 DEFAULT_TIME_SCALE = 0.1
+FIRST_REGION = "us-east-1"  # the notebooks' region on the local endpoint
 
 
 @dataclass
@@ -48,6 +49,7 @@ def rehearse(port: int, time_scale: float, out: Path) -> int:
     """Run the rehearsal; returns the exit status."""
     from localaws import lifecycle
     from localaws.profile.settings import DELAYS, ProfileSettings
+    from helpers.regions import second_region_of
     from tools import leftover_check
 
     if lifecycle.port_in_use(port):
@@ -66,7 +68,9 @@ def rehearse(port: int, time_scale: float, out: Path) -> int:
     try:
         outcomes = _run_all(out)
         print(flush=True)
-        left = leftover_check.main(["--backend", "local"])
+        second = second_region_of(FIRST_REGION)  # 08 works in two regions
+        left = leftover_check.main(["--backend", "local", "--region", FIRST_REGION,
+                                    "--region", second])
     finally:
         lifecycle.down(port)
     print()
