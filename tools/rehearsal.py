@@ -47,9 +47,9 @@ def _failure(exc: BaseException, output: Path) -> str:
 
 def rehearse(port: int, time_scale: float, out: Path) -> int:
     """Run the rehearsal; returns the exit status."""
+    from helpers.regions import second_region_of
     from localaws import lifecycle
     from localaws.profile.settings import DELAYS, ProfileSettings
-    from helpers.regions import second_region_of
     from tools import leftover_check
 
     if lifecycle.port_in_use(port):
