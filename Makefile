@@ -5,12 +5,16 @@ BIN := $(VENV)/bin
 PORT ?= 4566
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lock coverage fuzz workshop lab test unit functional notebooks lint bench bench-peers bench-scale up down status reset clean help
+REHEARSAL_PORT ?= 4599
+TIME_SCALE_REHEARSAL ?= 0.1
+
+.PHONY: setup lock coverage fuzz workshop lab rehearsal test unit functional notebooks lint bench bench-peers bench-scale up down status reset clean help
 
 help:
 	@echo "make workshop   set up, then run every notebook headlessly (build/notebooks/)"
 	@echo "make test       set up, then run the whole test suite"
-	@echo "make lab        set up, then open the workshop in JupyterLab"
+	@echo "make lab        set up, then open the workshop in JupyterLab (LANG=vi: in Vietnamese)"
+	@echo "make rehearsal  every notebook against AWS's timing (local endpoint, --profile aws), then the cleanup proof"
 	@echo "make bench      run the benchmarks (benchmarks/results/latest.json)"
 	@echo "make bench-peers  the same scenarios on ours, MiniStack and plain moto, side by side"
 	@echo "make bench-scale  put rate, GetRecords time and RSS over 100,000 streamed items"
@@ -57,23 +61,41 @@ lock: $(UV)
 setup: $(STAMP)
 
 workshop: setup
-	$(BIN)/python -m helpers.workshop run
+	$(BIN)/python -m helpers.workshop run --lang $(EDITION)
+
+# `make lab LANG=vi` opens the Vietnamese edition (notebooks/vi/, rebuilt from the catalogue
+# first); the code is the same. Only a LANG given on the command line chooses the edition (the
+# shell's own LANG, e.g. en_US.UTF-8, does not), and it is not passed on as a locale.
+ifeq ($(origin LANG),command line)
+EDITION := $(LANG)
+unexport LANG
+endif
+EDITION ?= en
 
 lab: setup
-	$(BIN)/python -m helpers.workshop lab --port $(PORT)
+	@if [ "$(EDITION)" != en ]; then $(BIN)/python -m tools.translate build --lang $(EDITION); fi
+	$(BIN)/python -m helpers.workshop lab --port $(PORT) --lang $(EDITION)
+
+# Every notebook on a fresh endpoint in the AWS timing profile (each delay x
+# TIME_SCALE_REHEARSAL), 99_cleanup last, then a check that nothing is left.
+rehearsal: setup
+	$(BIN)/python -m tools.rehearsal --port $(REHEARSAL_PORT) --time-scale $(TIME_SCALE_REHEARSAL)
 
 # Three workers (pytest-xdist), each with its own endpoint on a free port; a test file
-# stays on one worker (the notebooks run in the workshop's order).
+# stays on one worker (the notebooks run in the workshop's order). Files go out longest
+# first (tests/conftest.py orders them; xdist's own reordering, by number of tests,
+# would hand out the one-test CLI-lines run of the whole workshop last).
 TEST_WORKERS ?= 3
+XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest $(XDIST)
 
 unit: setup
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) tests/unit
 
 functional: setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests/functional
+	$(BIN)/python -m pytest $(XDIST) tests/functional
 
 notebooks: setup
 	$(BIN)/python -m pytest tests/notebooks
@@ -82,7 +104,7 @@ notebooks: setup
 # module and the total in build/coverage/.
 coverage: setup
 	rm -rf build/coverage && mkdir -p build/coverage
-	$(BIN)/python -m coverage run -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m coverage run -m pytest $(XDIST)
 	$(BIN)/python -m coverage combine --quiet
 	$(BIN)/python -m coverage report
 	$(BIN)/python -m coverage html --quiet -d build/coverage/html
@@ -125,8 +147,10 @@ bench-peers: setup $(MINISTACK_STAMP)
 bench-scale: setup
 	$(BIN)/python -m benchmarks.scale $(SCALE_ARGS)
 
+# PROFILE=aws (TIME_SCALE=S): AWS's intermediate states and delays, scaled.
 up: setup
-	$(BIN)/python -m localaws up --port $(PORT)
+	$(BIN)/python -m localaws up --port $(PORT) $(if $(PROFILE),--profile $(PROFILE)) \
+	    $(if $(TIME_SCALE),--time-scale $(TIME_SCALE))
 
 down:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m localaws down --port $(PORT); fi

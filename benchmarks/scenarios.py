@@ -226,7 +226,7 @@ def _peak_rss_mb(pid: int) -> float:
 
 def workshop() -> dict[str, Any]:
     """Wall time of running every notebook with papermill, on a private endpoint."""
-    from helpers import workshop as runner
+    from helpers import notebook_runs as runner
 
     with endpoint() as (_, status):
         os.environ["WORKSHOP_LOCAL_PORT"] = str(status["port"])

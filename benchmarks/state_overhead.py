@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import threading
@@ -23,10 +24,18 @@ from helpers.clients import get_backend
 from localaws import lifecycle
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds of the endpoint process and its reaped children (snapshot writers)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def _one_run(durable: bool, writes: int, rate: float, puts: int) -> dict[str, Any]:
     port = free_port()
     state = tempfile.mkdtemp(prefix="bench-state-")
     status = lifecycle.up(port, state_dir=state, ephemeral=not durable)
+    pid = status["pid"]
     try:
         backend = get_backend("endpoint", endpoint_url=status["url"])
         role_arn = role(backend, "bench-state", [{
@@ -41,8 +50,10 @@ def _one_run(durable: bool, writes: int, rate: float, puts: int) -> dict[str, An
         lam.create_event_source_mapping(FunctionName="copy", EventSourceArn=stream,
                                          StartingPosition="LATEST", BatchSize=1)
         time.sleep(0.5)
+        cpu_before = _cpu_s(pid)
         _write_steady(backend, "src", writes, rate, "w")
         wait_until(lambda: count(backend, "dst") >= writes, timeout=300, interval=0.2)
+        stream_cpu = _cpu_s(pid) - cpu_before
         start_lat, _, _ = _timings(backend, "copy")
         table(backend, "raw")
 
@@ -52,6 +63,7 @@ def _one_run(durable: bool, writes: int, rate: float, puts: int) -> dict[str, An
                 ddb.put_item(TableName="raw", Item={"pk": {"S": f"r{i}"},
                                                    "payload": {"S": "x" * 100}})
 
+        cpu_before = _cpu_s(pid)
         began = time.perf_counter()
         threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
         for thread in threads:
@@ -59,9 +71,13 @@ def _one_run(durable: bool, writes: int, rate: float, puts: int) -> dict[str, An
         for thread in threads:
             thread.join()
         seconds = time.perf_counter() - began
+        put_cpu = _cpu_s(pid) - cpu_before
         health = lifecycle.health(port) or {}
         return {"durable": durable, "handler_start": percentiles(start_lat),
-                "put_item_per_s": round(puts / seconds, 1), "state": health.get("state")}
+                "put_item_per_s": round(puts / seconds, 1),
+                # Endpoint CPU (its own threads and reaped snapshot writers), per request.
+                "cpu_ms_per_streamed_write": round(stream_cpu * 1000 / writes, 2),
+                "cpu_ms_per_put": round(put_cpu * 1000 / puts, 2), "state": health.get("state")}
     finally:
         lifecycle.down(port)
 
@@ -87,6 +103,9 @@ def main() -> None:
             "handler_start_p50_ms": statistics.median(r["handler_start"]["p50"] for r in mine),
             "handler_start_p99_ms": statistics.median(r["handler_start"]["p99"] for r in mine),
             "put_item_per_s": statistics.median(r["put_item_per_s"] for r in mine),
+            "cpu_ms_per_streamed_write": statistics.median(
+                r["cpu_ms_per_streamed_write"] for r in mine),
+            "cpu_ms_per_put": statistics.median(r["cpu_ms_per_put"] for r in mine),
         }
     print(json.dumps(summary, indent=2))
 

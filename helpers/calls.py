@@ -53,7 +53,7 @@ from botocore.response import StreamingBody
 from helpers import cli
 from helpers.clients import Backend, error_code
 from helpers.display import markdown
-from helpers.iam import retry_while_propagating
+from helpers.waits import retry_while_propagating
 
 ENV_CALL_LOG = "WORKSHOP_CALL_LOG"
 ENV_VIA_CLI = "WORKSHOP_CALLS_VIA_CLI"
@@ -130,7 +130,7 @@ class TaughtClient:
     listener : callable, optional
         Called after each successful call as ``listener(method, params, response,
         sent)``, ``sent`` being the UTC time just before the request left (e.g.
-        :meth:`helpers.monitoring.WriteRecorder.observe`, for latencies).
+        :meth:`helpers.write_latency.WriteRecorder.observe`, for latencies).
     """
 
     def __init__(self, backend: Backend, service: str, *,
@@ -187,8 +187,9 @@ class TaughtClient:
         self.show(render(line, console_path(self.service, method, params), note))
         sent = dt.datetime.now(dt.UTC)
         try:
-            # On AWS a role or policy made a moment ago may not have reached Lambda
-            # yet: retry while AWS says so (with a progress bar); elsewhere, once.
+            # A role or policy made a moment ago may not have reached Lambda yet, a
+            # function may still be Pending: retry while the service says so (with a
+            # progress bar), on every backend.
             response = retry_while_propagating(
                 self.backend, lambda: self._send(method, params, line))
         except ClientError as exc:

@@ -2,22 +2,26 @@
 
 What counts as the workshop's:
 
-* resources that can carry tags (tables, functions, roles, queues, topics,
-  alarms) when they carry the workshop tag (:data:`helpers.naming.WORKSHOP_TAG`)
-  **and** either have one of the workshop's names or, with a name prefix, start
-  with that prefix;
+* resources that can carry tags (tables, functions, roles, customer managed
+  policies, queues, topics, alarms) when they carry the workshop tag
+  (:data:`helpers.naming.WORKSHOP_TAG`) **and** either have one of the workshop's
+  names or, with a name prefix, start with that prefix;
 * resources without tags (event source mappings, log groups, dashboards, topic
-  subscriptions) by their exact names: the mappings and log groups of the
-  workshop's functions, the workshop's dashboard, the subscriptions of its topics.
+  subscriptions, a role's inline policies) by their exact names: the mappings and
+  log groups of the workshop's functions, the workshop's dashboard, the
+  subscriptions of its topics, the inline policies of its roles.
 
 Nothing else is touched: a table called ``logfile`` made by hand, without the
-tag, survives. Deleting is idempotent; :func:`cleanup` can run any number of times.
+tag, survives. Every list is read page by page. The regional resources are looked
+for in each region of ``regions`` (the backend's own by default); IAM is global.
+Deleting is idempotent; :func:`cleanup` can run any number of times.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,11 +29,15 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from helpers import iam
+from helpers import regions as two_regions
 from helpers.clients import Backend, error_code
-from helpers.functions import delete_function, log_group
-from helpers.monitoring import alarm_names, dashboard_name, inbox_queue_name
+from helpers.dashboards import dashboard_name
+from helpers.functions import delete_function
+from helpers.logs import log_group
+from helpers.mappings import delete_mapping, find_mappings
+from helpers.metric_alarms import alarm_names, inbox_queue_name
 from helpers.naming import LOGFILE_TABLE, WORKSHOP_TAG_KEY, WORKSHOP_TAG_VALUE, Names
-from helpers.triggers import delete_mapping, find_mappings
+from helpers.waits import run_waiter
 
 KINDS = (
     "event source mapping",
@@ -40,9 +48,11 @@ KINDS = (
     "subscription",
     "topic",
     "queue",
+    "policy",
     "role",
     "table",
 )
+GLOBAL = "global"  # the "region" of IAM resources
 
 
 def prefix_of(names: Names) -> str:
@@ -54,7 +64,7 @@ def known_names(names: Names) -> dict[str, set[str]]:
     """The names the workshop gives its resources, by kind."""
     functions = {names.stream_processor_function, names.replica_function,
                  names.tumbling_function}
-    return {
+    known = {
         "function": functions,
         "log group": {log_group(f) for f in functions},
         "alarm": {a for f in functions for a in alarm_names(f)},
@@ -62,25 +72,33 @@ def known_names(names: Names) -> dict[str, set[str]]:
         "topic": {names.alerts_topic},
         "queue": {names.failure_queue, inbox_queue_name(names)},
         "role": {names.stream_processor_role, names.replica_role, names.tumbling_role},
+        "policy": set(),  # the workshop makes inline policies only (found by role)
         "table": {names.ecommerce_table, names.logfile_table, names.replica_table},
     }
+    for kind, extra in two_regions.known_names(names).items():  # notebook 08's, in either region
+        known[kind] = known[kind] | extra
+    return known
 
 
 @dataclass
 class Inventory:
-    """Resources found, as ``(kind, name, identifier)`` rows."""
+    """Resources found, as ``(kind, name, identifier, region)`` rows."""
 
     rows: list[dict[str, str]] = field(default_factory=list)
+    region: str = ""
 
-    def add(self, kind: str, name: str, ident: str | None = None) -> None:
-        """Note one resource."""
-        self.rows.append({"kind": kind, "name": name, "id": ident or name})
+    def add(self, kind: str, name: str, ident: str | None = None,
+            region: str | None = None) -> None:
+        """Note one resource (in the region being inventoried unless ``region``)."""
+        self.rows.append({"kind": kind, "name": name, "id": ident or name,
+                          "region": region or self.region})
 
     def frame(self) -> pd.DataFrame:
         """The resources as a table, in deletion order."""
-        frame = pd.DataFrame(self.rows, columns=["kind", "name", "id"])
+        frame = pd.DataFrame(self.rows, columns=["kind", "name", "id", "region"])
         frame["order"] = frame["kind"].map(KINDS.index)
-        return frame.sort_values(["order", "name"]).drop(columns="order").reset_index(drop=True)
+        return frame.sort_values(["order", "region", "name"]).drop(
+            columns="order").reset_index(drop=True)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -105,7 +123,13 @@ def _safe(call: Callable[[], Any], default: Any) -> Any:
         return default
 
 
-def inventory(backend: Backend, names: Names | None = None) -> Inventory:
+def _in_region(backend: Backend, region: str) -> Backend:
+    return backend if region in (backend.region, GLOBAL) else dataclasses.replace(
+        backend, region=region)
+
+
+def inventory(backend: Backend, names: Names | None = None,
+              regions: Sequence[str] | None = None) -> Inventory:
     """Find every resource of the workshop (see the module's rules).
 
     Parameters
@@ -114,6 +138,8 @@ def inventory(backend: Backend, names: Names | None = None) -> Inventory:
         Where to look.
     names : Names, optional
         The workshop's names (default names when omitted).
+    regions : sequence of str, optional
+        The regions to look in (the backend's region by default).
 
     Returns
     -------
@@ -122,7 +148,16 @@ def inventory(backend: Backend, names: Names | None = None) -> Inventory:
     names = names or Names()
     known, prefix = known_names(names), prefix_of(names)
     found = Inventory()
+    for region in regions or [backend.region]:
+        found.region = region
+        _regional(_in_region(backend, region), known, prefix, found)
+    found.region = GLOBAL
+    _roles_and_policies(backend, known, prefix, found)
+    return found
 
+
+def _regional(backend: Backend, known: dict[str, set[str]], prefix: str,
+              found: Inventory) -> None:
     lam = backend.client("lambda")
     functions = set()
     for page in lam.get_paginator("list_functions").paginate():
@@ -186,7 +221,8 @@ def inventory(backend: Backend, names: Names | None = None) -> Inventory:
                         )
 
     sqs = backend.client("sqs")
-    urls = sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", []) if prefix else []
+    urls = [u for page in sqs.get_paginator("list_queues").paginate(QueueNamePrefix=prefix)
+            for u in page.get("QueueUrls", [])] if prefix else []
     for name in known["queue"]:
         url = _safe(lambda n=name: sqs.get_queue_url(QueueName=n)["QueueUrl"], None)
         if url:
@@ -195,16 +231,6 @@ def inventory(backend: Backend, names: Names | None = None) -> Inventory:
         name = url.rsplit("/", 1)[-1]
         if _tagged(_safe(lambda u=url: sqs.list_queue_tags(QueueUrl=u).get("Tags", {}), {})):
             found.add("queue", name, url)
-
-    iam_client = backend.client("iam")
-    role_names = set(known["role"])
-    if prefix:
-        for page in iam_client.get_paginator("list_roles").paginate():
-            role_names |= {r["RoleName"] for r in page["Roles"] if r["RoleName"].startswith(prefix)}
-    for role in sorted(role_names):
-        tags = _safe(lambda r=role: iam_client.list_role_tags(RoleName=r)["Tags"], None)
-        if tags is not None and _tagged(tags):
-            found.add("role", role)
 
     ddb = backend.client("dynamodb")
     for page in ddb.get_paginator("list_tables").paginate():
@@ -215,7 +241,45 @@ def inventory(backend: Backend, names: Names | None = None) -> Inventory:
             tags = _safe(lambda a=arn: ddb.list_tags_of_resource(ResourceArn=a)["Tags"], [])
             if _tagged(tags):
                 found.add("table", table)
-    return found
+
+
+def _roles_and_policies(backend: Backend, known: dict[str, set[str]], prefix: str,
+                        found: Inventory) -> None:
+    iam_client = backend.client("iam")
+    role_names = set(known["role"])
+    if prefix:
+        for page in iam_client.get_paginator("list_roles").paginate():
+            role_names |= {r["RoleName"] for r in page["Roles"] if r["RoleName"].startswith(prefix)}
+    for role in sorted(role_names):
+        tags = _safe(lambda r=role: iam_client.list_role_tags(RoleName=r)["Tags"], None)
+        if tags is None or not _tagged(tags):
+            continue
+        found.add("role", role)
+        for page in _safe(lambda r=role: list(iam_client.get_paginator(
+                "list_role_policies").paginate(RoleName=r)), []):
+            for policy in page["PolicyNames"]:
+                found.add("policy", f"{role}/{policy}", f"inline:{role}:{policy}")
+    for page in iam_client.get_paginator("list_policies").paginate(Scope="Local"):
+        for policy in page["Policies"]:
+            name, arn = policy["PolicyName"], policy["Arn"]
+            if _ours(name, "policy", known, prefix) and _tagged(_safe(
+                    lambda a=arn: iam_client.list_policy_tags(PolicyArn=a)["Tags"], [])):
+                found.add("policy", name, arn)
+
+
+def _delete_managed_policy(backend: Backend, arn: str) -> None:
+    client = backend.client("iam")
+    for page in client.get_paginator("list_entities_for_policy").paginate(PolicyArn=arn):
+        for role in page.get("PolicyRoles", []):
+            client.detach_role_policy(RoleName=role["RoleName"], PolicyArn=arn)
+        for user in page.get("PolicyUsers", []):
+            client.detach_user_policy(UserName=user["UserName"], PolicyArn=arn)
+        for group in page.get("PolicyGroups", []):
+            client.detach_group_policy(GroupName=group["GroupName"], PolicyArn=arn)
+    for version in client.list_policy_versions(PolicyArn=arn)["Versions"]:
+        if not version["IsDefaultVersion"]:
+            client.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
+    client.delete_policy(PolicyArn=arn)
 
 
 def _delete(backend: Backend, kind: str, ident: str) -> None:
@@ -235,14 +299,18 @@ def _delete(backend: Backend, kind: str, ident: str) -> None:
         backend.client("sns").delete_topic(TopicArn=ident)
     elif kind == "queue":
         backend.client("sqs").delete_queue(QueueUrl=ident)
+    elif kind == "policy" and ident.startswith("inline:"):
+        _, role, policy = ident.split(":", 2)
+        backend.client("iam").delete_role_policy(RoleName=role, PolicyName=policy)
+    elif kind == "policy":
+        _delete_managed_policy(backend, ident)
     elif kind == "role":
         iam.delete_role(backend, ident)
     elif kind == "table":
         client = backend.client("dynamodb")
         client.delete_table(TableName=ident)
-        client.get_waiter("table_not_exists").wait(
-            TableName=ident, WaiterConfig={"Delay": 1 if backend.name != "aws" else 5}
-        )
+        run_waiter(backend, client, "table_not_exists", what=f"table {ident} deleted",
+                   timeout=backend.pacing.patience_s, TableName=ident)
 
 
 _GONE = {
@@ -254,7 +322,8 @@ _GONE = {
 }
 
 
-def cleanup(backend: Backend, names: Names | None = None) -> pd.DataFrame:
+def cleanup(backend: Backend, names: Names | None = None,
+            regions: Sequence[str] | None = None) -> pd.DataFrame:
     """Delete every resource of the workshop, in dependency order.
 
     Parameters
@@ -263,28 +332,32 @@ def cleanup(backend: Backend, names: Names | None = None) -> pd.DataFrame:
         Where to delete.
     names : Names, optional
         The workshop's names (default names when omitted).
+    regions : sequence of str, optional
+        The regions to clean (the backend's region by default).
 
     Returns
     -------
     pandas.DataFrame
-        What was deleted: ``kind``, ``name``, ``result`` (``deleted`` or
-        ``already gone``).
+        What was deleted: ``kind``, ``name``, ``region``, ``result`` (``deleted``
+        or ``already gone``).
     """
     rows = []
-    for row in inventory(backend, names).frame().to_dict("records"):
+    for row in inventory(backend, names, regions).frame().to_dict("records"):
         try:
-            _delete(backend, row["kind"], row["id"])
+            _delete(_in_region(backend, row["region"]), row["kind"], row["id"])
             result = "deleted"
         except ClientError as exc:
             if error_code(exc) not in _GONE:
                 raise
             result = "already gone"
-        rows.append({"kind": row["kind"], "name": row["name"], "result": result})
-    return pd.DataFrame(rows, columns=["kind", "name", "result"])
+        rows.append({"kind": row["kind"], "name": row["name"], "region": row["region"],
+                     "result": result})
+    return pd.DataFrame(rows, columns=["kind", "name", "region", "result"])
 
 
 def leftovers(
-    backend: Backend, names: Names | None = None, *, timeout: float = 0.0
+    backend: Backend, names: Names | None = None, *, timeout: float = 0.0,
+    regions: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """What is still there; waits up to ``timeout`` seconds for deletions to settle.
 
@@ -293,11 +366,11 @@ def leftovers(
     Returns
     -------
     pandas.DataFrame
-        ``kind``, ``name``, ``id``; empty when everything is gone.
+        ``kind``, ``name``, ``id``, ``region``; empty when everything is gone.
     """
     deadline = time.monotonic() + timeout
     while True:
-        frame = inventory(backend, names).frame()
+        frame = inventory(backend, names, regions).frame()
         if frame.empty or time.monotonic() > deadline:
             return frame
         time.sleep(5)
@@ -307,8 +380,9 @@ class CleanupError(RuntimeError):
     """Something of the workshop is still there after :func:`cleanup`."""
 
 
-def verify(backend: Backend, names: Names | None = None) -> str:
-    """Check that nothing of the workshop is left (waiting up to 90 s on AWS).
+def verify(backend: Backend, names: Names | None = None,
+           regions: Sequence[str] | None = None) -> str:
+    """Check that nothing of the workshop is left (waiting while deletions propagate).
 
     Returns
     -------
@@ -320,9 +394,11 @@ def verify(backend: Backend, names: Names | None = None) -> str:
     CleanupError
         Lists what is left.
     """
-    left = leftovers(backend, names, timeout=90.0 if backend.name == "aws" else 0.0)
+    # deleted queues can stay listed for up to 60 s on AWS: a propagation delay
+    left = leftovers(backend, names, timeout=backend.pacing.propagation_s, regions=regions)
     if not left.empty:
         listed = "; ".join(f"{k} {n}" for k, n in zip(left["kind"], left["name"], strict=True))
         raise CleanupError(f"{len(left)} resource(s) left: {listed}: run cleanup() again")
-    where = "the local endpoint" if backend.is_local else f"{backend.region}"
+    where = ", ".join(regions or [backend.region])
+    where = f"the local endpoint ({where})" if backend.is_local else where
     return f"Nothing of the workshop is left in {where}."

@@ -17,17 +17,25 @@ Backends
 
 The backend is chosen by argument, else ``WORKSHOP_BACKEND``, else ``endpoint``
 when ``AWS_ENDPOINT_URL`` is set, else ``local``.
+
+Every helper runs the same code on every backend: it waits for conditions and
+retries AWS's propagation errors wherever AWS may raise them. Only the pacing
+(:class:`Pacing`: poll intervals, timeouts, the metric period served) comes from
+the backend.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import botocore.config
+import botocore.exceptions
+
+T = TypeVar("T")
 
 BACKENDS = ("local", "aws", "endpoint")
 DEFAULT_REGION = "us-east-1"
@@ -47,6 +55,75 @@ class BackendConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Pacing:
+    """How fast to poll and how long to wait on a backend (the only thing that differs).
+
+    Attributes
+    ----------
+    poll_s : float
+        Seconds between two polls of a state (table, function, mapping, alarm).
+    patience_s : float
+        Default timeout of a wait on asynchronous work: deliveries, logs,
+        metrics, alarms, messages.
+    propagation_s : float
+        How long to retry a call refused while IAM changes or a resource's
+        creation propagate (``cannot be assumed by Lambda``, ``Pending``, ...).
+    quiet_s : float
+        Seconds without a new invocation after which a function counts as idle.
+    metric_period_s : int
+        The finest period the backend serves for ``AWS/Lambda`` metrics (60 on AWS).
+    sdk_attempts : int
+        botocore's ``retries["max_attempts"]`` in standard mode: retries after the
+        first attempt (of throttling and transient errors).
+    profile : str
+        The local endpoint's timing profile name (``default``, ``aws``), else the backend's.
+    """
+
+    poll_s: float = 0.1
+    patience_s: float = 120.0
+    propagation_s: float = 10.0
+    quiet_s: float = 1.0
+    metric_period_s: int = 1
+    sdk_attempts: int = 1
+    profile: str = "default"
+
+    @classmethod
+    def for_aws(cls) -> Pacing:
+        """AWS: per-minute metrics, minutes of patience (see aws-timing notes in FIDELITY.md)."""
+        return cls(poll_s=2.0, patience_s=600.0, propagation_s=180.0, quiet_s=5.0,
+                   metric_period_s=60, sdk_attempts=3, profile="aws")
+
+    @classmethod
+    def for_profile(cls, profile: dict[str, Any] | None) -> Pacing:
+        """The pacing of a local endpoint from its health document's ``profile``.
+
+        Parameters
+        ----------
+        profile : dict or None
+            ``{"name", "time_scale", "metric_period_s"}``; ``None`` (an endpoint
+            that does not say) means ``{"name": "default", "metric_period_s": 1}``.
+
+        Returns
+        -------
+        Pacing
+        """
+        profile = profile or {}
+        name = str(profile.get("name") or "default")
+        period = int(profile.get("metric_period_s") or 1)
+        scale = float(profile.get("time_scale") or 1.0)
+        if name == "default":
+            return cls(metric_period_s=period)
+        # A profile with AWS's delays: wait as long as AWS needs, times its scale
+        # (never less than the default profile's patience).
+        aws = cls.for_aws()
+        return cls(poll_s=max(0.1, min(aws.poll_s, aws.poll_s * scale)),
+                   patience_s=max(cls.patience_s, aws.patience_s * scale),
+                   propagation_s=max(cls.propagation_s, aws.propagation_s * scale),
+                   quiet_s=max(cls.quiet_s, aws.quiet_s * scale),
+                   metric_period_s=period, sdk_attempts=1, profile=name)
+
+
+@dataclass(frozen=True)
 class Backend:
     """Where the AWS calls go.
 
@@ -58,12 +135,15 @@ class Backend:
         AWS region name.
     endpoint_url : str or None
         Endpoint for every service, ``None`` on real AWS.
+    pacing : Pacing
+        Poll intervals and timeouts on this backend.
     """
 
     name: str
     region: str
     endpoint_url: str | None = None
     _session: Any = field(default=None, compare=False, repr=False)
+    pacing: Pacing = field(default_factory=Pacing, compare=False)
 
     @property
     def is_local(self) -> bool:
@@ -102,7 +182,7 @@ class Backend:
         # account-specific host, which local endpoints do not serve.
         config = botocore.config.Config(
             account_id_endpoint_mode="disabled",
-            retries={"mode": "standard", "max_attempts": 3 if self.name == "aws" else 1},
+            retries={"mode": "standard", "max_attempts": self.pacing.sdk_attempts},
             connect_timeout=10,
             read_timeout=930,
             max_pool_connections=32,
@@ -207,7 +287,9 @@ def get_backend(
             aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", LOCAL_SECRET_KEY),
             region_name=_check_region(region or DEFAULT_REGION),
         )
-        return Backend("endpoint", session.region_name, url, session)
+        # An unknown AWS-compatible endpoint: per-minute metrics, as AWS serves them.
+        return Backend("endpoint", session.region_name, url, session,
+                       Pacing(metric_period_s=60, profile="endpoint"))
     return _aws_backend(region)
 
 
@@ -229,22 +311,25 @@ def _aws_backend(region: str | None) -> Backend:
             "backend='aws' refuses the local dummy credentials "
             f"(access key {creds.access_key!r}): unset AWS_ACCESS_KEY_ID or use backend='local'"
         )
-    return Backend("aws", session.region_name, None, session)
+    return Backend("aws", session.region_name, None, session, Pacing.for_aws())
 
 
-@lru_cache(maxsize=8)
 def _local_backend(region: str, start_local: bool, port: int) -> Backend:
+    # Not cached: each call checks that the endpoint answers (one health request)
+    # and starts it again if it was stopped (``make down``) since the last call.
     url = local_endpoint_url(port)
+    pacing = Pacing()
     if start_local:
         from localaws import lifecycle
 
-        lifecycle.ensure_running(port)
+        status = lifecycle.ensure_running(port)
+        pacing = Pacing.for_profile(status.get("profile"))
     session = boto3.session.Session(
         aws_access_key_id=LOCAL_ACCESS_KEY,
         aws_secret_access_key=LOCAL_SECRET_KEY,
         region_name=region,
     )
-    return Backend("local", region, url, session)
+    return Backend("local", region, url, session, pacing)
 
 
 def client(service: str, backend: str | None = None, region: str | None = None,
@@ -257,6 +342,26 @@ def resource(service: str, backend: str | None = None, region: str | None = None
              **kwargs: Any) -> Any:
     """Shortcut: ``get_backend(backend, region).resource(service, **kwargs)``."""
     return get_backend(backend, region).resource(service, **kwargs)
+
+
+def unless_missing(call: Callable[[], T]) -> T | None:
+    """``call()``, or ``None`` when the service answers ``ResourceNotFoundException``.
+
+    Parameters
+    ----------
+    call : callable
+        No arguments, e.g. ``lambda: client.get_event_source_mapping(UUID=uuid)``.
+
+    Returns
+    -------
+    Any or None
+    """
+    try:
+        return call()
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return None
+        raise
 
 
 def error_code(exc: Exception) -> str:

@@ -22,6 +22,8 @@ import pandas as pd
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from helpers.waits import first_answer
+
 #: What :func:`show_error` catches unless told otherwise.
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     ClientError,
@@ -223,9 +225,15 @@ def show_error(
     -------
     CaughtError or None
         The error, or ``None`` when the call succeeded (which is shown too).
+
+    Notes
+    -----
+    The call is sent once: errors AWS gives while a change propagates are shown,
+    not retried (:func:`helpers.waits.first_answer`).
     """
     try:
-        call(*args, **kwargs)
+        with first_answer():
+            call(*args, **kwargs)
     except expected as error:
         caught = describe_error(error)
         markdown(
@@ -235,6 +243,22 @@ def show_error(
         return caught
     markdown("**The call succeeded**: no error this time.")
     return None
+
+
+def settings_table(settings: Mapping[str, Any]) -> pd.DataFrame:
+    """Settings as the console lists them: a ``setting``/``value`` table, values as text.
+
+    Parameters
+    ----------
+    settings : mapping
+        Label to value, in the order to show.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    return pd.DataFrame({"setting": list(settings), "value": [str(v) for v in settings.values()]},
+                        columns=["setting", "value"])
 
 
 def table_overview(description: Mapping[str, Any]) -> pd.DataFrame:
@@ -264,4 +288,4 @@ def table_overview(description: Mapping[str, Any]) -> pd.DataFrame:
             f"{keys(index['KeySchema'])}; projects {projection}"
             + (f" {', '.join(extra)}" if extra else "")
         )
-    return pd.DataFrame({"setting": list(rows), "value": [str(v) for v in rows.values()]})
+    return settings_table(rows)

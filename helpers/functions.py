@@ -13,20 +13,19 @@ from __future__ import annotations
 import ast
 import base64
 import json
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from helpers.clients import Backend, error_code
-from helpers.iam import retry_while_propagating
+from helpers.clients import Backend, error_code, unless_missing
+from helpers.display import settings_table
 from helpers.naming import workshop_tag_map
-from helpers.packaging import WORKSHOP_FUNCTIONS, function_source_dir, package_function
+from helpers.packaging import function_source_dir, package_function, workshop_function
+from helpers.waits import WaitTimeoutError, retry_while_propagating, run_waiter
 
 DEFAULT_RUNTIME = "python3.12"
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "tests" / "events"
@@ -62,12 +61,8 @@ class Deployment:
 
 def get_configuration(backend: Backend, name: str) -> dict[str, Any] | None:
     """``GetFunctionConfiguration``, or ``None`` when the function does not exist."""
-    try:
-        return backend.client("lambda").get_function_configuration(FunctionName=name)
-    except ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            return None
-        raise
+    client = backend.client("lambda")
+    return unless_missing(lambda: client.get_function_configuration(FunctionName=name))
 
 
 def deploy_function(
@@ -124,9 +119,10 @@ def deploy_function(
     """
     key = source or name
     if handler is None:
-        if key not in WORKSHOP_FUNCTIONS:
+        known = workshop_function(key)
+        if known is None:
             raise ValueError(f"no handler known for {key!r}: pass handler='module.function'")
-        handler = WORKSHOP_FUNCTIONS[key][1]
+        handler = known[1]
     package = package_function(key)
     client = backend.client("lambda")
     wanted = {
@@ -218,22 +214,28 @@ def wait_until_ready(backend: Backend, name: str, *, timeout: float = 300.0) -> 
     FunctionNotReadyError
         State ``Failed``, last update ``Failed``, or still pending at the timeout.
     """
-    deadline = time.monotonic() + timeout
-    delay = 0.2 if backend.name != "aws" else 1.0
-    while True:
-        config = backend.client("lambda").get_function_configuration(FunctionName=name)
-        state = config.get("State", "Active")
-        update = config.get("LastUpdateStatus", "Successful")
-        if state == "Failed" or update == "Failed":
-            reason = config.get("StateReason") or config.get("LastUpdateStatusReason") or ""
-            raise FunctionNotReadyError(f"function {name!r} failed: {reason}")
-        if state == "Active" and update == "Successful":
-            return config
-        if time.monotonic() > deadline:
-            raise FunctionNotReadyError(
-                f"function {name!r} is still {state}/{update} after {timeout:.0f} s"
-            )
-        time.sleep(delay)
+    client = backend.client("lambda")
+    config = client.get_function_configuration(FunctionName=name)
+    _raise_if_failed(config, name)
+    if config.get("State", "Active") == "Active" and config.get(
+            "LastUpdateStatus", "Successful") == "Successful":
+        return config
+    for waiter, what in (("function_active_v2", "Active"), ("function_updated_v2", "updated")):
+        try:
+            run_waiter(backend, client, waiter, what=f"function {name!r} {what}",
+                       timeout=timeout, FunctionName=name)
+        except WaitTimeoutError as exc:
+            _raise_if_failed(client.get_function_configuration(FunctionName=name), name)
+            raise FunctionNotReadyError(str(exc)) from exc
+    config = client.get_function_configuration(FunctionName=name)
+    _raise_if_failed(config, name)
+    return config
+
+
+def _raise_if_failed(config: Mapping[str, Any], name: str) -> None:
+    if config.get("State") == "Failed" or config.get("LastUpdateStatus") == "Failed":
+        reason = config.get("StateReason") or config.get("LastUpdateStatusReason") or ""
+        raise FunctionNotReadyError(f"function {name!r} failed: {reason}")
 
 
 def configuration_table(backend: Backend, name: str) -> pd.DataFrame:
@@ -255,7 +257,7 @@ def configuration_table(backend: Backend, name: str) -> pd.DataFrame:
         "State": config.get("State"),
         "LastUpdateStatus": config.get("LastUpdateStatus"),
     }
-    return pd.DataFrame({"setting": list(rows), "value": [str(v) for v in rows.values()]})
+    return settings_table(rows)
 
 
 def delete_function(backend: Backend, name: str) -> bool:
@@ -391,7 +393,8 @@ def handler_source(name: str, *definitions: str) -> tuple[Path, str]:
         A requested definition is not in the module.
     """
     folder = function_source_dir(name)
-    handler = WORKSHOP_FUNCTIONS[name][1] if name in WORKSHOP_FUNCTIONS else "app.lambda_handler"
+    known = workshop_function(name)
+    handler = known[1] if known else "app.lambda_handler"
     path = folder / f"{handler.rsplit('.', 1)[0]}.py"
     text = path.read_text(encoding="utf-8")
     if not definitions:
@@ -434,84 +437,3 @@ def reserved_concurrency(backend: Backend, name: str) -> int | None:
     """The function's reserved concurrency, or ``None`` when it has none."""
     response = backend.client("lambda").get_function_concurrency(FunctionName=name)
     return response.get("ReservedConcurrentExecutions")
-
-
-# --------------------------------------------------------------------------- logs
-
-
-def log_group(function: str) -> str:
-    """The log group Lambda writes a function's logs to."""
-    return f"/aws/lambda/{function}"
-
-
-def log_events(
-    backend: Backend,
-    function: str,
-    *,
-    since: datetime | float | None = None,
-    until: datetime | float | None = None,
-    pattern: str | None = None,
-) -> pd.DataFrame:
-    """A function's log events (``FilterLogEvents``, every page), oldest first.
-
-    Parameters
-    ----------
-    backend : Backend
-        Where the function lives.
-    function : str
-        Function name.
-    since, until : datetime or epoch seconds, optional
-        Time window.
-    pattern : str, optional
-        A CloudWatch Logs filter pattern, e.g. ``'"Processing"'``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``time`` (UTC), ``stream``, ``message`` (without trailing newline)
-        and ``event_id``. Empty when the log group does not exist yet.
-    """
-    kwargs: dict[str, Any] = {"logGroupName": log_group(function)}
-    if since is not None:
-        kwargs["startTime"] = _epoch_ms(since)
-    if until is not None:
-        kwargs["endTime"] = _epoch_ms(until)
-    if pattern:
-        kwargs["filterPattern"] = pattern
-    client = backend.client("logs")
-    events: list[dict[str, Any]] = []
-    try:
-        while True:
-            page = client.filter_log_events(**kwargs)
-            events.extend(page.get("events", []))
-            token = page.get("nextToken")
-            if not token:  # AWS may return empty pages that still carry a token
-                break
-            kwargs["nextToken"] = token
-    except ClientError as exc:
-        if error_code(exc) != "ResourceNotFoundException":
-            raise
-    columns = ["time", "stream", "message", "event_id"]
-    if not events:
-        return pd.DataFrame(columns=columns)
-    frame = pd.DataFrame(
-        {
-            "time": pd.to_datetime([e["timestamp"] for e in events], unit="ms", utc=True),
-            "stream": [e.get("logStreamName", "") for e in events],
-            "message": [e["message"].rstrip("\n") for e in events],
-            "event_id": [e.get("eventId", "") for e in events],
-            "_order": range(len(events)),
-        }
-    )
-    frame = frame.sort_values(["time", "_order"], kind="stable").drop(columns="_order")
-    return frame.reset_index(drop=True)[columns]
-
-
-def _epoch_ms(when: datetime | float) -> int:
-    if isinstance(when, datetime):
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        return int(when.timestamp() * 1000)
-    return int(float(when) * 1000)
-
-

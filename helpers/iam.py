@@ -29,8 +29,7 @@ endpoint applies changes at once, so it never retries there.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
@@ -39,7 +38,6 @@ from botocore.exceptions import ClientError
 
 from helpers.clients import Backend, error_code
 from helpers.naming import Names, workshop_tags
-from helpers.progress import tqdm
 from localaws.policy import evaluate
 
 T = TypeVar("T")
@@ -78,14 +76,6 @@ POLICY_STREAM_READ = "read-stream"
 POLICY_QUEUE_SEND = "send-failures-to-queue"
 POLICY_TOPIC_PUBLISH = "publish-failures-to-topic"
 POLICY_REPLICA_WRITE = "write-replica-table"
-
-#: Error messages AWS gives while a new role or policy is not yet visible everywhere.
-PROPAGATION_MESSAGES = (
-    "cannot be assumed by Lambda",
-    "Cannot access stream",
-    "does not have permissions to call",
-    "execution role does not have permissions",
-)
 
 _ACCOUNTS: dict[tuple[str, str, str | None], tuple[str, str]] = {}
 
@@ -127,12 +117,6 @@ def table_streams_arn(backend: Backend, table: str) -> str:
     nothing else.
     """
     return f"{table_arn(backend, table)}/stream/*"
-
-
-def log_group_arn(backend: Backend, function: str) -> str:
-    """ARN of a function's log group ``/aws/lambda/<function>`` (with ``:*``)."""
-    partition, account_id = account(backend)
-    return f"arn:{partition}:logs:{backend.region}:{account_id}:log-group:/aws/lambda/{function}:*"
 
 
 def role_arn(backend: Backend, role: str) -> str:
@@ -490,75 +474,3 @@ def workshop_policy_documents(
         f"{replicator}/{POLICY_STREAM_READ}": stream_read_policy(backend, names.logfile_table),
         f"{replicator}/{POLICY_REPLICA_WRITE}": replica_write_policy(backend, names.replica_table),
     }
-
-
-# --------------------------------------------------------------------------- propagation
-
-
-def is_propagation_error(exc: BaseException) -> bool:
-    """True for the errors AWS gives while IAM changes are still propagating."""
-    if not isinstance(exc, ClientError):
-        return False
-    message = exc.response.get("Error", {}).get("Message", "")
-    return error_code(exc) == "InvalidParameterValueException" and any(
-        m in message for m in PROPAGATION_MESSAGES
-    )
-
-
-def retry_while_propagating(
-    backend: Backend,
-    call: Callable[[], T],
-    *,
-    what: str = "IAM changes",
-    timeout: float = 180.0,
-    interval: float = 3.0,
-) -> T:
-    """Run ``call``; on real AWS, retry it while IAM changes propagate.
-
-    On the local endpoint (and any non-AWS backend) ``call`` runs once and its
-    errors are raised as they are: the endpoint applies IAM changes at once, so a
-    refusal there is a real missing permission.
-
-    Parameters
-    ----------
-    backend : Backend
-        Where the call goes.
-    call : callable
-        No arguments; its result is returned.
-    what : str
-        Shown on the progress bar.
-    timeout : float
-        Seconds before the last error is raised.
-    interval : float
-        Seconds between attempts.
-
-    Returns
-    -------
-    Any
-        What ``call`` returned.
-
-    Raises
-    ------
-    botocore.exceptions.ClientError
-        Any other error, or the propagation error after ``timeout``.
-    """
-    if backend.name != "aws":
-        return call()
-    deadline = time.monotonic() + timeout
-    bar = None
-    try:
-        while True:
-            try:
-                return call()
-            except ClientError as exc:
-                if not is_propagation_error(exc) or time.monotonic() > deadline:
-                    raise
-                if bar is None:
-                    bar = tqdm(desc=f"waiting for {what} to propagate", unit="try")
-                bar.update()
-                time.sleep(interval)
-    finally:
-        if bar is not None:
-            bar.close()
-
-

@@ -59,6 +59,29 @@ WORKSHOP_FUNCTIONS: dict[str, tuple[str, str]] = {
     **{folder: (folder, handler) for folder, handler in FUNCTION_FOLDERS.items()},
 }
 
+def workshop_function(name: str) -> tuple[str, str] | None:
+    """The ``(folder, handler)`` of a workshop function, also under a name prefix.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`WORKSHOP_FUNCTIONS`, possibly with the notebooks' ``name_prefix``
+        in front (``"alice-demo-dynamodb-stream-processor"``).
+
+    Returns
+    -------
+    tuple or None
+        ``None`` when the name is no workshop function's.
+    """
+    if name in WORKSHOP_FUNCTIONS:
+        return WORKSHOP_FUNCTIONS[name]
+    # only function names take a prefix; a folder ("replicator") is never a suffix match
+    # of another folder ("region_replicator")
+    matches = [key for key in WORKSHOP_FUNCTIONS
+               if key not in FUNCTION_FOLDERS and name.endswith(key) and len(name) > len(key)]
+    return WORKSHOP_FUNCTIONS[max(matches, key=len)] if matches else None
+
+
 #: The file in a function folder that names the libraries to bundle.
 REQUIREMENTS_FILE = "requirements.txt"
 
@@ -170,7 +193,8 @@ def function_source_dir(name: str, base_dir: Path | None = None) -> Path:
         When no such folder exists.
     """
     base = base_dir if base_dir is not None else LAMBDA_SRC_DIR
-    folder = WORKSHOP_FUNCTIONS[name][0] if name in WORKSHOP_FUNCTIONS else name
+    known_function = workshop_function(name)
+    folder = known_function[0] if known_function else name
     path = base / folder
     if not path.is_dir():
         known = sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []

@@ -1,9 +1,9 @@
 """Plots of the workshop, drawn with matplotlib from pandas tables.
 
-Each function takes the table a helper returned (see :mod:`helpers.monitoring`),
-draws labelled axes with units and a title, and shows the figure in a notebook
-(returning ``None`` there, so nothing is drawn twice); outside IPython it
-returns the :class:`~matplotlib.figure.Figure`.
+Each function takes the table a helper returned (see :mod:`helpers.invocation_log`
+and :mod:`helpers.lambda_metrics`), draws labelled axes with units and a title, and
+shows the figure in a notebook (returning ``None`` there, so nothing is drawn
+twice); outside IPython it returns the :class:`~matplotlib.figure.Figure`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from helpers.monitoring import METRIC_UNITS
+from helpers.lambda_metrics import METRIC_UNITS
 
 OK_COLOR = "#2b7bba"
 ERROR_COLOR = "#d6604d"
@@ -68,7 +68,7 @@ def invocation_timeline(invocations: pd.DataFrame, title: str = "Invocations") -
     Parameters
     ----------
     invocations : pandas.DataFrame
-        :func:`helpers.monitoring.invocations`.
+        :func:`helpers.invocation_log.invocations`.
     title : str
         Figure title.
     """
@@ -135,7 +135,7 @@ def records_per_batch(invocations: pd.DataFrame, title: str = "Records per batch
 def metric_panels(
     metrics: pd.DataFrame, title: str = "Function metrics", *, columns: int = 3
 ) -> Figure | None:
-    """One small chart per metric column of :func:`helpers.monitoring.metric_series`.
+    """One small chart per metric column of :func:`helpers.lambda_metrics.metric_series`.
 
     Counts are drawn as bars per period, durations and ages as lines with points.
     """
@@ -172,20 +172,6 @@ def console_view(metrics: pd.DataFrame, function: str) -> Figure | None:
     return metric_panels(metrics, f"{function}: metrics as the console shows them")
 
 
-def iterator_age(metrics: pd.DataFrame, title: str = "Iterator age") -> Figure | None:
-    """``IteratorAge`` (ms) over time: how far behind the stream the trigger was."""
-    fig, ax = plt.subplots(figsize=(9, 3.2))
-    if metrics.empty or metrics["IteratorAge"].dropna().empty:
-        _empty(ax)
-    else:
-        x = _seconds_from_first(pd.Series(metrics.index))
-        ax.plot(x, metrics["IteratorAge"].to_numpy(), marker="o", color=OK_COLOR)
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("iterator age, maximum (ms)")
-    ax.set_title(title)
-    return _show(fig)
-
-
 def latency_histogram(
     seconds: Sequence[float] | pd.Series,
     title: str = "End-to-end latency",
@@ -211,7 +197,7 @@ def latency_histogram(
 
 
 def dashboard(panels: Sequence[tuple[str, pd.DataFrame]], title: str) -> Figure | None:
-    """Draw the metric widgets of a dashboard (see :func:`helpers.monitoring.dashboard_series`)."""
+    """Draw the metric widgets of a dashboard (see :func:`helpers.dashboards.dashboard_series`)."""
     columns = 2
     rows = max(1, -(-len(panels) // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(11, 2.8 * rows), squeeze=False)
@@ -236,22 +222,6 @@ def dashboard(panels: Sequence[tuple[str, pd.DataFrame]], title: str) -> Figure 
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     fig.suptitle(title)
-    return _show(fig)
-
-
-def counts_over_time(
-    frame: pd.DataFrame, time_column: str, title: str, *, ylabel: str = "items"
-) -> Figure | None:
-    """A running count of rows over time (e.g. items replicated)."""
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    if frame.empty:
-        _empty(ax)
-    else:
-        times = frame[time_column].sort_values()
-        ax.step(_seconds_from_first(times), range(1, len(times) + 1), where="post", color=OK_COLOR)
-    ax.set_xlabel("time since the first (s)")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
     return _show(fig)
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from helpers import functions, triggers
+from helpers import functions, mappings
 
 if TYPE_CHECKING:  # pragma: no cover
     from helpers.calls import TaughtClient
@@ -125,12 +125,12 @@ def _function(client: TaughtClient, params: Mapping[str, Any]) -> dict[str, Any]
 
 
 def _mapping(client: TaughtClient, params: Mapping[str, Any]) -> dict[str, Any]:
-    found = triggers.find_mappings(client.backend, function=params["FunctionName"],
+    found = mappings.find_mappings(client.backend, function=params["FunctionName"],
                                    stream_arn=params["EventSourceArn"])
     if not found:
         raise LookupError(f"no mapping of {params['FunctionName']} on {params['EventSourceArn']}")
     uuid = found[0]["UUID"]
-    current = triggers.wait_for_state(client.backend, uuid, progress=False)
+    current = mappings.wait_for_state(client.backend, uuid, progress=False)
     wanted = {k: params.get(k, default) for k, default in MAPPING_DEFAULTS.items()}
     if "TumblingWindowInSeconds" not in current and "TumblingWindowInSeconds" not in params:
         wanted.pop("TumblingWindowInSeconds")
@@ -142,7 +142,7 @@ def _mapping(client: TaughtClient, params: Mapping[str, Any]) -> dict[str, Any]:
                     "(delete the trigger to start over).*")
     if differs:
         client.update_event_source_mapping(UUID=uuid, **differs)
-        return triggers.wait_for_state(client.backend, uuid, progress=False)
+        return mappings.wait_for_state(client.backend, uuid, progress=False)
     _unchanged(client, f"Trigger `{uuid}`")
     return current
 

@@ -17,17 +17,14 @@ Tables
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Mapping, Sized
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from helpers.clients import Backend, error_code
+from helpers.clients import Backend, error_code, unless_missing
 from helpers.naming import ECOMMERCE_TABLE, LOGFILE_TABLE, REPLICA_TABLE, workshop_tags
-from helpers.progress import tqdm
+from helpers.waits import run_waiter
 
 BILLING_MODES = ("PAY_PER_REQUEST", "PROVISIONED")
 STREAM_VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
@@ -195,16 +192,7 @@ def create_logfile_table(
     TableSchemaError
         A table of that name exists with other keys or indexes.
     """
-    request = _table_request(
-        name,
-        keys=("PK", None),
-        gsis={"GSI_1": (("GSI_1_PK", None), _include("bytessent"))},
-        billing=billing,
-        capacity=(5, 5),
-        stream_view_type=None,
-        tags=tags,
-    )
-    return ensure_table(backend, request)
+    return ensure_table(backend, _logfile_request(name, ("bytessent",), (5, 5), billing, tags))
 
 
 def create_replica_table(
@@ -216,40 +204,19 @@ def create_replica_table(
 ) -> dict[str, Any]:
     """Create ``logfile_replica``, the target of the Exercise 8 function.
 
-    Same keys as ``logfile``; index ``GSI_1`` projects ``bytessent``,
-    ``requestid`` and ``host``.
-
-    Parameters
-    ----------
-    backend : Backend
-        Where to create it.
-    name : str
-        Table name.
-    billing : {"PAY_PER_REQUEST", "PROVISIONED"}
-        On-demand, or 10 RCU / 5 WCU for the table and the index as in the lab.
-    tags : mapping of str to str, optional
-        Tags added to the workshop tag.
-
-    Returns
-    -------
-    dict
-        The ``Table`` part of ``DescribeTable``.
-
-    Raises
-    ------
-    TableSchemaError
-        A table of that name exists with other keys or indexes.
+    The same keys, parameters, answer and errors as :func:`create_logfile_table`;
+    its index ``GSI_1`` projects ``bytessent``, ``requestid`` and ``host``, and
+    provisioned mode gives it 10 RCU / 5 WCU, as in the lab.
     """
-    request = _table_request(
-        name,
-        keys=("PK", None),
-        gsis={"GSI_1": (("GSI_1_PK", None), _include("bytessent", "requestid", "host"))},
-        billing=billing,
-        capacity=(10, 5),
-        stream_view_type=None,
-        tags=tags,
-    )
-    return ensure_table(backend, request)
+    projected = ("bytessent", "requestid", "host")
+    return ensure_table(backend, _logfile_request(name, projected, (10, 5), billing, tags))
+
+
+def _logfile_request(name: str, projected: tuple[str, ...], capacity: tuple[int, int],
+                     billing: str, tags: Mapping[str, str] | None) -> dict[str, Any]:
+    return _table_request(name, keys=("PK", None),
+                          gsis={"GSI_1": (("GSI_1_PK", None), _include(*projected))},
+                          billing=billing, capacity=capacity, stream_view_type=None, tags=tags)
 
 
 def _include(*attributes: str) -> dict[str, Any]:
@@ -305,18 +272,12 @@ def ensure_table(
 
 
 def _status(client: Any, name: str) -> str | None:
-    try:
-        return client.describe_table(TableName=name)["Table"]["TableStatus"]
-    except ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            return None
-        raise
+    return unless_missing(lambda: client.describe_table(TableName=name)["Table"]["TableStatus"])
 
 
 def _wait(backend: Backend, client: Any, waiter: str, name: str, timeout: float) -> None:
-    delay = 5 if backend.name == "aws" else 1
-    config = {"Delay": delay, "MaxAttempts": max(1, int(timeout // delay))}
-    client.get_waiter(waiter).wait(TableName=name, WaiterConfig=config)
+    what = f"table {name} " + ("ACTIVE" if waiter == "table_exists" else "deleted")
+    run_waiter(backend, client, waiter, what=what, timeout=timeout, TableName=name)
 
 
 def _keys_text(schema: Iterable[Mapping[str, str]]) -> str:
@@ -368,8 +329,6 @@ def describe_table(backend: Backend, table: str) -> dict[str, Any]:
         ``ResourceNotFoundException`` when there is no such table.
     """
     return backend.client("dynamodb").describe_table(TableName=table)["Table"]
-
-
 
 
 # --------------------------------------------------------------------------- streams
@@ -485,225 +444,6 @@ def enable_stream(
 # --------------------------------------------------------------------------- load and read
 
 
-@dataclass(frozen=True)
-class LoadReport:
-    """What :func:`load_items` did.
-
-    Attributes
-    ----------
-    table : str
-        The table written to.
-    count : int
-        Items written.
-    seconds : float
-        Wall-clock time of the load.
-    """
-
-    table: str
-    count: int
-    seconds: float
-
-    @property
-    def items_per_second(self) -> float:
-        """Write rate of the load."""
-        return self.count / self.seconds if self.seconds > 0 else float("inf")
-
-
-def load_items(
-    backend: Backend,
-    table: str,
-    items: Iterable[Mapping[str, Any] | Any],
-    *,
-    progress: bool = True,
-    desc: str | None = None,
-) -> LoadReport:
-    """Write items with a batch writer, showing a progress bar.
-
-    Items are sent 25 at a time; an item whose key repeats within a batch
-    replaces the earlier one, and existing items with the same key are
-    overwritten, as ``PutItem`` does.
-
-    Parameters
-    ----------
-    backend : Backend
-        Where the table lives.
-    table : str
-        Table name.
-    items : iterable
-        Items as dicts (numbers as ``int`` or ``Decimal``), or objects with a
-        ``to_item()`` method such as :class:`helpers.data.LogRow`.
-    progress : bool
-        Show a ``tqdm`` progress bar.
-    desc : str, optional
-        Label of the progress bar; the table name by default.
-
-    Returns
-    -------
-    LoadReport
-
-    Examples
-    --------
-    >>> from helpers.data import logfile_dataset
-    >>> load_items(backend, "logfile", logfile_dataset("small1")).count  # doctest: +SKIP
-    500
-    """
-    resource_table = backend.resource("dynamodb").Table(table)
-    keys = [k["AttributeName"] for k in resource_table.key_schema]
-    total = len(items) if isinstance(items, Sized) else None
-    count = 0
-    start = time.perf_counter()
-    with (
-        tqdm(total=total, desc=desc or table, unit="item", disable=not progress) as bar,
-        resource_table.batch_writer(overwrite_by_pkeys=keys) as writer,
-    ):
-        for item in items:
-            writer.put_item(Item=item.to_item() if hasattr(item, "to_item") else dict(item))
-            count += 1
-            bar.update()
-    return LoadReport(table, count, time.perf_counter() - start)
-
-
-def count_items(
-    backend: Backend, table: str, *, filter_attr: str | None = None, consistent: bool = True
-) -> int:
-    """Count the items of a table with a paginated ``Scan``.
-
-    A single ``Scan`` stops after 1 MB of data, so counting must follow
-    ``LastEvaluatedKey`` to the end; this does.
-
-    Parameters
-    ----------
-    backend : Backend
-        Where the table lives.
-    table : str
-        Table name.
-    filter_attr : str, optional
-        Count only items that have this attribute (e.g. the sparse ``servererror``).
-    consistent : bool
-        Strongly consistent reads (twice the read cost), so that items written
-        just before are counted.
-
-    Returns
-    -------
-    int
-    """
-    kwargs: dict[str, Any] = {"TableName": table, "Select": "COUNT", "ConsistentRead": consistent}
-    if filter_attr:
-        kwargs["FilterExpression"] = "attribute_exists(#attr)"
-        kwargs["ExpressionAttributeNames"] = {"#attr": filter_attr}
-    paginator = backend.client("dynamodb").get_paginator("scan")
-    return sum(page["Count"] for page in paginator.paginate(**kwargs))
-
-
-def scan_all(backend: Backend, table: str, *, consistent: bool = True) -> list[dict[str, Any]]:
-    """Return every item of a table (paginated ``Scan``), numbers as ``Decimal``.
-
-    Parameters
-    ----------
-    backend : Backend
-        Where the table lives.
-    table : str
-        Table name.
-    consistent : bool
-        Strongly consistent reads.
-
-    Returns
-    -------
-    list of dict
-    """
-    deserializer = TypeDeserializer()
-    paginator = backend.client("dynamodb").get_paginator("scan")
-    return [
-        {name: deserializer.deserialize(value) for name, value in raw.items()}
-        for page in paginator.paginate(TableName=table, ConsistentRead=consistent)
-        for raw in page["Items"]
-    ]
-
-
 # --------------------------------------------------------------------------- compare
 
 
-@dataclass(frozen=True)
-class TableDiff:
-    """Differences between two tables' items, matched by the key of table ``a``.
-
-    Attributes
-    ----------
-    a, b : str
-        The table names.
-    count_a, count_b : int
-        Items in each table.
-    missing_in_b : list of dict
-        Keys of items of ``a`` that ``b`` lacks.
-    extra_in_b : list of dict
-        Keys of items of ``b`` that ``a`` lacks.
-    different : list of tuple
-        ``(item in a, item in b)`` for items with the same key but other attributes.
-    """
-
-    a: str
-    b: str
-    count_a: int
-    count_b: int
-    missing_in_b: list[dict[str, Any]] = field(default_factory=list)
-    extra_in_b: list[dict[str, Any]] = field(default_factory=list)
-    different: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
-
-    @property
-    def identical(self) -> bool:
-        """True when both tables hold exactly the same items."""
-        return not (self.missing_in_b or self.extra_in_b or self.different)
-
-    def summary(self) -> str:
-        """One line: the counts and how many items are missing, extra or different."""
-        return (
-            f"{self.a}: {self.count_a} items, {self.b}: {self.count_b} items; "
-            f"missing in {self.b}: {len(self.missing_in_b)}, extra in {self.b}: "
-            f"{len(self.extra_in_b)}, different: {len(self.different)}"
-        )
-
-
-def compare_tables(backend: Backend, a: str, b: str) -> TableDiff:
-    """Compare all items of two tables, attribute by attribute.
-
-    Items are matched by the key attributes of table ``a``; two items are equal
-    only if they have the same attributes with equal values (numbers compare as
-    ``Decimal``, so ``799.99`` and ``799.98`` differ).
-
-    Parameters
-    ----------
-    backend : Backend
-        Where both tables live.
-    a : str
-        The source table, e.g. ``"logfile"``.
-    b : str
-        The table that should match it, e.g. ``"logfile_replica"``.
-
-    Returns
-    -------
-    TableDiff
-        Keys are listed in sorted order.
-    """
-    key_names = [k["AttributeName"] for k in describe_table(backend, a)["KeySchema"]]
-
-    def by_key(items: list[dict[str, Any]]) -> dict[tuple[str, ...], dict[str, Any]]:
-        return {tuple(str(item.get(k)) for k in key_names): item for item in items}
-
-    items_a, items_b = by_key(scan_all(backend, a)), by_key(scan_all(backend, b))
-
-    def key_of(item: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: item.get(k) for k in key_names}
-
-    return TableDiff(
-        a=a,
-        b=b,
-        count_a=len(items_a),
-        count_b=len(items_b),
-        missing_in_b=[key_of(items_a[k]) for k in sorted(items_a.keys() - items_b.keys())],
-        extra_in_b=[key_of(items_b[k]) for k in sorted(items_b.keys() - items_a.keys())],
-        different=[
-            (items_a[k], items_b[k])
-            for k in sorted(items_a.keys() & items_b.keys())
-            if items_a[k] != items_b[k]
-        ],
-    )

@@ -10,6 +10,10 @@ Stream settings (``up`` and ``serve``; each also as an environment variable, whi
 (``WORKSHOP_LOCAL_STREAM_RETENTION``, default 86400), ``--ttl-sweep SECONDS``
 (``WORKSHOP_LOCAL_TTL_SWEEP``, default 5).
 
+Timing (``up`` and ``serve``): ``--profile default|aws`` (``WORKSHOP_LOCAL_PROFILE``)
+and ``--time-scale S`` (``WORKSHOP_LOCAL_TIME_SCALE``, default 1.0): ``aws`` shows
+AWS's intermediate states and delays, each multiplied by ``S`` (:mod:`localaws.profile`).
+
 ``python -m helpers.local`` is an alias kept for older notes.
 """
 
@@ -25,6 +29,7 @@ from pathlib import Path
 from localaws import lifecycle
 from localaws.gate import Gate, GateConfigError
 from localaws.paths import default_port, directory_size, log_file, saved_state_dir
+from localaws.profile.settings import ProfileSettings, ProfileSettingsError
 from localaws.streams.settings import (
     ENV_SHARD_LIFETIME,
     ENV_STREAM_RETENTION,
@@ -49,6 +54,17 @@ def _stream_env(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+def _profile_env(args: argparse.Namespace) -> dict[str, str]:
+    """The profile flags as environment variables (validated); none when not given."""
+    env = {}
+    if args.profile is not None:
+        env["WORKSHOP_LOCAL_PROFILE"] = args.profile
+    if args.time_scale is not None:
+        env["WORKSHOP_LOCAL_TIME_SCALE"] = repr(args.time_scale)
+    ProfileSettings.from_env({**os.environ, **env})
+    return env
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = argparse.ArgumentParser(
@@ -66,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     for flag, field, var, text in _STREAM_FLAGS:
         parser.add_argument(flag, dest=field, type=float, default=None, metavar="SECONDS",
                             help=f"{text}; also {var} (up, serve)")
+    parser.add_argument("--profile", choices=["default", "aws"], default=None,
+                        help="timing: 'aws' shows AWS's intermediate states and delays; "
+                             "also WORKSHOP_LOCAL_PROFILE (up, serve; default: default)")
+    parser.add_argument("--time-scale", type=float, default=None, metavar="S",
+                        help="multiply every delay of the aws profile by S (default 1.0); "
+                             "also WORKSHOP_LOCAL_TIME_SCALE")
     parser.add_argument("--allow-host", action="append", default=[], metavar="HOST",
                         help="also answer requests with this Host header (name or name:port; "
                              "repeatable); default: 127.0.0.1, localhost and [::1] only")
@@ -80,12 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     except GateConfigError as exc:
         parser.error(str(exc))
     try:
-        stream_env = _stream_env(args)
-    except StreamSettingsError as exc:
+        stream_env = {**_stream_env(args), **_profile_env(args)}
+    except (StreamSettingsError, ProfileSettingsError) as exc:
         parser.error(str(exc))
 
     if args.command == "serve":
         from localaws.server import serve
+
+        os.environ.update(_profile_env(args))  # the endpoint reads its profile from there
 
         return serve(port, None if args.ephemeral else state,
                      StreamSettings.from_env({**os.environ, **stream_env}),
@@ -107,9 +131,14 @@ def main(argv: list[str] | None = None) -> int:
                 "stream_retention": wanted.stream_retention, "ttl_sweep": wanted.ttl_sweep}:
             print(f"warning: the endpoint was already running with stream settings {running}; "
                   "run 'down' first to change them", file=sys.stderr)
+        wanted_profile = ProfileSettings.from_env({**os.environ, **stream_env}).document()
+        if status.get("profile", wanted_profile) != wanted_profile:
+            print(f"warning: the endpoint was already running with profile "
+                  f"{status['profile']}; run 'down' first to change it", file=sys.stderr)
         print(f"local AWS endpoint running at {status['url']} (pid {status['pid']})")
         print(f"use it with: export AWS_ENDPOINT_URL={status['url']}")
         print(f"state: {_describe_state(status.get('state'))}")
+        print(f"profile: {_describe_profile(status.get('profile'))}")
         return 0
     if args.command == "down":
         stopped = lifecycle.down(port)
@@ -124,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"running at {status['url']}\n  pid {status['pid']}\n  uptime {uptime}\n"
           f"  functions {status['functions']} (warm environments {status['environments']})\n"
           f"  event source mappings {status['mappings']}\n"
-          f"  state {_describe_state(status.get('state'))}\n  log {log_file(port)}")
+          f"  state {_describe_state(status.get('state'))}\n"
+          f"  profile {_describe_profile(status.get('profile'))}\n  log {log_file(port)}")
     return 0
 
 
@@ -151,6 +181,13 @@ def _describe_state(state: dict | None) -> str:
     saved = state.get("saved_at")
     when = time.strftime("%H:%M:%S", time.localtime(saved)) if saved else "not yet"
     return f"{state['dir']} ({_size(state.get('bytes', 0))}, last saved {when})"
+
+
+def _describe_profile(profile: dict | None) -> str:
+    if not profile or profile.get("name") == "default":
+        return "default (no delays)"
+    return (f"{profile['name']} (AWS's delays x {profile['time_scale']}, metric period "
+            f"{profile['metric_period_s']} s)")
 
 
 def _size(count: int) -> str:

@@ -120,6 +120,16 @@ def role_policies(account_id: str, role_arn: str) -> list[policy.Policy]:
 
 
 def role_documents(account_id: str, role_arn: str) -> list[Any]:
+    """Every identity-based policy document of a role in effect now (the AWS timing
+    profile shows a change only once it has propagated, :mod:`localaws.profile`)."""
+    from localaws import profile
+
+    documents = stored_role_documents(account_id, role_arn)
+    active = profile.current()
+    return documents if active is None else active.role_view(account_id, role_arn, documents)
+
+
+def stored_role_documents(account_id: str, role_arn: str) -> list[Any]:
     """Every identity-based policy document of a role, as moto stores them."""
     from localaws import backends
 

@@ -279,6 +279,19 @@ class StreamReader:
 
 
 # -- SQS and SNS ----------------------------------------------------------------------------
+def queue_size(account_id: str, region: str, name: str) -> tuple[int, int] | None:
+    """``(visible messages, ReceiveMessageWaitTimeSeconds)`` of a queue; None if it is gone."""
+    from moto.sqs.exceptions import QueueDoesNotExist
+    from moto.sqs.models import sqs_backends
+
+    with reading():
+        try:
+            queue = sqs_backends[account_id][region].get_queue(name)
+        except QueueDoesNotExist:
+            return None
+        return queue.approximate_number_of_messages, int(queue.receive_message_wait_time_seconds)
+
+
 def sqs_send(queue_arn: str, body: str) -> str:
     """SendMessage to the queue ``queue_arn``; returns the message id.
 

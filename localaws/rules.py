@@ -193,6 +193,14 @@ def _create_table(call: Call, params: dict[str, Any]) -> None:
                            f"error{'s' if len(missing) > 1 else ''} detected: {problems}")
 
 
+def _replica_updates(call: Call, params: dict[str, Any]) -> None:
+    """Global tables are not emulated: moto answers ``ReplicaUpdates`` and replicates nothing."""
+    if params.get("ReplicaUpdates"):
+        raise ServiceError("ValidationException", "ReplicaUpdates (global tables) is not "
+                           "supported by the local endpoint: it serves every region, but "
+                           "replicates nothing between them (see FIDELITY.md)")
+
+
 def _moto_needs(member: str, why: str) -> Rule:
     def rule(call: Call, params: dict[str, Any]) -> None:
         if params.get(member) is None:
@@ -226,6 +234,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("dynamodb", "CreateTable"): _create_table,
     ("sqs", "ListQueues"): _sqs_prefix,
     ("dynamodb", "TransactGetItems"): _transact_items,
+    ("dynamodb", "UpdateTable"): _replica_updates,
     ("dynamodb", "ListExports"): _moto_needs("TableArn", "exports are listed by table"),
 }
 

@@ -112,10 +112,10 @@ class Router:
     4. ``limits.check_size`` - ``Content-Length`` against the operation's limit
        (the body is unread until here);
     5. ``check_signature`` - authentication (SigV4 present and well formed);
-    6. *authorization goes here*: insert it with
-       ``router.insert_check(check, before=validation.check_input)``; the call
-       knows ``service``, ``operation``, ``region``, ``access_key_id`` and ``body``;
-    7. ``validation.check_input`` - the input against botocore's model.
+    6. authorization (``router.insert_check(check, before=validation.check_input)``);
+    7. ``validation.check_input`` - the input against botocore's model;
+    8. the AWS timing profile's ``Profile.check``; its ``respond`` is one of
+       :attr:`responses`, ``step(call, response) -> response``, run after the service.
 
     An exception other than ``ServiceError`` is ours: it is logged with its
     traceback and answered ``500 InternalFailure`` in the service's shape.
@@ -144,6 +144,7 @@ class Router:
         self.checks: list[Check] = [gate.check_host, gate.check_origin, gate.check_admin,
                                     limits.check_size, check_signature,
                                     validation.check_input]
+        self.responses: list[Callable[[Call, Response], Response]] = []
         # Public: the TTL sweeper deletes items under the same lock.
         self.write_lock = threading.RLock()
 
@@ -158,7 +159,10 @@ class Router:
                 response = check(call)
                 if response is not None:
                     return self._send(call, start_response, response)
-            return self._send(call, start_response, self.dispatch(call))
+            response = self.dispatch(call)
+            for step in self.responses:
+                response = step(call, response)
+            return self._send(call, start_response, response)
         except ServiceError as err:
             return self._send(call, start_response, render_error(call, err))
         except Exception:
@@ -299,7 +303,7 @@ class Endpoint:
         _prepare_moto()
         from waitress.server import create_server
 
-        from localaws import alarms, streams
+        from localaws import alarms, profile, streams
         from localaws.esm.service import MappingService
         from localaws.executor.pool import Executor
         from localaws.lambda_api import LambdaApi
@@ -317,9 +321,11 @@ class Endpoint:
         self.started = time.time()
         self.executor = Executor(state_dir(), self.url)
         self.mappings = MappingService(self.executor)
-        self.alarms = alarms.AlarmEvaluator()
+        self.profile_settings = profile.ProfileSettings.from_env()  # see localaws.profile
         self.app = Router(moto_application(), LambdaApi(self.executor, self.mappings),
                           self.status, self.restart_engine, gate=gate)
+        active = profile.install(self.profile_settings, self.app)
+        self.alarms = active.alarm_evaluator() if active else alarms.AlarmEvaluator()
         # A function's own calls are restricted to its execution role (GetRecords too).
         self.app.insert_check(_authorize, before=validation.check_input)
         self.ttl = TtlSweeper(self.app.write_lock)
@@ -396,6 +402,7 @@ class Endpoint:
         return {"dir": str(self.saved_state), "ephemeral": False,
                 "bytes": directory_size(self.saved_state), "snapshots": stats.count,
                 "saved_at": stats.saved_at, "pause_ms": round(stats.pause_ms, 2),
+                "hold_ms": round(stats.hold_ms, 2), "forked": stats.forked,
                 "write_ms": round(stats.write_ms, 2)}
 
     def status(self) -> dict[str, Any]:
@@ -412,6 +419,7 @@ class Endpoint:
             "environments": stats["environments"],
             "mappings": self.mappings.count(),
             "state": self.state_status(),
+            "profile": self.profile_settings.document(),
             "streams": {"shard_lifetime": self.stream_settings.shard_lifetime,
                         "stream_retention": self.stream_settings.stream_retention,
                         "ttl_sweep": self.stream_settings.ttl_sweep},
@@ -466,7 +474,6 @@ def serve(port: int, saved_state: Path | None = None, stream_settings: Any = Non
         Shard lifetime, stream retention and TTL sweep (the environment's by default).
     allow_hosts, allow_origins : iterable of str, optional
         Extra ``Host`` values and browser origins to accept.
-
     Returns
     -------
     int

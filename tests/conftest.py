@@ -20,6 +20,34 @@ ROOT = Path(__file__).resolve().parents[1]
 EVENTS = Path(__file__).with_name("events")
 
 
+def _rank(item: pytest.Item) -> int:
+    """Where a test's module goes in the run: the longest work first."""
+    module = item.module.__name__ if getattr(item, "module", None) else ""
+    if item.get_closest_marker("notebooks"):
+        return 0  # each run of the whole workshop is one long unit of work
+    if module.startswith("tests.functional") and item.get_closest_marker("slow"):
+        return 1
+    if module.startswith("tests.functional"):
+        return 2
+    return 3
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest modules first, each module's tests in their own order.
+
+    ``pytest -n N --dist loadfile --no-loadscope-reorder`` (``make test``) hands the
+    modules to the workers in this order, so the notebook runs (a few minutes each)
+    start at once on workers of their own while the others work through the rest,
+    and the last units handed out are short ones. A module's rank is that of its
+    longest test (a module with a slow test goes before one without).
+    """
+    rank: dict[str, int] = {}
+    for item in items:
+        key = item.nodeid.split("::", 1)[0]
+        rank[key] = min(rank.get(key, 3), _rank(item))
+    items.sort(key=lambda item: rank[item.nodeid.split("::", 1)[0]])  # stable: keeps order
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

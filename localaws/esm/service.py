@@ -23,7 +23,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from localaws import backends, streams
+from localaws import backends, profile, streams
 from localaws.errors import ServiceError, not_found
 from localaws.esm.checkpoints import CheckpointStore
 from localaws.esm.config import MappingConfig, create_config, to_response, update_config
@@ -58,6 +58,8 @@ class MappingService:
         self._where: dict[str, tuple[str, str]] = {}
         self._workers: dict[str, MappingWorker] = {}
         self._stopping: dict[str, threading.Thread] = {}  # still finishing an invocation
+        # AWS timing profile: uuid -> (Enabled at, first poll at, resolve LATEST then)
+        self._starts: dict[str, tuple[float, float, bool]] = {}
         self._running = False
         streams.add_listener(self._on_stream_record)
 
@@ -131,11 +133,35 @@ class MappingService:
                 self._workers.pop(uuid, None)
                 self.checkpoints.forget(uuid)
                 self.windows.forget(uuid)
+                self._starts.pop(uuid, None)
                 return None
+            start = self._starts.get(uuid)
+            if cfg.state == "Creating" and start is not None and time.time() < start[0]:
+                return cfg  # the AWS profile: still Creating
             if cfg.state in _SETTLED:
                 cfg = dataclasses.replace(cfg, state="Enabled" if cfg.enabled else "Disabled")
                 self._configs[uuid] = cfg
             return cfg
+
+    def polling_wait(self, uuid: str) -> float:
+        """Seconds until the mapping's first poll (AWS profile; 0 otherwise).
+
+        On AWS polling starts some time after the mapping is created, and a ``LATEST``
+        mapping starts at the stream's position *then* (it "could miss events",
+        with-ddb.html): the position is pinned when the wait is over.
+        """
+        with self._lock:
+            start = self._starts.get(uuid)
+            if start is None:
+                return 0.0
+            left = start[1] - time.time()
+            if left > 0:
+                return left
+            del self._starts[uuid]
+            cfg = self._configs.get(uuid)
+        if cfg is not None and start[2]:
+            self._resolve_latest(cfg)
+        return 0.0
 
     def set_result(self, uuid: str, text: str) -> None:
         """Record ``LastProcessingResult``."""
@@ -188,9 +214,15 @@ class MappingService:
             cfg = create_config(params, function_arn=function_arn, stream_exists=stream_ok,
                                 existing=existing, region=region, account_id=account_id)
         self._check_role(account_id, region, cfg)
-        if cfg.starting_position == "LATEST":
+        active = profile.current()
+        if active is None and cfg.starting_position == "LATEST":
             self._resolve_latest(cfg)
         with self._lock:
+            if active is not None:
+                enabled, polling = active.mapping_delays()
+                now = time.time()
+                self._starts[cfg.uuid] = (now + enabled, now + polling,
+                                          cfg.starting_position == "LATEST")
             self._configs[cfg.uuid] = cfg
             self._where[cfg.uuid] = (account_id, region)
             if self._running:

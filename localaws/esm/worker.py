@@ -29,7 +29,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from localaws import streams, telemetry
+from localaws import profile, streams, telemetry
 from localaws.esm.config import MappingConfig
 from localaws.esm.filters import Pattern, compile_pattern, matches
 from localaws.esm.poller import ShardState, StreamGoneError, StreamPoller
@@ -134,12 +134,18 @@ class MappingWorker:
             # After an engine restart: never two workers delivering the same records.
             self._predecessor.join()
         idle = 0
-        fixed = float(os.environ.get(POLL_INTERVAL_ENV) or 0)
+        active = profile.current()  # the AWS timing profile polls 4 times a second
+        fixed = float(os.environ.get(POLL_INTERVAL_ENV) or 0) or (
+            active.poll_interval() if active is not None else 0.0)
         while not self.stopped.is_set():
             tick = time.monotonic()
             cfg = self.service.settle(self.uuid)
             if cfg is None:
                 break
+            before_polling = self.service.polling_wait(self.uuid)
+            if before_polling > 0:
+                self.stopped.wait(min(before_polling, 0.5))
+                continue
             if not cfg.enabled:
                 self._poller = None  # re-read from the checkpoints when enabled again
                 self.wake.wait(1.0)

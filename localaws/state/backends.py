@@ -15,9 +15,20 @@ from typing import Any
 
 from moto.core.base_backend import BackendDict
 
+_addresses: dict[int, tuple[BackendDict, str]] = {}
+
 
 def _address(backends: BackendDict) -> str:
-    """``module:attribute`` of the module global holding ``backends``."""
+    """``module:attribute`` of the module global holding ``backends`` (found once)."""
+    known = _addresses.get(id(backends))
+    if known is not None and known[0] is backends:
+        return known[1]
+    address = _find_address(backends)
+    _addresses[id(backends)] = (backends, address)
+    return address
+
+
+def _find_address(backends: BackendDict) -> str:
     module = backends.backend.__module__
     candidates = [module, *(name for name in sys.modules
                             if name.startswith(module.rsplit(".", 1)[0] + "."))]

@@ -5,8 +5,13 @@ every registered *part* of our own (the event source mappings with their
 configuration, state and checkpoints). A snapshot is taken under the exclusive
 :class:`~localaws.state.gate.RequestGate` and the telemetry lock, so no request
 and no log or metric write is half done; our parts are captured before moto's, so
-a checkpoint is never ahead of the effects of what it covers. The bytes are
-written to the :class:`~localaws.state.store.StateStore` outside the gate.
+a checkpoint is never ahead of the effects of what it covers. Under the gate our
+parts are pickled (they are small) and the process forks (:mod:`.writer`): the
+child pickles moto's data from its copy-on-write image while the endpoint goes on
+serving, so the gate is held for the time of a fork, not of pickling everything.
+The bytes are written to the :class:`~localaws.state.store.StateStore` outside
+the gate. The final snapshot of a clean stop is taken in-process (nothing is
+served any more).
 
 :meth:`Snapshotter.snapshot_once` is the synchronous step; :meth:`Snapshotter.start`
 runs it in a thread whenever something changed, at most every ``interval_s``
@@ -18,6 +23,7 @@ runs it in a thread whenever something changed, at most every ``interval_s``
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -26,6 +32,7 @@ from typing import Any, Protocol
 from localaws.state import backends, codec
 from localaws.state.gate import RequestGate
 from localaws.state.store import SavedStateCorruptError, StateStore, how_to_start_empty
+from localaws.state.writer import ForkedSnapshot, SnapshotWriterError
 
 log = logging.getLogger("localaws.state")
 
@@ -49,9 +56,11 @@ class SnapshotStats:
     count: int = 0
     saved_at: float | None = None
     pause_ms: float = 0.0
+    hold_ms: float = 0.0
     write_ms: float = 0.0
     stored_bytes: int = 0
     skipped: int = 0
+    forked: int = 0
 
 
 class Snapshotter:
@@ -75,12 +84,18 @@ class Snapshotter:
         Most time between two snapshots while something changes, however slow they are.
     gate_timeout_s : float
         How long a snapshot waits for the requests in flight before it is postponed.
+    fork : bool
+        Pickle moto's data in a forked child (:mod:`.writer`) instead of under the
+        gate; off where ``os.fork`` does not exist.
+    writer_timeout_s : float
+        How long a forked writer may take before it is killed (the next snapshot retries).
     """
 
     def __init__(self, store: StateStore, gate: RequestGate, parts: dict[str, Part],
                  locks: tuple[Any, ...] = (), interval_s: float = 1.0,
                  pause_budget: float = 0.05, max_interval_s: float = 2.0,
-                 gate_timeout_s: float = 2.0) -> None:
+                 gate_timeout_s: float = 2.0, fork: bool = hasattr(os, "fork"),
+                 writer_timeout_s: float = 120.0) -> None:
         self.store = store
         self.gate = gate
         self.parts = parts
@@ -89,6 +104,8 @@ class Snapshotter:
         self.pause_budget = pause_budget
         self.max_interval_s = max_interval_s
         self.gate_timeout_s = gate_timeout_s
+        self.fork = fork
+        self.writer_timeout_s = writer_timeout_s
         self.stats = SnapshotStats()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -140,21 +157,36 @@ class Snapshotter:
                     log.warning("snapshot postponed: requests did not finish within %.1f s",
                                 self.gate_timeout_s)
                     return False
+                held_at = time.perf_counter()
                 self.gate.changed.clear()
-                blobs = self._capture()
+                try:
+                    captured = self._capture(forked=self.fork and not final)
+                except BaseException:
+                    self.gate.changed.set()  # nothing saved: the next snapshot retries
+                    raise
                 if final:
                     self.gate.close()
             paused = time.perf_counter()
-            stored = self.store.write(blobs)
+            try:
+                if isinstance(captured, ForkedSnapshot):
+                    self.stats.forked += 1
+                    stored = self.store.write_compressed(
+                        captured.result(self.writer_timeout_s))
+                else:
+                    stored = self.store.write(captured)
+            except BaseException:
+                self.gate.changed.set()
+                raise
             done = time.perf_counter()
             self.stats.count += 1
             self.stats.saved_at = time.time()
             self.stats.pause_ms = (paused - started) * 1000
+            self.stats.hold_ms = (paused - held_at) * 1000
             self.stats.write_ms = (done - paused) * 1000
             self.stats.stored_bytes = stored
             return True
 
-    def _capture(self) -> dict[str, bytes]:
+    def _capture(self, *, forked: bool) -> dict[str, bytes] | ForkedSnapshot:
         acquired = []
         try:
             for lock in self.locks:
@@ -162,7 +194,13 @@ class Snapshotter:
                 acquired.append(lock)
             # Ours first: a checkpoint then never covers an effect moto's copy lacks.
             blobs = {name: codec.dumps(part.export_state()) for name, part in self.parts.items()}
-            blobs[MOTO_PART] = codec.dumps(backends.capture())
+            moto = backends.capture()  # shallow copies: pickled before anything changes
+            if forked:
+                try:
+                    return ForkedSnapshot({MOTO_PART: moto}, blobs)
+                except OSError as exc:  # no memory or processes left: pickle here
+                    log.warning("snapshot taken in-process: cannot fork (%s)", exc)
+            blobs[MOTO_PART] = codec.dumps(moto)
             return blobs
         finally:
             for lock in reversed(acquired):
@@ -183,9 +221,10 @@ class Snapshotter:
             began = time.monotonic()
             try:
                 self.snapshot_once()
+            except SnapshotWriterError as exc:
+                log.error("snapshot failed (%s); the next one retries", exc)
             except Exception:
                 log.exception("snapshot failed; the next one retries")
-                self.gate.changed.set()
             # A slow snapshot (a big state, a busy machine) spaces the next ones out,
             # up to ``max_interval_s``: the loss window stays bounded.
             pause_s = self.stats.pause_ms / 1000

@@ -110,20 +110,27 @@ class StateStore:
     # -- writing ----------------------------------------------------------------------
     def write(self, parts: dict[str, bytes], *, compress: bool = True) -> int:
         """Replace the saved snapshot with ``parts`` atomically; returns the bytes stored."""
+        if compress:
+            return self.write_compressed({name: zlib.compress(raw, 1)
+                                          for name, raw in parts.items()})
+        return self._write_rows(parts, compressed=False)
+
+    def write_compressed(self, parts: dict[str, bytes]) -> int:
+        """:meth:`write` for parts already compressed with ``zlib``; returns the bytes stored."""
+        return self._write_rows(parts, compressed=True)
+
+    def _write_rows(self, parts: dict[str, bytes], *, compressed: bool) -> int:
         db = self._connection()
-        stored = 0
+        rows = [(name, data, hashlib.sha256(data).hexdigest(), int(compressed))
+                for name, data in parts.items()]
         with db:  # one transaction
             db.execute("DELETE FROM parts")
-            for name, raw in parts.items():
-                data = zlib.compress(raw, 1) if compress else raw
-                stored += len(data)
-                db.execute("INSERT INTO parts (name, data, sha256, compressed) VALUES "
-                           "(?, ?, ?, ?)", (name, data, hashlib.sha256(data).hexdigest(),
-                                            int(compress)))
+            db.executemany("INSERT INTO parts (name, data, sha256, compressed) VALUES "
+                           "(?, ?, ?, ?)", rows)
             db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [
                 ("format", str(FORMAT)), ("moto", MOTO_VERSION), ("python", _PYTHON),
                 ("parts", ",".join(sorted(parts))), ("written_at", repr(time.time()))])
-        return stored
+        return sum(len(data) for data in parts.values())
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:

@@ -239,14 +239,15 @@ def test_status_shows_the_state_and_reset_starts_empty(endpoint_with_state):
     # given
     target = endpoint_with_state
     make_table(target.backend(), "to-forget")
-    wait_for(lambda: (target.health() or {})["state"]["snapshots"] >= 1,
-             message="a snapshot")
+    saved = wait_for(lambda: (state := (target.health() or {})["state"])["snapshots"] >= 1
+                     and state, message="a snapshot")
 
     # when
     status = _cli("status", "--port", str(target.port))
     done = _cli("reset", "--port", str(target.port), "--state-dir", str(target.state_dir))
 
-    # then
+    # then: snapshots while serving are pickled by a forked writer
+    assert saved["forked"] == saved["snapshots"]
     assert f"state {target.state_dir} (" in status.stdout and "last saved" in status.stdout
     assert done.returncode == 0, done.stderr
     assert "deleted the saved state" in done.stdout

@@ -7,16 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers.data import logfile_dataset
+from helpers.logfile_data import logfile_dataset
 from helpers.packaging import package_function
-from helpers.tables import (
-    compare_tables,
-    count_items,
-    create_logfile_table,
-    create_replica_table,
-    enable_stream,
-    load_items,
-)
+from helpers.table_items import compare_tables, count_items, load_items
+from helpers.tables import create_logfile_table, create_replica_table, enable_stream
 from tests.conftest import ROOT
 from tests.functional.support import make_role, wait_for
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import calls, workshop
+from helpers import calls, notebook_runs, workshop
 
 pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 
@@ -42,7 +42,7 @@ def test_every_cli_line_of_every_notebook_runs(endpoint: dict, tmp_path: Path,
     monkeypatch.setenv(calls.ENV_CALL_LOG, str(log))
     # when: every notebook runs in order (a failing line fails its cell, and the run)
     for name in workshop.NOTEBOOKS:
-        workshop.run_notebook(name, tmp_path / "out", {"backend": "local"}, html=False)
+        notebook_runs.run_notebook(name, tmp_path / "out", {"backend": "local"}, html=False)
     # then
     entries = [json.loads(line) for line in log.read_text().splitlines()]
     assert entries and {e["via"] for e in entries} == {"cli"}

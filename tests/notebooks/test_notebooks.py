@@ -18,7 +18,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from helpers import workshop
+from helpers import notebook_runs, workshop
 
 pytestmark = pytest.mark.notebooks
 
@@ -30,6 +30,7 @@ PLOTS = {  # notebook -> least number of figures its executed copy must hold
     "04_replication_logfile": 2,
     "05_failures_and_destinations": 1,
     "06_monitoring_and_troubleshooting": 2,
+    "08_two_region_replication": 2,
 }
 
 
@@ -117,7 +118,7 @@ def executed(endpoint: dict, backend: Any,
         if run == "99_cleanup":
             result.policies = _role_policies(backend)
         try:
-            done = workshop.run_notebook(name, folder, {"backend": "local"}, html=False)
+            done = notebook_runs.run_notebook(name, folder, {"backend": "local"}, html=False)
         except pm.PapermillExecutionError as exc:
             result.failures[run] = f"{exc.ename}: {exc.evalue}\n" + "".join(exc.traceback[-3:])
             result.paths[run] = folder / f"{name}.ipynb"
@@ -277,6 +278,27 @@ def test_replication_notebook(executed: Execution) -> None:
     assert figures["replicator_errors"] == 0
     assert figures["replication_lag_p50_ms"] > 0
     assert figures["replicator_lines"] <= 150
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_two_region_notebook(executed: Execution) -> None:
+    figures = executed.figures("08_two_region_replication")
+    # the naive loop stopped by itself, at the hop limit (20 copies, then one refusal)
+    assert figures["loop_stopped_by"] == "hop limit"
+    assert figures["loop_invocations"] == 21
+    assert figures["invocations_with_prevention"] == 2  # one copy, one skip
+    assert figures["naive_diverged"] is True
+    assert figures["lww_converged"] is True
+    assert figures["hard_delete_resurrected"] is True
+    assert figures["tombstone_converged"] is True
+    assert figures["regions_converged"] is True
+    assert sorted(figures["replication_lag_ms"]) == ["eu-west-1 → us-east-1",
+                                                     "us-east-1 → eu-west-1"]
+    assert all(lag["p95"] >= lag["p50"] > 0 for lag in figures["replication_lag_ms"].values())
+    assert figures["replicator_lines"] <= 150
+    assert executed.figures("99_cleanup")["deleted_second_region"] == 4
+    assert executed.figures("99_cleanup")["leftovers"] == 0
 
 
 # Granted by a notebook although no step uses it: 04 grants sns:Publish on the alerts

@@ -595,3 +595,19 @@ def test_the_background_thread_evaluates_until_stopped(aws, patched_moto):
     # then
     assert state_of(aws, "orders-errors") == "ALARM"
     assert stopped_after < 1
+
+
+def test_with_complete_periods_a_breach_counts_only_once_its_minute_is_over(aws):
+    # given: CloudWatch's cadence (the AWS timing profile)
+    moments = [NOW]
+    evaluator = AlarmEvaluator(60.0, clock=lambda: moments[-1], complete_periods=True)
+    put_alarm(aws, "orders-errors")
+    put_values(aws, "Errors", [1], NOW - timedelta(seconds=25))
+    # when
+    during = evaluator.evaluate_once()
+    moments.append(NOW + timedelta(seconds=30))  # 18:41:00: the minute is complete
+    after = evaluator.evaluate_once()
+    # then
+    assert during == []
+    assert state_of(aws, "orders-errors") == "ALARM"
+    assert [(c.old, c.new) for c in after] == [("INSUFFICIENT_DATA", "ALARM")]

@@ -14,6 +14,8 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from helpers import calls, concurrency
+from helpers.clients import Pacing
+from helpers.display import show_error
 
 UUID = "11111111-2222-3333-4444-555555555555"
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-01-01T00:00:00.000"
@@ -23,6 +25,7 @@ class FakeBackend:
     """A backend whose clients are the stubbed ones (one per service)."""
 
     name = "local"
+    pacing = Pacing(poll_s=0.0, propagation_s=0.0)
 
     def __init__(self, clients: dict[str, Any]) -> None:
         self.clients = clients
@@ -93,6 +96,38 @@ def test_a_real_error_is_raised_after_the_line_is_shown(lam) -> None:
         with pytest.raises(ClientError, match="Cannot access stream"):
             client.create_event_source_mapping(FunctionName="f", EventSourceArn=ARN)
     assert len(shown) == 1 and "create-event-source-mapping" in shown[0]
+
+
+def test_a_propagation_error_is_retried_until_the_call_succeeds(lam) -> None:
+    # given: the role's stream permissions reach Lambda after one refusal
+    client, shown = taught(lam)
+    client.backend.pacing = Pacing(poll_s=0.0, propagation_s=60.0)
+    with Stubber(lam) as stub:
+        stub.add_client_error("create_event_source_mapping", "InvalidParameterValueException",
+                              "Cannot access stream arn:aws:dynamodb:…: Please ensure the role "
+                              "can perform the GetRecords … Actions on your stream in IAM.", 400)
+        stub.add_response("create_event_source_mapping", mapping(State="Creating"))
+        # when
+        created = client.create_event_source_mapping(FunctionName="f", EventSourceArn=ARN)
+        stub.assert_no_pending_responses()
+    # then
+    assert created["State"] == "Creating"
+    assert len(shown) == 1
+
+
+def test_an_error_shown_on_purpose_is_not_retried(lam) -> None:
+    # given: a cell demonstrating the error, on a backend that would retry for a minute
+    client, _ = taught(lam)
+    client.backend.pacing = Pacing(poll_s=0.0, propagation_s=60.0)
+    with Stubber(lam) as stub:
+        stub.add_client_error("create_event_source_mapping", "InvalidParameterValueException",
+                              "Cannot access stream", 400)
+        # when
+        caught = show_error(client.create_event_source_mapping, FunctionName="f",
+                            EventSourceArn=ARN)
+        stub.assert_no_pending_responses()
+    # then
+    assert caught is not None and caught.code == "InvalidParameterValueException"
 
 
 def test_recreating_a_trigger_updates_only_what_differs_and_resets_omitted_settings(lam) -> None:

@@ -9,16 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers.data import (
-    LOGFILE_DATASETS,
-    DataDirError,
-    LogRow,
-    ecommerce_items,
-    generate_logfile_rows,
-    logfile_dataset,
-    read_logfile_csv,
-    write_logfile_csv,
-)
+from helpers.ecommerce_data import ecommerce_items
+from helpers.log_rows import DataDirError, LogRow, read_logfile_csv, write_logfile_csv
+from helpers.logfile_data import LOGFILE_DATASETS, generate_logfile_rows, logfile_dataset
 
 ORIGINAL_DATA = Path("/work/shared/data/ladv")
 EXPECTED = {

@@ -1,4 +1,4 @@
-"""Reading invocations from a function's log (helpers.monitoring.parse_invocations)."""
+"""Reading invocations from a function's log (helpers.invocation_log.parse_invocations)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from boto3.dynamodb.types import TypeSerializer
 
-from helpers import monitoring
+from helpers import invocation_log, write_latency
 
 RID = ["11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"]
 
@@ -39,8 +39,8 @@ def test_a_failed_batch_shows_what_was_delivered_apart_from_what_was_processed()
         report(RID[0]),
     )
     # when
-    frame = monitoring.parse_invocations(events)
-    summary = monitoring.invocation_summary(frame)
+    frame = invocation_log.parse_invocations(events)
+    summary = invocation_log.invocation_summary(frame)
     # then
     assert frame["delivered"].tolist() == [5]
     assert frame["records"].tolist() == [2]
@@ -60,16 +60,16 @@ def test_a_teaching_function_that_failed_does_not_say_what_it_received() -> None
         report(RID[1]),
     )
     # when
-    summary = monitoring.invocation_summary(monitoring.parse_invocations(events))
+    summary = invocation_log.invocation_summary(invocation_log.parse_invocations(events))
     # then: a success delivered what it processed; a failure is unknown, not guessed
     assert summary["records delivered"].tolist() == [1, "?"]
 
 
 def test_writes_made_through_a_taught_client_are_noted_with_their_stream_event() -> None:
     # given
-    recorder = monitoring.WriteRecorder.__new__(monitoring.WriteRecorder)
+    recorder = write_latency.WriteRecorder.__new__(write_latency.WriteRecorder)
     recorder.table, recorder.key_names, recorder._rows = "t", ("PK", "SK"), []
-    recorder._deserializer = monitoring.TypeDeserializer()
+    recorder._deserializer = write_latency.TypeDeserializer()
     dump = TypeSerializer().serialize
     key = {"PK": dump("ORDER#1"), "SK": dump("DETAILS")}
     sent = datetime(2026, 1, 1, tzinfo=UTC)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from moto import mock_aws
 
-from helpers import loglines, monitoring
+from helpers import invocation_log, loglines
 
 STREAM_EVENTS = [
     "dynamodb_update",
@@ -219,10 +219,10 @@ def test_each_template_reads_back_the_values_it_was_formatted_with():
     assert match.groupdict() == values
 
 
-def test_monitoring_parses_with_the_definitions():
+def test_the_invocation_log_parses_with_the_definitions():
     # given / when / then
-    assert monitoring.RECORD_LINE is loglines.RECORD.pattern
-    assert monitoring.SUMMARY is loglines.SUMMARY
+    assert invocation_log.RECORD_LINE is loglines.RECORD.pattern
+    assert invocation_log.SUMMARY is loglines.SUMMARY
 
 
 def test_invocation_table_reads_what_the_functions_write():
@@ -247,7 +247,7 @@ def test_invocation_table_reads_what_the_functions_write():
     events = pd.DataFrame({"stream": "s", "time": times, "message": messages})
 
     # when
-    frame = monitoring.parse_invocations(events)
+    frame = invocation_log.parse_invocations(events)
 
     # then
     assert frame["records"].tolist() == [2]

@@ -447,3 +447,27 @@ def test_each_zip_runs_with_only_the_lambda_runtimes_libraries(
         }
     elif folder == "stream_processor":
         assert json.loads(result["response"]["body"])["processed_count"] == 3
+
+
+def test_a_prefixed_workshop_function_is_packaged_from_its_folder():
+    # given: the notebooks' name_prefix in front of a workshop function's name
+    from helpers.packaging import function_source_dir, workshop_function
+
+    # when
+    folder = function_source_dir("alice-demo-dynamodb-stream-processor")
+    # then
+    assert folder.name == "stream_processor"
+    assert workshop_function("alice-ddbreplica_lambda") == ("replicator",
+                                                            "ddbreplica_lambda.lambda_handler")
+    assert workshop_function("not-a-workshop-function") is None
+
+
+def test_a_folder_is_never_taken_for_another_folder_ending_with_its_name():
+    # given: lambda_src/region_replicator beside lambda_src/replicator
+    from helpers.packaging import function_source_dir, workshop_function
+
+    # when
+    folder = function_source_dir("region_replicator")
+    # then
+    assert folder.name == "region_replicator"
+    assert workshop_function("region_replicator") is None

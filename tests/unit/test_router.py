@@ -244,6 +244,19 @@ def test_the_results_of_a_query_logs_never_started_are_not_found():
     assert json.loads(answer)["__type"].endswith("ResourceNotFoundException")
 
 
+def test_global_table_replicas_are_refused_not_silently_ignored():
+    # given (moto accepts ReplicaUpdates and creates no replica)
+    moto = FakeMoto()
+    body = json.dumps({"TableName": "t", "ReplicaUpdates": [
+        {"Create": {"RegionName": "eu-west-1"}}]}).encode()
+    headers = signed("dynamodb", **{"X-Amz-Target": "DynamoDB_20120810.UpdateTable"})
+    # when
+    status, _, answer = _run(_router(moto), environ(headers=headers, body=body))
+    # then
+    assert (status, moto.calls) == (400, [])
+    assert b"ValidationException" in answer and b"global tables" in answer
+
+
 def test_the_results_of_a_started_query_reach_moto(monkeypatch):
     # given
     from localaws import backends
@@ -350,3 +363,6 @@ def test_an_sns_token_that_is_not_ascii_digits_is_refused(token):
     # then
     assert (status, moto.calls) == (400, [])
     assert b"<Code>InvalidParameter</Code>" in answer
+
+
+    assert b"ValidationException" in answer and b"global tables" in answer

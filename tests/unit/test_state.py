@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import collections
+import os
+import socket
 import sqlite3
 import threading
 import weakref
+import zlib
 
 import pytest
 
@@ -18,6 +21,7 @@ from localaws.state.store import (
     SavedStateVersionError,
     StateStore,
 )
+from localaws.state.writer import ForkedSnapshot, SnapshotWriterError
 
 
 class _Holder:
@@ -252,3 +256,119 @@ def test_snapshotter_refuses_parts_it_does_not_know(tmp_path):
     # when / then
     with pytest.raises(SavedStateCorruptError, match="tumbling"):
         Snapshotter(StateStore(tmp_path), RequestGate(), {}).restore()
+
+
+class _WaitsForParent:
+    """Pickles only once the test writes to the FIFO at ``path`` (so the child is surely busy).
+
+    A FIFO by path, because the child closes every descriptor it inherits.
+    """
+
+    def __init__(self, path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        with open(self.path, "rb") as fifo:
+            fifo.read(1)
+        return str, ("pickled",)
+
+
+def _fifo(tmp_path):
+    path = tmp_path / "go"
+    os.mkfifo(path)
+    return path
+
+
+def _go(path) -> None:
+    with open(path, "wb") as fifo:
+        fifo.write(b"x")
+
+
+def _decoded(parts: dict[str, bytes]) -> dict[str, object]:
+    return {name: codec.loads(zlib.decompress(data)) for name, data in parts.items()}
+
+
+def test_a_forked_snapshot_holds_the_state_as_it_was_at_the_fork():
+    # given
+    state = {"items": [1, 2, 3]}
+
+    # when: the parent changes the state right after forking
+    forked = ForkedSnapshot({"moto": state}, {"mappings": codec.dumps("ours")})
+    state["items"].append(4)
+    parts = forked.result(timeout_s=60)
+
+    # then
+    assert _decoded(parts) == {"moto": {"items": [1, 2, 3]}, "mappings": "ours"}
+
+
+def test_a_forked_writer_that_fails_is_reported_and_reaped():
+    # given: something pickle cannot carry
+    forked = ForkedSnapshot({"moto": lambda: None}, {})
+
+    # when / then
+    with pytest.raises(SnapshotWriterError, match="exited with 1"):
+        forked.result(timeout_s=60)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(forked.pid, os.WNOHANG)
+
+
+def test_a_forked_writer_that_hangs_is_killed(tmp_path):
+    # given: a writer that waits for a FIFO nobody writes to
+    forked = ForkedSnapshot({"moto": _WaitsForParent(_fifo(tmp_path))}, {})
+
+    # when / then
+    with pytest.raises(SnapshotWriterError, match="killed"):
+        forked.result(timeout_s=0.2)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(forked.pid, os.WNOHANG)
+
+
+def test_a_forked_writer_lets_go_of_the_listening_socket_at_once(tmp_path):
+    # given: a listening socket, and a writer still busy pickling
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    go = _fifo(tmp_path)
+    forked = ForkedSnapshot({"moto": _WaitsForParent(go)}, {})
+
+    # when: once the child is pickling, the parent closes its listener (as a killed
+    # endpoint's would be) and binds the port again
+    with open(go, "wb") as fifo:  # opens once the child has opened its end
+        listener.close()
+        again = socket.socket()
+        try:
+            again.bind(("127.0.0.1", port))  # EADDRINUSE if the child still held it
+            again.listen()
+        finally:
+            again.close()
+            fifo.write(b"x")
+
+    # then
+    assert _decoded(forked.result(timeout_s=60)) == {"moto": "pickled"}
+
+
+def test_requests_go_on_while_a_forked_snapshot_is_pickled(tmp_path, monkeypatch):
+    # given: moto's data takes until the test says so to pickle
+    go = _fifo(tmp_path)
+    monkeypatch.setattr("localaws.state.backends.capture",
+                        lambda: {"svc": _WaitsForParent(go)})
+    gate = RequestGate()
+    gate.changed.set()
+    snapshotter = Snapshotter(StateStore(tmp_path), gate, {}, fork=True)
+    taker = threading.Thread(target=snapshotter.snapshot_once)
+    try:
+        taker.start()
+        while not snapshotter.stats.forked:  # forked, and the gate released
+            pass
+
+        # when: a request passes the gate while the child is still pickling
+        with gate.shared():
+            during = taker.is_alive()
+    finally:
+        _go(go)
+        taker.join(60)
+
+    # then: the request did not wait for the snapshot, which was saved whole
+    assert during
+    assert codec.loads(StateStore(tmp_path).read()["moto"]) == {"svc": "pickled"}

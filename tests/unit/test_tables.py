@@ -9,19 +9,17 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from helpers.clients import get_backend
-from helpers.data import ecommerce_items, logfile_dataset
+from helpers.ecommerce_data import ecommerce_items
+from helpers.logfile_data import logfile_dataset
 from helpers.naming import WORKSHOP_TAG
+from helpers.table_items import compare_tables, count_items, load_items, scan_all
 from helpers.tables import (
     StreamNotEnabledError,
     TableSchemaError,
-    compare_tables,
-    count_items,
     create_ecommerce_table,
     create_logfile_table,
     create_replica_table,
     enable_stream,
-    load_items,
-    scan_all,
     stream_arn,
 )
 

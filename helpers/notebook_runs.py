@@ -1,0 +1,371 @@
+"""Running the whole workshop headlessly (papermill), and opening it in JupyterLab.
+
+From a shell (``python -m helpers.workshop`` is the same command)::
+
+    python -m helpers.notebook_runs run [--out build/notebooks] [--backend local] [--lang vi]
+    python -m helpers.notebook_runs lab [--port 4566] [--lab-port 8888] [--lang vi]
+
+``run`` executes every notebook in order with papermill into ``build/notebooks/``
+(plus HTML copies when nbconvert is installed) and prints a summary with the
+figures each notebook recorded. ``lab`` starts the local endpoint if needed,
+opens JupyterLab on ``notebooks/`` and stops the endpoint on exit if it started it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from helpers.clients import local_port
+from helpers.workshop import (
+    BUILD_DIR,
+    KERNEL_NAME,
+    NOTEBOOKS,
+    NOTEBOOKS_DIR,
+    ROOT,
+    SetupError,
+    figures,
+)
+
+
+@dataclass
+class NotebookRun:
+    """One executed notebook."""
+
+    name: str
+    output: Path
+    seconds: float
+    figures: dict[str, Any] = field(default_factory=dict)
+    html: Path | None = None
+
+
+def write_kernelspec(build_dir: Path = BUILD_DIR) -> Path:
+    """Write a kernelspec running this interpreter (the project's venv) with ``helpers`` importable.
+
+    Returns
+    -------
+    Path
+        The folder to put on ``JUPYTER_PATH`` (it holds ``kernels/<KERNEL_NAME>``).
+    """
+    share = build_dir / "jupyter"
+    folder = share / "kernels" / KERNEL_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    python_path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    spec = {
+        "argv": [
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+            "--IPKernelApp.log_level=ERROR",
+        ],
+        "display_name": "DynamoDB Streams workshop (.venv)",
+        "language": "python",
+        "env": {
+            "PYTHONPATH": python_path,
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        },
+        "metadata": {"debugger": False},
+    }
+    (folder / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    return share
+
+
+@contextlib.contextmanager
+def _jupyter_path(extra: Path) -> Iterator[None]:
+    saved = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(extra), saved) if p)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = saved
+
+
+def _to_html(notebook: Path) -> Path | None:
+    try:
+        from nbconvert import HTMLExporter
+    except ImportError:
+        return None
+    body, _ = HTMLExporter().from_filename(str(notebook))
+    target = notebook.with_suffix(".html")
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def run_notebook(
+    name: str,
+    out_dir: Path,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    html: bool = True,
+    timeout: int = 600,
+    language: str = "en",
+) -> NotebookRun:
+    """Execute one notebook of :data:`NOTEBOOKS_DIR` with papermill.
+
+    Parameters
+    ----------
+    name : str
+        Notebook name without ``.ipynb``.
+    out_dir : Path
+        Where the executed copy goes.
+    parameters : mapping, optional
+        Injected after the ``parameters`` cell.
+    html : bool
+        Also write an HTML copy (needs nbconvert).
+    timeout : int
+        Seconds per cell.
+    language : str
+        ``"en"``, or an edition's folder of ``notebooks/`` (``"vi"``); the code is the same
+        and runs from ``notebooks/`` either way.
+
+    Returns
+    -------
+    NotebookRun
+
+    Raises
+    ------
+    papermill.PapermillExecutionError
+        A cell failed; the executed copy shows where.
+    """
+    import papermill as pm
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    share = write_kernelspec()
+    output = out_dir / f"{name}.ipynb"
+    start = time.perf_counter()
+    with _jupyter_path(share), _headless():
+        pm.execute_notebook(
+            str(edition_dir(language) / f"{name}.ipynb"),
+            str(output),
+            parameters=dict(parameters or {}),
+            kernel_name=KERNEL_NAME,
+            cwd=str(NOTEBOOKS_DIR),
+            progress_bar=False,
+            execution_timeout=timeout,
+        )
+    seconds = time.perf_counter() - start
+    return NotebookRun(name, output, seconds, figures(output), _to_html(output) if html else None)
+
+
+def edition_dir(language: str = "en") -> Path:
+    """The folder of an edition's notebooks: ``notebooks/`` for English, ``notebooks/<lang>/``."""
+    folder = NOTEBOOKS_DIR if language == "en" else NOTEBOOKS_DIR / language
+    if not folder.is_dir():
+        raise SetupError(f"there is no {language!r} edition of the workshop ({folder})")
+    return folder
+
+
+@contextlib.contextmanager
+def _headless() -> Iterator[None]:
+    """Tell the kernels they run headless: progress bars stay silent (see helpers.progress)."""
+    from helpers.progress import ENV_HEADLESS
+
+    saved = os.environ.get(ENV_HEADLESS)
+    os.environ[ENV_HEADLESS] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(ENV_HEADLESS, None)
+        else:
+            os.environ[ENV_HEADLESS] = saved
+
+
+def run_notebooks(
+    out_dir: Path = BUILD_DIR / "notebooks",
+    parameters: Mapping[str, Any] | None = None,
+    notebooks: Sequence[str] = NOTEBOOKS,
+    *,
+    html: bool = True,
+    echo: bool = True,
+    language: str = "en",
+) -> list[NotebookRun]:
+    """Execute notebooks in order; stops at the first failure (papermill raises)."""
+    runs = []
+    for name in notebooks:
+        if echo:
+            print(f"running {name} ...", flush=True)
+        run = run_notebook(name, out_dir, parameters, html=html, language=language)
+        if echo:
+            print(f"  done in {run.seconds:.1f} s", flush=True)
+        runs.append(run)
+    return runs
+
+
+def summary(runs: Sequence[NotebookRun]) -> str:
+    """A text table: notebook, seconds and recorded figures."""
+    lines = [f"{'notebook':<24} {'time (s)':>8}  key figures", "-" * 78]
+    for run in runs:
+        shown = "; ".join(
+            f"{k}={v}" for k, v in run.figures.items() if not isinstance(v, dict | list)
+        )
+        lines.append(f"{run.name:<24} {run.seconds:>8.1f}  {shown}")
+    total = sum(run.seconds for run in runs)
+    lines.append("-" * 78)
+    lines.append(f"{'total':<24} {total:>8.1f}  {len(runs)} notebooks")
+    return "\n".join(lines)
+
+
+def _value(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _first_line(exc: BaseException) -> str:
+    if hasattr(exc, "ename"):  # papermill's execution error: the failing cell's exception
+        return f"{exc.ename}: {exc.evalue} (cell In [{getattr(exc, 'exec_count', '?')}])"
+    lines = [line for line in str(exc).splitlines() if line.strip() and not line.startswith("-")]
+    return lines[0].strip() if lines else ""
+
+
+@contextlib.contextmanager
+def _local_endpoint(backend: str | None) -> Iterator[None]:
+    """Start the local endpoint for a run if it is not running; stop it afterwards if so."""
+    if backend not in (None, "local"):
+        yield
+        return
+    from localaws import lifecycle
+
+    port = local_port()
+    started = lifecycle.health(port) is None
+    if started:
+        status = lifecycle.up(port)
+        print(f"local AWS endpoint started at {status['url']}", flush=True)
+    try:
+        yield
+    finally:
+        if started:
+            lifecycle.down(port)
+            print("local AWS endpoint stopped", flush=True)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    parameters: dict[str, Any] = {key: _value(value) for key, value in args.parameter or []}
+    if args.backend:
+        parameters["backend"] = args.backend
+    out_dir = Path(args.out).resolve()
+    names = args.only or list(NOTEBOOKS)
+    with _local_endpoint(parameters.get("backend") or os.environ.get("WORKSHOP_BACKEND")):
+        try:
+            runs = run_notebooks(out_dir, parameters, names, html=not args.no_html,
+                                 language=args.lang)
+        except Exception as exc:  # papermill's execution error names the failing cell
+            print(f"\nFAILED: {_first_line(exc)}", file=sys.stderr)
+            print(f"the executed notebooks are in {out_dir}", file=sys.stderr)
+            return 1
+    print()
+    print(summary(runs))
+    print(f"\nexecuted notebooks: {out_dir}")
+    if not args.no_html and all(run.html is None for run in runs):
+        print("(no HTML copies: install nbconvert to get them)")
+    return 0
+
+
+def _lab_command(args: argparse.Namespace) -> int:
+    from localaws import lifecycle
+
+    try:
+        import jupyterlab  # noqa: F401
+    except ImportError:
+        print("JupyterLab is not installed: run `make lab`, which installs it", file=sys.stderr)
+        return 1
+    try:
+        folder = Path(args.notebooks_dir) if args.notebooks_dir else edition_dir(args.lang)
+    except SetupError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    port = args.port or local_port()
+    started = lifecycle.health(port) is None
+    status = lifecycle.up(port)
+    print(f"local AWS endpoint at {status['url']}" + (" (started)" if started else ""))
+    env = dict(os.environ)
+    env["WORKSHOP_LOCAL_PORT"] = str(port)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    share = write_kernelspec()
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(share), env.get("JUPYTER_PATH", "")) if p)
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        f"--ServerApp.root_dir={folder}",
+        f"--ServerApp.port={args.lab_port}",
+        "--ServerApp.ip=127.0.0.1",
+        # the browser (and anyone visiting the server's root) lands on the first notebook
+        "--LabApp.default_url=/lab/tree/00_setup.ipynb",
+        *[a for a in args.jupyter_args if a != "--"],
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers often run as root
+        command.append("--allow-root")
+    proc = subprocess.Popen(command, env=env, cwd=str(folder))
+
+    def terminate(signum: int, frame: Any) -> None:
+        proc.terminate()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:
+                continue  # JupyterLab gets Ctrl-C too, asks to confirm and exits by itself
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
+        if started:
+            lifecycle.down(port)
+            print("local AWS endpoint stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``run`` or ``lab``."""
+    parser = argparse.ArgumentParser(prog="python -m helpers.workshop")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run every notebook headlessly with papermill")
+    run.add_argument("--out", default=str(BUILD_DIR / "notebooks"), help="output folder")
+    run.add_argument("--backend", default=None, help="local (default), aws or endpoint")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUE"),
+        help="a notebook parameter (Python literal or text)",
+    )
+    run.add_argument("--only", nargs="+", choices=NOTEBOOKS, help="run only these notebooks")
+    run.add_argument("--no-html", action="store_true", help="skip the HTML copies")
+    run.add_argument("--lang", default="en", help="the edition: en (default) or vi")
+    lab = commands.add_parser("lab", help="open the workshop in JupyterLab")
+    lab.add_argument("--port", type=int, default=None, help="local endpoint port (default 4566)")
+    lab.add_argument("--lab-port", type=int, default=8888, help="JupyterLab port")
+    lab.add_argument("--lang", default="en", help="the edition to open: en (default) or vi")
+    lab.add_argument("--notebooks-dir", default=None,
+                     help="folder to open (default: the edition's notebooks/ or notebooks/vi/)")
+    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER,
+                     help="after --: more options for `jupyter lab`")
+    args = parser.parse_args(argv)
+    return _run_command(args) if args.command == "run" else _lab_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The AWS timing profile end to end: an endpoint started with ``--profile aws`` and the
+time scale of issue 12's check (0.2: shorter windows can close before a loaded
+machine's next call), observed by the plain boto3 script ``tools/profile_check.py``."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from localaws import lifecycle
+from localaws.profile import ProfileSettings
+from tools import profile_check
+
+pytestmark = pytest.mark.functional
+
+
+@pytest.fixture(scope="module")
+def aws_profile_endpoint(tmp_path_factory: pytest.TempPathFactory):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = ProfileSettings("aws", 0.2)
+    status = lifecycle.up(port, ephemeral=True, env=settings.to_env())
+    yield status
+    lifecycle.down(port)
+
+
+def test_the_health_document_publishes_the_profile(aws_profile_endpoint):
+    # given / when
+    profile = aws_profile_endpoint["profile"]
+    # then
+    assert profile == {"name": "aws", "time_scale": 0.2, "metric_period_s": 60}
+
+
+def test_a_plain_boto3_script_sees_every_intermediate_state_in_order(aws_profile_endpoint,
+                                                                     capsys):
+    # given
+    url = aws_profile_endpoint["url"]
+    # when
+    failures = profile_check.check(url, quick=True)
+    # then
+    printed = capsys.readouterr().out
+    assert failures == 0, printed
+    assert printed.count("ok    ") == 18, printed  # every check of the quick run
