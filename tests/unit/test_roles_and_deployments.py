@@ -7,7 +7,7 @@ import json
 import pytest
 from botocore.stub import ANY
 
-from helpers import functions, iam
+from helpers import functions, iam, packaging
 from helpers.clients import Pacing
 from tests.unit.stubs import StubBackend
 
@@ -129,7 +129,7 @@ def test_a_deployed_function_with_the_same_code_and_settings_is_left_unchanged()
     # given
     backend = StubBackend("lambda")
     package = functions.package_function("stream_processor")
-    handler = functions.WORKSHOP_FUNCTIONS["stream_processor"][1]
+    handler = packaging.WORKSHOP_FUNCTIONS["stream_processor"][1]
     config = {"FunctionName": "processor", "FunctionArn": FUNCTION_ARN, "State": "Active",
               "LastUpdateStatus": "Successful", "CodeSha256": package.code_sha256,
               "Runtime": "python3.12", "Handler": handler, "Role": ROLE_ARN,
