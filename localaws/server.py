@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from localaws import limits, validation
+from localaws import limits, moto_setup, validation
 from localaws.errors import EndpointError, ServiceError
 from localaws.gate import ADMIN_PATH, Gate, check_signature, new_admin_token, write_admin_token
 from localaws.protocols import (
@@ -53,49 +53,6 @@ AUTHORIZATION_PATH = "/_workshop/authorization"
 MAX_BODY_BYTES = 70 * 1024 * 1024
 
 Check = Callable[[Call], "Response | None"]
-
-
-def _prepare_moto() -> None:
-    # Must happen before moto's IAM module is imported: the workshop attaches
-    # AWS managed policies such as AWSLambdaDynamoDBExecutionRole.
-    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-    os.environ.setdefault("MOTO_ENABLE_ISO_REGIONS", "false")
-    # AWS refuses a reservation that leaves less than 100 unreserved concurrency; moto
-    # checks it against this quota: the executor's account limit, AWS's default quota
-    # (new accounts may be given less; FIDELITY.md, "Concurrency").
-    os.environ.setdefault("MOTO_LAMBDA_CONCURRENCY_QUOTA", "1000")
-    from moto import backends
-    from moto.core.common_models import BaseModel
-
-    # moto keeps every model object it ever made (every item ever written, every
-    # message, every iterator) in a class-level list for its dashboard, which the
-    # endpoint does not serve: a long session would grow without bound.
-    BaseModel.__new__ = staticmethod(_untracked_new)  # type: ignore[assignment]
-
-    # moto lists its package directory on every request to route it; the list
-    # never changes while the endpoint runs.
-    modules = tuple(backends.list_of_moto_modules())
-    backends.list_of_moto_modules = lambda: modules
-    from localaws import iam_backend, moto_tuning
-
-    iam_backend.install()
-    moto_tuning.install()
-
-
-def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
-    return object.__new__(cls)
-
-
-def moto_application() -> Any:
-    """moto's WSGI app, with exceptions propagated to the pipeline (not HTML 500s)."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
-    def create_app(service: Any) -> Any:
-        app = create_backend_app(service)
-        app.config["PROPAGATE_EXCEPTIONS"] = True
-        return app
-
-    return DomainDispatcherApplication(create_app)
 
 
 class Router:
@@ -300,7 +257,7 @@ class Endpoint:
     def __init__(self, port: int, saved_state: Path | None = None,
                  stream_settings: Any = None, allow_hosts: Iterable[str] = (),
                  allow_origins: Iterable[str] = ()) -> None:
-        _prepare_moto()
+        moto_setup.prepare()
         from waitress.server import create_server
 
         from localaws import alarms, profile, streams
@@ -322,7 +279,7 @@ class Endpoint:
         self.executor = Executor(state_dir(), self.url)
         self.mappings = MappingService(self.executor)
         self.profile_settings = profile.ProfileSettings.from_env()  # see localaws.profile
-        self.app = Router(moto_application(), LambdaApi(self.executor, self.mappings),
+        self.app = Router(moto_setup.application(), LambdaApi(self.executor, self.mappings),
                           self.status, self.restart_engine, gate=gate)
         active = profile.install(self.profile_settings, self.app)
         self.alarms = active.alarm_evaluator() if active else alarms.AlarmEvaluator()
