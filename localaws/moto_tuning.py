@@ -20,7 +20,8 @@ Found by profiling PutItem/UpdateItem/BatchWriteItem through the endpoint's WSGI
   item, 56 ms for a 1 MB Scan or Query page. The search now runs only on a body
   that contains ``<RequestId>`` (the result is the same: no match, no change).
 
-:func:`install` must run before moto's apps are created (:func:`localaws.moto_setup.prepare` runs it).
+:func:`install` must run before moto's apps are created (:func:`localaws.moto_setup.prepare`
+runs it).
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ import zipfile
 from typing import Any
 
 import pytest
-from helpers.monitoring import dashboard_name, inbox_queue_name
 
 from helpers import cleanup
+from helpers.dashboards import dashboard_name
+from helpers.metric_alarms import inbox_queue_name
 from helpers.naming import WORKSHOP_TAG, WORKSHOP_TAG_KEY, WORKSHOP_TAG_VALUE, Names
 
 pytestmark = pytest.mark.functional
