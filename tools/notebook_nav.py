@@ -39,18 +39,29 @@ def short_title(path: Path) -> str:
     return path.stem
 
 
+def navigation(targets: list[tuple[str, str]], index: int, *, next_label: str = "Next",
+               start_label: str = "Back to the start",
+               previous_label: str = "Previous") -> str:
+    """The navigation lines of the ``index``-th of ``targets`` (``(title, file)`` pairs).
+
+    The labels are an edition's words for "Next", "Back to the start" and "Previous".
+    """
+    lines = [MARK]
+    if index + 1 < len(targets):
+        title, name = targets[index + 1]
+        lines.append(f"**{next_label}**: [{title}]({name})")
+    else:
+        title, name = targets[0]
+        lines.append(f"**{start_label}**: [{title}]({name})")
+    if index > 0:
+        title, name = targets[index - 1]
+        lines.append(f"**{previous_label}**: [{title}]({name})")
+    return "\n\n".join(lines)
+
+
 def links(paths: list[Path], index: int) -> str:
     """The navigation lines for ``paths[index]``."""
-    lines = [MARK]
-    if index + 1 < len(paths):
-        nxt = paths[index + 1]
-        lines.append(f"**Next**: [{short_title(nxt)}]({nxt.name})")
-    else:
-        lines.append(f"**Back to the start**: [{short_title(paths[0])}]({paths[0].name})")
-    if index > 0:
-        prev = paths[index - 1]
-        lines.append(f"**Previous**: [{short_title(prev)}]({prev.name})")
-    return "\n\n".join(lines)
+    return navigation([(short_title(p), p.name) for p in paths], index)
 
 
 def with_links(source: str, navigation: str) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 
+from tools import notebook_nav
 from tools.notebook_nav import MARK
 from tools.translation_catalogue import Catalogue, merge
 
@@ -166,17 +167,11 @@ def title(source: str, fallback: str) -> str:
 
 
 def navigation(edition: Edition, names: list[str], titles: dict[str, str], index: int) -> str:
-    """The edition's navigation lines for ``names[index]`` (as tools.notebook_nav's)."""
-    lines = [MARK]
-    if index + 1 < len(names):
-        following = names[index + 1]
-        lines.append(f"**{edition.next_label}**: [{titles[following]}]({following}.ipynb)")
-    else:
-        lines.append(f"**{edition.start_label}**: [{titles[names[0]]}]({names[0]}.ipynb)")
-    if index > 0:
-        before = names[index - 1]
-        lines.append(f"**{edition.previous_label}**: [{titles[before]}]({before}.ipynb)")
-    return "\n\n".join(lines)
+    """The edition's navigation lines for ``names[index]`` (tools.notebook_nav's, translated)."""
+    return notebook_nav.navigation([(titles[n], f"{n}.ipynb") for n in names], index,
+                                   next_label=edition.next_label,
+                                   start_label=edition.start_label,
+                                   previous_label=edition.previous_label)
 
 
 def translated(nb: nbformat.NotebookNode, catalogue: Catalogue) -> nbformat.NotebookNode:
