@@ -77,14 +77,16 @@ lab: setup
 	$(BIN)/python -m helpers.workshop lab --port $(PORT) --lang $(EDITION)
 
 # Every notebook on a fresh endpoint in the AWS timing profile (each delay x
-# TIME_SCALE_REHEARSAL), 99_cleanup last, then a check that nothing is left.
+# TIME_SCALE_REHEARSAL), 99_cleanup last, then a check that nothing is left. Every
+# taught call is made by running its shown AWS CLI line over the wire.
 rehearsal: setup
-	$(BIN)/python -m tools.rehearsal --port $(REHEARSAL_PORT) --time-scale $(TIME_SCALE_REHEARSAL)
+	$(BIN)/python -m tools.rehearsal --port $(REHEARSAL_PORT) --time-scale $(TIME_SCALE_REHEARSAL) \
+	    --calls cli
 
 # Three workers (pytest-xdist), each with its own endpoint on a free port; a test file
 # stays on one worker (the notebooks run in the workshop's order). Files go out longest
 # first (tests/conftest.py orders them; xdist's own reordering, by number of tests,
-# would hand out the one-test CLI-lines run of the whole workshop last).
+# would hand out the module that runs the whole workshop late).
 TEST_WORKERS ?= 3
 XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 

@@ -23,7 +23,10 @@ look like this", and the learner sees which calls that took.
 made with boto3 but by running the shown line with the real AWS CLI (the one in
 this environment), against the same backend; its JSON output becomes the
 response and its error a ``ClientError`` with the same code. A notebook run in
-that mode proves that every line it shows works as printed.
+that mode proves that every line it shows works as printed. With
+``WORKSHOP_CHECK_CLI_LINES=1`` the calls are made with boto3 and each line is first
+parsed by the AWS CLI, in-process, into the request it would send, which must be the
+boto3 call's (:mod:`helpers.cli_requests`).
 
 **Record.** When ``WORKSHOP_CALL_LOG`` names a file, every taught call is appended
 to it as one JSON line (service, method, parameters, CLI line, the error code if it
@@ -50,12 +53,27 @@ from typing import Any
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 
-from helpers import cli
+from helpers import cli, cli_requests
 from helpers.clients import Backend, error_code
 from helpers.display import markdown
 from helpers.waits import retry_while_propagating
 
 ENV_CALL_LOG = "WORKSHOP_CALL_LOG"
+
+#: The steps the workshop teaches, each as (service, boto3 method): a run of the whole
+#: workshop makes each of them at least once.
+TAUGHT = frozenset({
+    ("dynamodb", "update_table"),  # enable a stream
+    ("lambda", "create_function"),
+    ("lambda", "put_function_concurrency"),
+    ("lambda", "invoke"),
+    ("lambda", "create_event_source_mapping"),
+    ("lambda", "update_event_source_mapping"),  # the trigger's advanced settings
+    ("iam", "put_role_policy"),  # grant the role
+    ("cloudwatch", "put_metric_alarm"),
+    ("cloudwatch", "put_dashboard"),
+    ("dynamodb", "put_item"),  # write test items
+})
 ENV_VIA_CLI = "WORKSHOP_CALLS_VIA_CLI"
 _CLI_ERROR = re.compile(r"An error occurred \((?P<code>[^)]+)\) when calling the (?P<op>\w+) "
                         r"operation(?: \(reached max retries: \d+\))?: (?P<message>.*)", re.S)
@@ -185,6 +203,9 @@ class TaughtClient:
 
         line = cli.command(self.raw, method, params)
         self.show(render(line, console_path(self.service, method, params), note))
+        if os.environ.get(cli_requests.ENV_CHECK) == "1":
+            cli_requests.check_line(line, self.raw.meta.method_to_api_mapping[method], params,
+                                    region=self.backend.region)
         sent = dt.datetime.now(dt.UTC)
         try:
             # A role or policy made a moment ago may not have reached Lambda yet, a
@@ -293,6 +314,18 @@ def console_path(service: str, method: str, params: Mapping[str, Any]) -> str | 
     return template.format(**{f: params.get(f, f"({f})") for f in fields})
 
 
+def read_log(path: Path) -> list[dict[str, Any]]:
+    """The entries of a call log (``WORKSHOP_CALL_LOG``), oldest first."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def untaught(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The taught calls a run's log lacks (empty when the run made every one)."""
+    return sorted(TAUGHT - {(e["service"], e["method"]) for e in entries})
+
+
 def render(line: str, console: str | None, note: str = "") -> str:
     """The Markdown shown under a taught call."""
     parts = [note] if note else []
@@ -309,6 +342,7 @@ def _log(service: str, method: str, params: Mapping[str, Any], line: str, *,
         return
     entry = {"service": service, "method": method, "params": _plain(params), "cli": line,
              "via": "cli" if os.environ.get(ENV_VIA_CLI) == "1" else "boto3",
+             "line_checked": os.environ.get(cli_requests.ENV_CHECK) == "1",
              "error": error, "response": _plain(response) if response is not None else None}
     with Path(target).open("a", encoding="utf-8") as out:
         out.write(json.dumps(entry) + "\n")

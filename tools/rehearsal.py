@@ -8,9 +8,11 @@ A failing notebook does not stop the run: the next ones run too, and the summary
 names each failing cell (its execution count, its exception) and the time of every
 notebook::
 
-    python -m tools.rehearsal [--port 4599] [--time-scale 0.1] [--out build/rehearsal]
+    python -m tools.rehearsal [--port 4599] [--time-scale 0.1] [--calls boto3|cli]
+                              [--out build/rehearsal]
 
-Exits 1 when a notebook failed or something was left.
+Exits 1 when a notebook failed, a taught call was not made over the CLI, or something
+was left.
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ def _failure(exc: BaseException, output: Path) -> str:
     return f"{where}: {getattr(exc, 'ename', type(exc).__name__)}: {first[:300]} ({output})"
 
 
-def rehearse(port: int, time_scale: float, out: Path) -> int:
+def rehearse(port: int, time_scale: float, out: Path, via: str = "boto3") -> int:
     """Run the rehearsal; returns the exit status."""
+    from helpers import calls
     from helpers.regions import second_region_of
     from localaws import lifecycle
     from localaws.profile.settings import DELAYS, ProfileSettings
@@ -60,6 +63,11 @@ def rehearse(port: int, time_scale: float, out: Path) -> int:
     os.environ["WORKSHOP_LOCAL_PORT"] = str(port)  # the kernels find the endpoint there
     os.environ.pop("WORKSHOP_BACKEND", None)
     os.environ.pop("AWS_ENDPOINT_URL", None)
+    log = out / "calls.jsonl"
+    log.unlink(missing_ok=True)
+    os.environ[calls.ENV_CALL_LOG] = str(log)
+    if via == "cli":
+        os.environ[calls.ENV_VIA_CLI] = "1"
     status = lifecycle.up(port, ephemeral=True, env=settings.to_env())
     print(f"rehearsal: endpoint {status['url']} (pid {status['pid']}), profile "
           f"{status.get('profile')}", flush=True)
@@ -81,7 +89,13 @@ def rehearse(port: int, time_scale: float, out: Path) -> int:
     failed = [o for o in outcomes if o.failure]
     print(f"{'total':<36} {total:>8.1f}  {len(failed)} of {len(outcomes)} notebooks failed; "
           f"leftovers: {'none' if left == 0 else 'some (listed above)'}")
-    return 1 if failed or left else 0
+    entries = calls.read_log(log)
+    missing = calls.untaught(entries)
+    wrong = sorted({e["cli"] for e in entries if e["via"] != via})
+    print(f"taught calls: {len(entries)} made via {via}"
+          + (f"; not made: {missing}" if missing else "; all ten taught calls among them")
+          + (f"; {len(wrong)} not via {via}" if wrong else ""))
+    return 1 if failed or left or missing or wrong else 0
 
 
 def _run_all(out: Path) -> list[Outcome]:
@@ -111,9 +125,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description=__doc__.split("\n", 1)[0])
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--time-scale", type=float, default=DEFAULT_TIME_SCALE)
+    parser.add_argument("--calls", choices=("boto3", "cli"), default="boto3",
+                        help="make the taught calls with boto3, or with the AWS CLI's "
+                             "shown lines over the wire")
     parser.add_argument("--out", type=Path, default=BUILD_DIR / "rehearsal")
     args = parser.parse_args(argv)
-    return rehearse(args.port, args.time_scale, args.out.resolve())
+    args.out.mkdir(parents=True, exist_ok=True)
+    return rehearse(args.port, args.time_scale, args.out.resolve(), args.calls)
 
 
 if __name__ == "__main__":

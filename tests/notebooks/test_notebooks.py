@@ -18,7 +18,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from helpers import notebook_runs, workshop
+from helpers import calls, cli_requests, notebook_runs, workshop
 
 pytestmark = pytest.mark.notebooks
 
@@ -92,6 +92,7 @@ class Execution:
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     # role name -> {"allowed": [actions], "denied": [actions]} the endpoint evaluated
     usage: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    call_log: Path | None = None
 
     def notebook(self, run: str) -> nbformat.NotebookNode:
         if run in self.failures:
@@ -108,10 +109,21 @@ class Execution:
 def executed(endpoint: dict, backend: Any,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Execution]:
     """Run every notebook once in order (00 and 99 twice) against the session endpoint."""
+    out = tmp_path_factory.mktemp("notebooks")
+    result = Execution(call_log=out / "calls.jsonl")
+    with pytest.MonkeyPatch.context() as env:
+        # every taught call's CLI line is parsed by the AWS CLI into the request it
+        # would send, which must be the boto3 call's; each call is logged
+        env.setenv(cli_requests.ENV_CHECK, "1")
+        env.setenv(calls.ENV_CALL_LOG, str(result.call_log))
+        _run_in_order(out, result, backend)
+    result.usage = _authorization_usage(endpoint["port"])
+    yield result
+
+
+def _run_in_order(out: Path, result: Execution, backend: Any) -> None:
     import papermill as pm
 
-    out = tmp_path_factory.mktemp("notebooks")
-    result = Execution()
     for run in ORDER:
         name, _, suffix = run.partition("#")
         folder = out / (suffix or "first")
@@ -125,8 +137,6 @@ def executed(endpoint: dict, backend: Any,
             continue
         result.paths[run] = done.output
         result.seconds[run] = done.seconds
-    result.usage = _authorization_usage(endpoint["port"])
-    yield result
 
 
 def _authorization_usage(port: int) -> dict[str, dict[str, list[str]]]:
@@ -171,6 +181,18 @@ def test_notebook_runs_without_error_outputs(executed: Execution, run: str) -> N
     nb = executed.notebook(run)
     assert _error_outputs(nb) == []
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code"), "a cell did not run"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_every_shown_cli_line_sends_the_call_the_cell_makes(executed: Execution) -> None:
+    # given: the runs above, each line parsed by the AWS CLI (a line that would send
+    # another request fails its cell with CliLineError, and the test above)
+    entries = calls.read_log(executed.call_log)
+    # then: every taught call was made, and every line checked
+    assert entries and all(e["line_checked"] for e in entries)
+    assert calls.untaught(entries) == []
+    assert all(e["cli"].startswith(f"aws {e['service']} ") for e in entries)
 
 
 @pytest.mark.slow

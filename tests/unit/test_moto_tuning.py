@@ -91,3 +91,58 @@ def test_responses_are_enriched_as_moto_enriches_them(body):
         assert ours_body == f"<Response><RequestId>{request_id}</RequestId></Response>"
     else:
         assert ours_body == body
+
+
+def test_a_statement_names_its_table_and_its_indexes_even_with_dots_in_names():
+    # given
+    tables = {"orders": 1, "my.table": 2, "other": 3}
+    # when
+    named = moto_tuning.named_tables(tables, ['"my.table"."by-status"', "orders"])
+    # then
+    assert named == {"orders": 1, "my.table": 2}
+
+
+@pytest.fixture
+def partiql_tables(monkeypatch):
+    """A mocked DynamoDB with a 60-item table beside a small one, counting item conversions."""
+    import boto3
+    from moto import mock_aws
+    from moto.dynamodb.models.dynamo_type import Item
+
+    moto_tuning.install()
+    converted = []
+    original = Item.to_json
+    monkeypatch.setattr(Item, "to_json", lambda self: converted.append(1) or original(self))
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="k",
+                           aws_secret_access_key="s")
+        for name in ("big", "small"):
+            ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        for i in range(60):
+            ddb.put_item(TableName="big", Item={"pk": {"S": str(i)}})
+        ddb.put_item(TableName="small", Item={"pk": {"S": "a"}, "v": {"S": "1"}})
+        converted.clear()
+        yield ddb, converted
+
+
+def test_a_partiql_statement_reads_only_the_table_it_names(partiql_tables):
+    # given
+    ddb, converted = partiql_tables
+    # when
+    ddb.execute_statement(Statement="UPDATE \"small\" SET v = '2' WHERE pk = 'a'")
+    got = ddb.execute_statement(Statement="SELECT * FROM \"small\" WHERE pk = 'a'")["Items"]
+    # then: the answer is moto's, and the 60 items of "big" were never converted
+    assert got == [{"pk": {"S": "a"}, "v": {"S": "2"}}]
+    assert 0 < len(converted) < 60
+
+
+def test_a_partiql_statement_on_a_missing_table_is_refused_as_before(partiql_tables):
+    # given
+    ddb, _ = partiql_tables
+    # when
+    with pytest.raises(ddb.exceptions.ClientError) as error:
+        ddb.execute_statement(Statement="SELECT * FROM \"nowhere\" WHERE pk = 'a'")
+    # then
+    assert error.value.response["Error"]["Code"] == "ResourceNotFoundException"
