@@ -160,6 +160,7 @@ _NEEDS = {
     "logfile_table": ("table", "logfile_table", "00_setup"),
     "stream_processor_function": ("function", "stream_processor_function", "01_lambda_function"),
     "stream_processor_trigger": ("trigger", "stream_processor_function", "02_trigger"),
+    "replica_function": ("function", "replica_function", "04_replication_logfile"),
 }
 
 
@@ -173,8 +174,8 @@ def require(backend: Backend, names: Names, *needs: str) -> None:
     names : Names
         The workshop's names.
     *needs : str
-        Among ``ecommerce_table``, ``logfile_table``, ``stream_processor_function``
-        and ``stream_processor_trigger``.
+        Among ``ecommerce_table``, ``logfile_table``, ``stream_processor_function``,
+        ``stream_processor_trigger`` and ``replica_function``.
 
     Raises
     ------

@@ -152,6 +152,18 @@ def test_a_missing_prerequisite_says_which_notebook_to_run():
         workshop.require(backend, Names.with_prefix(""), "stream_processor_function")
 
 
+def test_a_missing_replicator_sends_the_learner_to_notebook_04():
+    # given: the endpoint answers, the replica function does not exist
+    backend = StubBackend("sts", "lambda")
+    backend.stub("sts").add_response("get_caller_identity", {"Account": "123456789012"})
+    backend.stub("lambda").add_client_error("get_function_configuration",
+                                            "ResourceNotFoundException", "no", 404)
+    # when / then
+    with pytest.raises(workshop.PrerequisiteError,
+                       match=r"run 04_replication_logfile\.ipynb first"):
+        workshop.require(backend, Names.with_prefix(""), "replica_function")
+
+
 def test_the_dashboard_has_the_consoles_six_graphs_one_line_per_function():
     # when
     body = dashboards.dashboard_body(StubBackend(), ["f", "g"])
