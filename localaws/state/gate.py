@@ -156,11 +156,14 @@ class GatedApp:
         The endpoint's WSGI application (the router).
     gate : RequestGate
         The gate; ``gate.changed`` is set after every request that changed something.
+    dirty : DirtyParts, optional
+        Notes which of moto's parts a changing request touched (:mod:`.dirty`).
     """
 
-    def __init__(self, app: Any, gate: RequestGate) -> None:
+    def __init__(self, app: Any, gate: RequestGate, dirty: Any = None) -> None:
         self.app = app
         self.gate = gate
+        self.dirty = dirty
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if _UNGATED.match(environ.get("PATH_INFO", "")):
@@ -168,7 +171,9 @@ class GatedApp:
                 self.gate.changed.set()
             return self.app(environ, start_response)
         try:
-            with self.gate.shared():
+            reading = is_read(environ)
+            with self.gate.shared(), (contextlib.nullcontext() if reading or self.dirty is None
+                                      else self.dirty.recording()):
                 result = self.app(environ, start_response)
                 try:
                     body = list(result)
@@ -176,9 +181,9 @@ class GatedApp:
                     close = getattr(result, "close", None)
                     if close is not None:
                         close()
-                if not is_read(environ):
-                    self.gate.changed.set()
-                return body
+            if not reading:
+                self.gate.changed.set()
+            return body
         except GateClosedError:
             body_out = (b'{"__type":"ServiceUnavailableException","message":"The local '
                         b'endpoint is stopping"}')
