@@ -61,8 +61,8 @@ class DirtyParts:
             self._everything = True
 
     @contextlib.contextmanager
-    def recording(self, *keys: Key, tables: dict[tuple[str, str], set[str]] | None = None
-                  ) -> Iterator[None]:
+    def recording(self, *keys: Key, tables: dict[tuple[str, str], set[str]] | None = None,
+                  look_ups: bool = True) -> Iterator[None]:
         """Mark ``keys`` and every backend this thread looks up until the block ends.
 
         Parameters
@@ -72,11 +72,15 @@ class DirtyParts:
         tables : dict, optional
             ``{(account, region): {table, ...}}``: a DynamoDB backend looked up in that
             account and region changes only those tables (an item write).
+        look_ups : bool
+            Count look-ups from the start; a request's recording counts them only once
+            :meth:`note_call` says the request is past its checks (which only read).
         """
         frames = getattr(self._local, "frames", None)
         if frames is None:
             frames = self._local.frames = []
-        frame: dict[str, Any] = {"keys": set(keys), "tables": dict(tables or {})}
+        frame: dict[str, Any] = {"keys": set(keys), "tables": dict(tables or {}),
+                                 "look_ups": look_ups}
         frames.append(frame)
         _recorders.active = frames
         try:
@@ -87,11 +91,12 @@ class DirtyParts:
                 _recorders.active = None
             self.mark(*_resolve(frame))
 
-    def changes(self, *keys: Key) -> contextlib.AbstractContextManager[None]:
+    def changes(self, *keys: Key, look_ups: bool = True
+                ) -> contextlib.AbstractContextManager[None]:
         """:meth:`recording` for a change outside requests; no ``keys`` marks everything."""
         if not keys:
             self.mark_everything()
-        return self.recording(*keys)
+        return self.recording(*keys, look_ups=look_ups)
 
     def note_call(self, call: Any) -> None:
         """The pipeline's hook: what a request about to be served may change.
@@ -104,9 +109,11 @@ class DirtyParts:
         call : localaws.protocols.Call
             The request, past every check.
         """
-        from localaws.state.gate import is_read
+        from localaws.state.gate import is_read, is_ungated
 
-        if is_read(call.environ):
+        # Our providers (Invoke, the mapping API) keep their state in our own parts and
+        # change moto's only through localaws.backends, which marks it.
+        if is_read(call.environ) or is_ungated(call.path):
             return
         from localaws.backends import account_of
 
@@ -118,6 +125,7 @@ class DirtyParts:
             self.mark_everything()
             return
         keys, tables = found
+        frames[-1]["look_ups"] = True
         frames[-1]["keys"].update(keys)
         for where, names in tables.items():
             frames[-1]["tables"].setdefault(where, set()).update(names)
@@ -169,7 +177,7 @@ def install() -> None:
 
     def __getitem__(self: Any, region_name: str) -> Any:  # noqa: N807 - moto's method
         frames = _recorders.active
-        if frames:
+        if frames and frames[-1]["look_ups"]:
             frames[-1]["keys"].add((self.service_name, self.account_id, region_name))
         return original(self, region_name)
 

@@ -35,6 +35,11 @@ _UNGATED = re.compile(r"^/(_workshop/|2015-03-31/functions/[^/]+/invocations/?$"
 _CBOR_OPERATION = re.compile(r"/operation/(?P<op>[A-Za-z]+)$")
 
 
+def is_ungated(path: str) -> bool:
+    """True for the paths that do not pass the gate (our providers and admin paths)."""
+    return _UNGATED.match(path) is not None
+
+
 class GateClosedError(RuntimeError):
     """The endpoint is stopping: no more changes are accepted (ours, by design)."""
 
@@ -166,14 +171,14 @@ class GatedApp:
         self.dirty = dirty
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if _UNGATED.match(environ.get("PATH_INFO", "")):
+        if is_ungated(environ.get("PATH_INFO", "")):
             if not is_read(environ):
                 self.gate.changed.set()
             return self.app(environ, start_response)
         try:
             reading = is_read(environ)
             with self.gate.shared(), (contextlib.nullcontext() if reading or self.dirty is None
-                                      else self.dirty.recording()):
+                                      else self.dirty.recording(look_ups=False)):
                 result = self.app(environ, start_response)
                 try:
                     body = list(result)

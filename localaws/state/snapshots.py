@@ -235,6 +235,8 @@ class Snapshotter:
             self.stats.write_ms = (done - paused) * 1000
             self.stats.written_bytes += written
             self.stats.parts, self.stats.parts_written = len(captured.names), len(changed)
+            log.debug("snapshot %d wrote %d bytes: %s", self.stats.count, written,
+                      ", ".join(sorted(changed)))
             return True
 
     def _failed(self, taken: tuple[bool, set[Any]]) -> None:
