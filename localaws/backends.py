@@ -39,7 +39,7 @@ Key = tuple[Any, ...]
 """What a change touches: ``(service, account, region)``; ``region`` None for all of them."""
 
 
-def _untracked(*keys: Key, look_ups: bool = True) -> AbstractContextManager[Any]:
+def _untracked(*keys: Key) -> AbstractContextManager[Any]:
     return contextlib.nullcontext()
 
 
@@ -80,16 +80,16 @@ def reading() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def changing(*keys: Key, locked: bool = True, delivers: bool = False) -> Iterator[None]:
+def changing(*keys: Key, locked: bool = True) -> Iterator[None]:
     """The context of a change: the gate, shared; :data:`LOCK` unless ``locked=False``.
 
     ``keys`` name the backends changed, ``(service, account, region)`` (moto's service
-    names); with none, a snapshot saves everything. With ``delivers`` (moto may pass
-    the change on: SNS to its subscribers, Logs to its subscription filters), every
-    backend looked up meanwhile (``*_backends[account][region]``) counts as changed too.
+    names); with none, a snapshot saves everything. Every backend looked up meanwhile
+    (``*_backends[account][region]``) counts as changed too: moto passes some changes
+    on (SNS to its subscribers, Logs to its subscription filters, STS's temporary keys
+    to IAM).
     """
-    with _guard(), _track(*keys, look_ups=delivers or not keys), \
-            (LOCK if locked else contextlib.nullcontext()):
+    with _guard(), _track(*keys), (LOCK if locked else contextlib.nullcontext()):
         try:
             yield
         finally:
@@ -171,7 +171,7 @@ def put_log_events(account_id: str, region: str, group: str, stream: str,
     """Append ``(timestamp_ms, message)`` events, creating the group and stream if needed."""
     from moto.logs.models import logs_backends
 
-    with changing(("logs", account_id, region), delivers=True):
+    with changing(("logs", account_id, region)):
         backend = logs_backends[account_id][region]
         if group not in backend.groups:
             backend.create_log_group(group, tags={})
@@ -347,7 +347,6 @@ def sns_publish(topic_arn: str, message: str, subject: str | None = None) -> str
     region, account, _ = _arn_parts(topic_arn, "Publish")
     if not (len(account) == 12 and account.isdigit() and region in sns_backends[account]):
         raise _client_error("Publish", "NotFound", "Topic does not exist", 404)
-    with changing(("sns", account, region), locked=False, delivers=True), \
-            as_client_error("Publish"):
+    with changing(("sns", account, region), locked=False), as_client_error("Publish"):
         return sns_backends[account][region].publish(message=message, arn=topic_arn,
                                                      subject=subject)

@@ -91,12 +91,11 @@ class DirtyParts:
                 _recorders.active = None
             self.mark(*_resolve(frame))
 
-    def changes(self, *keys: Key, look_ups: bool = True
-                ) -> contextlib.AbstractContextManager[None]:
+    def changes(self, *keys: Key) -> contextlib.AbstractContextManager[None]:
         """:meth:`recording` for a change outside requests; no ``keys`` marks everything."""
         if not keys:
             self.mark_everything()
-        return self.recording(*keys, look_ups=look_ups)
+        return self.recording(*keys)
 
     def note_call(self, call: Any) -> None:
         """The pipeline's hook: what a request about to be served may change.

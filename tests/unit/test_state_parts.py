@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 import pickle
 import random
 
 import pytest
 from moto.dynamodb.models import dynamodb_backends
+from moto.iam.models import iam_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 
@@ -366,3 +369,22 @@ def test_a_request_that_cannot_be_attributed_marks_everything():
 
     # then
     assert d.take()[0] is True
+
+
+def test_a_change_through_the_backends_module_marks_what_moto_writes_elsewhere():
+    # given: a role to assume (STS keeps the session, IAM the temporary key)
+    account = _account()
+    role = iam_backends[account]["aws"].create_role(
+        "r", json.dumps({"Version": "2012-10-17", "Statement": []}), "/", None, "", [],
+        None, None)
+    d = DirtyParts()
+    backends.use_gate(contextlib.nullcontext, lambda: None, d.changes)
+    d.take()
+
+    # when
+    backends.assume_role(account, REGION, role.arn, "session", 900)
+
+    # then
+    everything, keys = d.take()
+    assert not everything
+    assert {("sts", account, None), ("iam", account, "aws")} <= keys
