@@ -10,7 +10,8 @@ directly and never over HTTP to itself. Each function takes the right locks:
 * the durable state's **request gate** (:class:`localaws.state.gate.RequestGate`,
   registered with :func:`use_gate`): shared while moto's data is read or changed,
   so a snapshot never sees half an operation; a change also notes that a
-  snapshot is due;
+  snapshot is due, and which backend it changed (:mod:`localaws.state.dirty`: the
+  snapshot re-pickles only those);
 * :data:`LOCK` around writes that moto does not make thread-safe (log streams,
   metric data); a snapshot holds it too;
 * the stream lock (:data:`localaws.streams.registry.LOCK`) is taken inside the
@@ -34,12 +35,22 @@ from botocore.exceptions import ClientError
 LOCK = threading.RLock()
 """Held while moto's data is changed outside a request (a snapshot takes it too)."""
 
+Key = tuple[Any, ...]
+"""What a change touches: ``(service, account, region)``; ``region`` None for all of them."""
+
+
+def _untracked(*keys: Key) -> AbstractContextManager[Any]:
+    return contextlib.nullcontext()
+
+
 _guard: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext
 _on_change: Callable[[], None] = lambda: None  # noqa: E731
+_track: Callable[..., AbstractContextManager[Any]] = _untracked
 
 
 def use_gate(guard: Callable[[], AbstractContextManager[Any]],
-             on_change: Callable[[], None]) -> None:
+             on_change: Callable[[], None],
+             track: Callable[..., AbstractContextManager[Any]] = _untracked) -> None:
     """Run every access under ``guard()`` and call ``on_change()`` after a change.
 
     Parameters
@@ -48,9 +59,12 @@ def use_gate(guard: Callable[[], AbstractContextManager[Any]],
         The request gate's ``shared`` (the durable state); by default no guard.
     on_change : callable
         Notes that the state changed (``gate.changed.set``).
+    track : callable, optional
+        ``track(*keys)``: the context of a change to those backends
+        (:meth:`localaws.state.dirty.DirtyParts.changes`; no keys: anything).
     """
-    global _guard, _on_change
-    _guard, _on_change = guard, on_change
+    global _guard, _on_change, _track
+    _guard, _on_change, _track = guard, on_change, track
 
 
 def reset_gate() -> None:
@@ -66,9 +80,16 @@ def reading() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def changing(*, locked: bool = True) -> Iterator[None]:
-    """The context of a change: the gate, shared; :data:`LOCK` unless ``locked=False``."""
-    with _guard(), (LOCK if locked else contextlib.nullcontext()):
+def changing(*keys: Key, locked: bool = True) -> Iterator[None]:
+    """The context of a change: the gate, shared; :data:`LOCK` unless ``locked=False``.
+
+    ``keys`` name the backends changed, ``(service, account, region)`` (moto's service
+    names); with none, a snapshot saves everything. Every backend looked up meanwhile
+    (``*_backends[account][region]``) counts as changed too: moto passes some changes
+    on (SNS to its subscribers, Logs to its subscription filters, STS's temporary keys
+    to IAM).
+    """
+    with _guard(), _track(*keys), (LOCK if locked else contextlib.nullcontext()):
         try:
             yield
         finally:
@@ -129,7 +150,7 @@ def cloudwatch_regions() -> list[tuple[str, str, Any]]:
 def put_metric_data(account_id: str, region: str, namespace: str,
                     data: list[dict[str, Any]]) -> None:
     """Record datapoints (moto's ``put_metric_data`` shape: naive UTC timestamps)."""
-    with changing():
+    with changing(("cloudwatch", account_id, region)):
         cloudwatch(account_id, region).put_metric_data(namespace, data)
 
 
@@ -150,7 +171,7 @@ def put_log_events(account_id: str, region: str, group: str, stream: str,
     """Append ``(timestamp_ms, message)`` events, creating the group and stream if needed."""
     from moto.logs.models import logs_backends
 
-    with changing():
+    with changing(("logs", account_id, region)):
         backend = logs_backends[account_id][region]
         if group not in backend.groups:
             backend.create_log_group(group, tags={})
@@ -208,7 +229,7 @@ def assume_role(account_id: str, region: str, role_arn: str, session_name: str,
     """STS AssumeRole on the learner's behalf: moto's ``AssumedRole`` (its keys)."""
     from moto.sts.models import sts_backends
 
-    with changing(locked=False):
+    with changing(("sts", account_id, None), locked=False):
         return sts_backends[account_id]["global"].assume_role(
             region_name=region, role_session_name=session_name, role_arn=role_arn,
             policy=None, duration=duration_s, external_id=None)
@@ -306,7 +327,7 @@ def sqs_send(queue_arn: str, body: str) -> str:
     if not (len(account) == 12 and account.isdigit() and region in sqs_backends[account]):
         raise _client_error("SendMessage", "AWS.SimpleQueueService.NonExistentQueue",
                             "The specified queue does not exist.", 400)
-    with changing(locked=False), as_client_error("SendMessage"):
+    with changing(("sqs", account, region), locked=False), as_client_error("SendMessage"):
         return sqs_backends[account][region].send_message(name, body).id
 
 
@@ -326,6 +347,6 @@ def sns_publish(topic_arn: str, message: str, subject: str | None = None) -> str
     region, account, _ = _arn_parts(topic_arn, "Publish")
     if not (len(account) == 12 and account.isdigit() and region in sns_backends[account]):
         raise _client_error("Publish", "NotFound", "Topic does not exist", 404)
-    with changing(locked=False), as_client_error("Publish"):
+    with changing(("sns", account, region), locked=False), as_client_error("Publish"):
         return sns_backends[account][region].publish(message=message, arn=topic_arn,
                                                      subject=subject)

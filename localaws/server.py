@@ -102,6 +102,8 @@ class Router:
                                     limits.check_size, check_signature,
                                     validation.check_input]
         self.responses: list[Callable[[Call, Response], Response]] = []
+        # Told of every call about to be served (the durable state notes what it changes).
+        self.on_dispatch: Callable[[Call], None] = lambda call: None
         # Public: the TTL sweeper deletes items under the same lock.
         self.write_lock = threading.RLock()
 
@@ -116,6 +118,7 @@ class Router:
                 response = check(call)
                 if response is not None:
                     return self._send(call, start_response, response)
+            self.on_dispatch(call)
             response = self.dispatch(call)
             for step in self.responses:
                 response = step(call, response)
@@ -311,22 +314,27 @@ class Endpoint:
     def _keep_state(self, directory: Path, app: Any) -> Any:
         """Restore the saved state and arrange for snapshots; returns the gated app."""
         from localaws import backends
-        from localaws.state import GatedApp, RequestGate, Snapshotter, StateStore
+        from localaws.state import GatedApp, RequestGate, Snapshotter, StateStore, dirty
         from localaws.state.gate import release_during_long_polls
         from localaws.state.parts import MAPPING_ATTRIBUTES, AttributeState
 
         gate = RequestGate()
+        changed = dirty.DirtyParts()
+        dirty.install()
         self.snapshots = Snapshotter(
             StateStore(directory), gate,
             {"mappings": AttributeState(self.mappings, MAPPING_ATTRIBUTES, self.mappings._lock)},
-            locks=(backends.LOCK,))
+            locks=(backends.LOCK,), dirty=changed)
         if self.snapshots.restore():
             log.info("state restored from %s", directory)
         release_during_long_polls(gate)
-        # Our components' own reads and changes of moto's data pass the gate too.
-        backends.use_gate(gate.shared, gate.changed.set)
-        # Changes made outside requests: invocations (logs, metrics) and alarm
-        # evaluations (which also pass the gate, as a request would).
+        # Our components' own reads and changes of moto's data pass the gate too, and
+        # name what they change; so does every request (the pipeline's hook).
+        backends.use_gate(gate.shared, gate.changed.set, changed.changes)
+        app.on_dispatch = changed.note_call
+        # Changes made outside requests: invocations (logs, metrics, through
+        # localaws.backends, which marks them) and alarm evaluations (which also pass
+        # the gate, as a request would, and mark through localaws.backends).
         invoke, evaluate = self.executor.invoke, self.alarms.evaluate_once
 
         def invoke_and_note(*args: Any, **kwargs: Any) -> Any:
@@ -344,10 +352,16 @@ class Endpoint:
 
         self.executor.invoke = invoke_and_note  # type: ignore[method-assign]
         self.alarms.evaluate_once = evaluate_gated  # type: ignore[method-assign]
-        # TTL deletions and stream trimming happen outside requests too.
+        # TTL deletions and stream trimming happen outside requests too (trimming is
+        # seen by the snapshot itself: a table's stream signature moves).
         self.ttl.guard = gate.shared
-        self.ttl.on_change = gate.changed.set
-        return GatedApp(app, gate)
+
+        def ttl_deleted() -> None:
+            changed.mark_everything()
+            gate.changed.set()
+
+        self.ttl.on_change = ttl_deleted
+        return GatedApp(app, gate, changed)
 
     def state_status(self) -> dict[str, Any]:
         """Where the state is saved, its size and the last snapshot's figures."""
@@ -360,7 +374,9 @@ class Endpoint:
                 "bytes": directory_size(self.saved_state), "snapshots": stats.count,
                 "saved_at": stats.saved_at, "pause_ms": round(stats.pause_ms, 2),
                 "hold_ms": round(stats.hold_ms, 2), "forked": stats.forked,
-                "write_ms": round(stats.write_ms, 2)}
+                "write_ms": round(stats.write_ms, 2), "stored_bytes": stats.stored_bytes,
+                "written_bytes": stats.written_bytes, "parts": stats.parts,
+                "parts_written": stats.parts_written}
 
     def status(self) -> dict[str, Any]:
         """The health document served on ``/_workshop/health``."""

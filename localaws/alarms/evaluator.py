@@ -110,7 +110,7 @@ class AlarmEvaluator:
             regions = set()
             for account, region, backend in backends.cloudwatch_regions():
                 regions.add((account, region))
-                with backends.changing():  # alarm states and history change
+                with backends.changing(("cloudwatch", account, region)):  # alarm states, history
                     self._evaluate_region(account, region, backend, when, present,
                                           changes, notifications)
             for key in set(self._seen) - present:

@@ -5,15 +5,27 @@ first time an account is used, so saving "every instance" saves every service th
 endpoint has served (DynamoDB, Streams, IAM, STS, SQS, SNS, CloudWatch, Logs,
 Lambda, and anything added later) without a list of services or fields. Each one
 is found again on load by the module attribute that holds it.
+
+A snapshot saves them as parts (:func:`capture`): the *skeleton* (which accounts and
+regions each service has), one part per backend (service, account, region), and one
+per DynamoDB table (its items and its stream), so that a snapshot re-pickles only
+what changed (:mod:`.dirty`).
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 from moto.core.base_backend import BackendDict
+
+from localaws.state.dirty import DYNAMODB, Key
+
+SKELETON = "moto"
+"""The part holding each service's accounts and regions (references to their backends)."""
+PREFIX = SKELETON + "/"
 
 _addresses: dict[int, tuple[BackendDict, str]] = {}
 
@@ -40,12 +52,60 @@ def _find_address(backends: BackendDict) -> str:
     raise LookupError(f"cannot find where moto keeps the {backends.service_name} backends")
 
 
-def capture() -> dict[str, dict[str, Any]]:
-    """Every used service's accounts (``{address: {account: AccountSpecificBackend}}``).
+@dataclass
+class MotoParts:
+    """moto's data as of now, cut into parts (take it under the gate; pickle it at once).
 
-    The dictionaries are shallow copies: pickle them before anything changes.
+    Attributes
+    ----------
+    skeleton : dict
+        ``{address: {account: AccountSpecificBackend}}`` (shallow copies).
+    roots : dict
+        Part name -> its backend or DynamoDB table.
+    keys : dict
+        Part name -> ``(service, account, region, table or None)``.
     """
-    return {_address(b): dict(b) for b in list(BackendDict._instances) if len(b)}
+
+    skeleton: dict[str, dict[str, Any]] = field(default_factory=dict)
+    roots: dict[str, Any] = field(default_factory=dict)
+    keys: dict[str, tuple[str, str, str, str | None]] = field(default_factory=dict)
+
+    def changed(self, everything: bool, marks: set[Key]) -> set[str]:
+        """The parts the marks cover (:mod:`.dirty`'s keys)."""
+        if everything:
+            return set(self.roots)
+        out = set()
+        for name, (service, account, region, table) in self.keys.items():
+            if ((service, account, region) in marks or (service, account, None) in marks
+                    or (table is not None and (service, account, region, table) in marks)):
+                out.add(name)
+        return out
+
+
+def capture() -> MotoParts:
+    """Every used service's accounts, backends and DynamoDB tables, as parts."""
+    from localaws.state.codec import pristine_iam
+
+    parts = MotoParts()
+    for backends in list(BackendDict._instances):
+        if not len(backends):
+            continue
+        address = _address(backends)
+        parts.skeleton[address] = accounts = dict(backends)
+        service = backends.service_name
+        for account, regional in accounts.items():
+            for region, backend in list(dict.items(regional)):
+                if pristine_iam(backend):
+                    continue  # rebuilt by moto on demand (codec leaves it out)
+                name = f"{PREFIX}{address}/{account}/{region}"
+                parts.roots[name] = backend
+                parts.keys[name] = (service, account, region, None)
+                if service == DYNAMODB:
+                    for table_name, table in list(backend.tables.items()):
+                        parts.roots[f"{name}/table/{table_name}"] = table
+                        parts.keys[f"{name}/table/{table_name}"] = (service, account, region,
+                                                                    table_name)
+    return parts
 
 
 def restore(saved: dict[str, dict[str, Any]]) -> None:

@@ -15,6 +15,12 @@ carry or should not:
   those attached to something are saved, the rest are rebuilt by moto on load;
   IAM backends moto made for a look-up and nobody used are not saved at all;
 * DynamoDB Streams' shard iterators are not saved (see ``_fresh_streams_backend``).
+
+A snapshot is made of *parts* pickled one by one (one per moto backend and per
+DynamoDB table, see :mod:`.backends`). An object that is the root of another part is
+pickled as a reference to it (:class:`References`: by exact type in the same dispatch
+table, so other objects cost nothing), and :func:`load_parts` puts the references
+back, so the objects parts share are shared again after a restore.
 """
 
 from __future__ import annotations
@@ -71,7 +77,7 @@ def _rebuild_iam_backend(cls: type, state: dict[str, Any], attached: list[Any],
     return backend
 
 
-def _pristine_iam(backend: Any) -> bool:
+def pristine_iam(backend: Any) -> bool:
     """True for an IAM backend moto made on a look-up and nobody used (rebuilt on demand)."""
     from moto.iam.models import AWSManagedPolicy, IAMBackend
 
@@ -87,7 +93,7 @@ def _pristine_iam(backend: Any) -> bool:
 
 def _reduce_account_backends(accounts: Any) -> Any:
     # The regions' backends of one account; unused IAM partitions are left out.
-    kept = [(region, b) for region, b in accounts.items() if not _pristine_iam(b)]
+    kept = [(region, b) for region, b in accounts.items() if not pristine_iam(b)]
     return _new_account_backends, (type(accounts), vars(accounts)), None, None, iter(kept)
 
 
@@ -125,8 +131,85 @@ def _dispatch_table() -> dict[type, Any]:
     return table
 
 
-def dumps(value: Any) -> bytes:
-    """Serialize ``value``.
+class References:
+    """The roots of the parts of a snapshot, for pickling one part with references to the rest.
+
+    Parameters
+    ----------
+    roots : dict
+        Part name -> the object it holds (each object in one part only).
+    """
+
+    def __init__(self, roots: dict[str, Any]) -> None:
+        self.names = {id(root): name for name, root in roots.items()}
+        self._roots = roots  # keeps the objects (and so their ids) alive
+        self._types = {type(root) for root in roots.values()}
+
+    def dispatch_table(self, root: Any) -> dict[type, Any]:
+        """The codec's dispatch table, where every other part's root is a reference."""
+        table = dict(_dispatch_table())
+        names = self.names
+        for kind in self._types:
+            base = table.get(kind)
+
+            def reduce(obj: Any, base: Any = base) -> Any:
+                name = names.get(id(obj))
+                if name is not None and obj is not root:
+                    return _part, (name,)
+                return base(obj) if base is not None else obj.__reduce_ex__(PROTOCOL)
+
+            table[kind] = reduce
+        return table
+
+
+_resolve_part: Any = None
+
+
+def _part(name: str) -> Any:
+    """Unpickling a reference: the part ``name`` (loaded by :func:`load_parts`)."""
+    if _resolve_part is None:
+        raise pickle.UnpicklingError(f"a reference to part {name!r} outside load_parts")
+    return _resolve_part(name)
+
+
+def load_parts(blobs: dict[str, bytes]) -> dict[str, Any]:
+    """Unpickle every part, each once, references between them made into the objects.
+
+    Raises
+    ------
+    pickle.UnpicklingError
+        A reference to a part that is missing, or parts that refer to each other in
+        a cycle (the state is damaged).
+    """
+    global _resolve_part
+    loaded: dict[str, Any] = {}
+    loading: set[str] = set()
+
+    def resolve(name: str) -> Any:
+        if name in loaded:
+            return loaded[name]
+        if name in loading:
+            raise pickle.UnpicklingError(f"part {name!r} refers to itself through others")
+        if name not in blobs:
+            raise pickle.UnpicklingError(f"part {name!r} is referred to but missing")
+        loading.add(name)
+        try:
+            loaded[name] = pickle.loads(blobs[name])
+        finally:
+            loading.discard(name)
+        return loaded[name]
+
+    _resolve_part = resolve
+    try:
+        for name in blobs:
+            resolve(name)
+    finally:
+        _resolve_part = None
+    return loaded
+
+
+def dumps(value: Any, references: References | None = None) -> bytes:
+    """Serialize ``value`` (the roots of other parts as references to them).
 
     Raises
     ------
@@ -137,7 +220,8 @@ def dumps(value: Any) -> bytes:
     """
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=PROTOCOL)
-    pickler.dispatch_table = _dispatch_table()
+    pickler.dispatch_table = (_dispatch_table() if references is None
+                              else references.dispatch_table(value))
     pickler.dump(value)
     return buffer.getvalue()
 

@@ -35,6 +35,11 @@ _UNGATED = re.compile(r"^/(_workshop/|2015-03-31/functions/[^/]+/invocations/?$"
 _CBOR_OPERATION = re.compile(r"/operation/(?P<op>[A-Za-z]+)$")
 
 
+def is_ungated(path: str) -> bool:
+    """True for the paths that do not pass the gate (our providers and admin paths)."""
+    return _UNGATED.match(path) is not None
+
+
 class GateClosedError(RuntimeError):
     """The endpoint is stopping: no more changes are accepted (ours, by design)."""
 
@@ -156,19 +161,24 @@ class GatedApp:
         The endpoint's WSGI application (the router).
     gate : RequestGate
         The gate; ``gate.changed`` is set after every request that changed something.
+    dirty : DirtyParts, optional
+        Notes which of moto's parts a changing request touched (:mod:`.dirty`).
     """
 
-    def __init__(self, app: Any, gate: RequestGate) -> None:
+    def __init__(self, app: Any, gate: RequestGate, dirty: Any = None) -> None:
         self.app = app
         self.gate = gate
+        self.dirty = dirty
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if _UNGATED.match(environ.get("PATH_INFO", "")):
+        if is_ungated(environ.get("PATH_INFO", "")):
             if not is_read(environ):
                 self.gate.changed.set()
             return self.app(environ, start_response)
         try:
-            with self.gate.shared():
+            reading = is_read(environ)
+            with self.gate.shared(), (contextlib.nullcontext() if reading or self.dirty is None
+                                      else self.dirty.recording(look_ups=False)):
                 result = self.app(environ, start_response)
                 try:
                     body = list(result)
@@ -176,9 +186,9 @@ class GatedApp:
                     close = getattr(result, "close", None)
                     if close is not None:
                         close()
-                if not is_read(environ):
-                    self.gate.changed.set()
-                return body
+            if not reading:
+                self.gate.changed.set()
+            return body
         except GateClosedError:
             body_out = (b'{"__type":"ServiceUnavailableException","message":"The local '
                         b'endpoint is stopping"}')

@@ -1,10 +1,13 @@
 """The state file: one SQLite database (WAL) holding the latest snapshot.
 
-A snapshot is a set of named parts (``moto``, ``mappings``, ...), each a blob with
-its SHA-256, written in one transaction, so a reader sees the whole of one
-snapshot or the whole of the previous one, never a mix, even after a crash or a
-power loss (``synchronous=FULL``). ``meta`` says which format and which versions
-of moto and Python wrote it: pickled moto objects only load into the same moto.
+A snapshot is a set of named parts (``moto``, one per moto backend and DynamoDB
+table, ``mappings``, ...), each a row with its SHA-256. A commit replaces the rows
+of the parts that changed, deletes those that are gone and keeps the others, in one
+transaction, so a reader sees the whole of one snapshot or the whole of the previous
+one, never a mix, even after a crash or a power loss (``synchronous=FULL``). Each
+row says which commit wrote it (``version``). ``meta`` says which format and which
+versions of moto and Python wrote it: pickled moto objects only load into the same
+moto.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ import platform
 import sqlite3
 import time
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 from moto import __version__ as MOTO_VERSION  # noqa: N812
 
-FORMAT = 1
+FORMAT = 2
 FILE_NAME = "state.sqlite3"
 _PYTHON = ".".join(platform.python_version_tuple()[:2])
 
@@ -57,6 +61,8 @@ class StateStore:
         self.directory = Path(directory)
         self.path = self.directory / FILE_NAME
         self._db: sqlite3.Connection | None = None
+        self._names: set[str] = set()  # the parts stored now (once connected)
+        self._version = 0  # the last commit's number
 
     # -- reading ----------------------------------------------------------------------
     def read(self) -> dict[str, bytes] | None:
@@ -109,28 +115,57 @@ class StateStore:
 
     # -- writing ----------------------------------------------------------------------
     def write(self, parts: dict[str, bytes], *, compress: bool = True) -> int:
-        """Replace the saved snapshot with ``parts`` atomically; returns the bytes stored."""
+        """Replace the saved snapshot with ``parts`` atomically; returns the bytes written."""
         if compress:
             return self.write_compressed({name: zlib.compress(raw, 1)
                                           for name, raw in parts.items()})
-        return self._write_rows(parts, compressed=False)
+        return self.commit(parts, parts, compressed=False)
 
     def write_compressed(self, parts: dict[str, bytes]) -> int:
-        """:meth:`write` for parts already compressed with ``zlib``; returns the bytes stored."""
-        return self._write_rows(parts, compressed=True)
+        """:meth:`write` for parts already compressed with ``zlib``; returns the bytes written."""
+        return self.commit(parts, parts)
 
-    def _write_rows(self, parts: dict[str, bytes], *, compressed: bool) -> int:
+    def commit(self, changed: dict[str, bytes], names: Iterable[str], *,
+               compressed: bool = True) -> int:
+        """One snapshot, atomically: the parts ``names``, of which ``changed`` are new bytes.
+
+        Parts in ``names`` but not in ``changed`` keep their stored rows (unchanged
+        since); stored parts not in ``names`` are deleted.
+
+        Returns
+        -------
+        int
+            The bytes written (of ``changed``).
+
+        Raises
+        ------
+        ValueError
+            A part in ``names`` is neither changed nor stored (a bug of the caller's).
+        """
         db = self._connection()
-        rows = [(name, data, hashlib.sha256(data).hexdigest(), int(compressed))
-                for name, data in parts.items()]
+        names = set(names)
+        missing = names - set(changed) - self._names
+        if missing:
+            raise ValueError(f"parts neither changed nor stored: {sorted(missing)[:5]}")
+        version = self._version + 1
+        rows = [(name, data, hashlib.sha256(data).hexdigest(), int(compressed), version)
+                for name, data in changed.items()]
         with db:  # one transaction
-            db.execute("DELETE FROM parts")
-            db.executemany("INSERT INTO parts (name, data, sha256, compressed) VALUES "
-                           "(?, ?, ?, ?)", rows)
+            db.executemany("DELETE FROM parts WHERE name = ?",
+                           [(name,) for name in self._names - names])
+            db.executemany("INSERT OR REPLACE INTO parts (name, data, sha256, compressed, "
+                           "version) VALUES (?, ?, ?, ?, ?)", rows)
             db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [
                 ("format", str(FORMAT)), ("moto", MOTO_VERSION), ("python", _PYTHON),
-                ("parts", ",".join(sorted(parts))), ("written_at", repr(time.time()))])
-        return sum(len(data) for data in parts.values())
+                ("parts", ",".join(sorted(names))), ("version", str(version)),
+                ("written_at", repr(time.time()))])
+        self._names, self._version = names, version
+        return sum(len(data) for data in changed.values())
+
+    def versions(self) -> dict[str, tuple[int, str]]:
+        """Each stored part's ``(version, sha256)``: which commit wrote it, and its digest."""
+        rows = self._connection().execute("SELECT name, version, sha256 FROM parts")
+        return {name: (version, sha) for name, version, sha in rows}
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
@@ -140,8 +175,12 @@ class StateStore:
             db.execute("PRAGMA synchronous=FULL")
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             db.execute("CREATE TABLE IF NOT EXISTS parts (name TEXT PRIMARY KEY, data BLOB "
-                       "NOT NULL, sha256 TEXT NOT NULL, compressed INTEGER NOT NULL)")
+                       "NOT NULL, sha256 TEXT NOT NULL, compressed INTEGER NOT NULL, "
+                       "version INTEGER NOT NULL)")
             db.isolation_level = ""  # transactions again, for ``with db``
+            self._names = {name for (name,) in db.execute("SELECT name FROM parts")}
+            row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+            self._version = int(row[0]) if row else 0
             self._db = db
         return self._db
 

@@ -31,6 +31,7 @@ import signal
 import time
 import traceback
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from localaws.state import codec
@@ -54,7 +55,8 @@ def _close_inherited(keep: int) -> None:
                 os.close(fd)
 
 
-def _child(values: dict[str, Any], done: dict[str, bytes], write_fd: int) -> None:
+def _child(values: dict[str, Any], done: dict[str, bytes], write_fd: int,
+           encode: Callable[[Any], bytes]) -> None:
     status = 1
     try:
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -66,9 +68,10 @@ def _child(values: dict[str, Any], done: dict[str, bytes], write_fd: int) -> Non
         # first and the snapshot takes a little longer.
         os.nice(NICENESS)
         raw = dict(done)
-        raw.update((name, codec.dumps(value)) for name, value in values.items())
+        raw.update((name, encode(value)) for name, value in values.items())
         encoded = {name: zlib.compress(data, 1) for name, data in raw.items()}
-        payload = pickle.dumps(encoded, protocol=pickle.HIGHEST_PROTOCOL)
+        sizes = {name: len(data) for name, data in raw.items()}
+        payload = pickle.dumps((encoded, sizes), protocol=pickle.HIGHEST_PROTOCOL)
         view = memoryview(payload)
         while view:
             view = view[os.write(write_fd, view):]
@@ -89,9 +92,13 @@ class ForkedSnapshot:
         Part name -> object to pickle in the child.
     done : dict
         Part name -> bytes already pickled (passed through as they are).
+    encode : callable, optional
+        Pickles one value (:func:`.codec.dumps` by default; a snapshot passes one that
+        writes the roots of other parts as references).
     """
 
-    def __init__(self, values: dict[str, Any], done: dict[str, bytes]) -> None:
+    def __init__(self, values: dict[str, Any], done: dict[str, bytes],
+                 encode: Callable[[Any], bytes] = codec.dumps) -> None:
         codec.dumps(None)  # builds the dispatch table (imports moto) before the fork
         read_fd, write_fd = os.pipe()
         # While the child lives, the parent's collector leaves the objects it shares
@@ -106,9 +113,10 @@ class ForkedSnapshot:
             raise
         if pid == 0:  # pragma: no cover - the child never returns (coverage cannot see it)
             os.close(read_fd)
-            _child(values, done, write_fd)
+            _child(values, done, write_fd, encode)
         os.close(write_fd)
         self.pid = pid
+        self.sizes: dict[str, int] = {}  # each part's pickled bytes, once done
         self._read_fd = read_fd
         self.started = time.perf_counter()
 
@@ -142,7 +150,8 @@ class ForkedSnapshot:
         if code != 0:
             raise SnapshotWriterError(f"the snapshot writer exited with {code}")
         try:
-            return pickle.loads(b"".join(chunks))
+            encoded, self.sizes = pickle.loads(b"".join(chunks))
+            return encoded
         except Exception as exc:
             raise SnapshotWriterError(f"the snapshot writer sent a damaged result "
                                       f"({type(exc).__name__}: {exc})") from None

@@ -13,6 +13,7 @@ import zlib
 import pytest
 
 from localaws.state import codec
+from localaws.state.backends import MotoParts
 from localaws.state.gate import GatedApp, RequestGate, is_read
 from localaws.state.parts import AttributeState
 from localaws.state.snapshots import Snapshotter
@@ -223,7 +224,7 @@ class _Registry:
 
 def test_snapshotter_saves_registered_parts_and_restores_them(tmp_path, monkeypatch):
     # given: no moto state, one registry of ours
-    monkeypatch.setattr("localaws.state.backends.capture", lambda: {})
+    monkeypatch.setattr("localaws.state.backends.capture", MotoParts)
     restored_moto: list[dict] = []
     monkeypatch.setattr("localaws.state.backends.restore", restored_moto.append)
     registry = _Registry()
@@ -351,8 +352,10 @@ def test_a_forked_writer_lets_go_of_the_listening_socket_at_once(tmp_path):
 def test_requests_go_on_while_a_forked_snapshot_is_pickled(tmp_path, monkeypatch):
     # given: moto's data takes until the test says so to pickle
     go = _fifo(tmp_path)
-    monkeypatch.setattr("localaws.state.backends.capture",
-                        lambda: {"svc": _WaitsForParent(go)})
+    name = "moto/svc:backends/123456789012/us-east-1"
+    monkeypatch.setattr("localaws.state.backends.capture", lambda: MotoParts(
+        roots={name: _WaitsForParent(go)},
+        keys={name: ("svc", "123456789012", "us-east-1", None)}))
     gate = RequestGate()
     gate.changed.set()
     snapshotter = Snapshotter(StateStore(tmp_path), gate, {}, fork=True)
@@ -371,4 +374,4 @@ def test_requests_go_on_while_a_forked_snapshot_is_pickled(tmp_path, monkeypatch
 
     # then: the request did not wait for the snapshot, which was saved whole
     assert during
-    assert codec.loads(StateStore(tmp_path).read()["moto"]) == {"svc": "pickled"}
+    assert codec.loads(StateStore(tmp_path).read()[name]) == "pickled"
