@@ -63,6 +63,8 @@ def workshop_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+# the figures are data for the summary: the HTML copy does not draw them, and nbconvert says so
+@pytest.mark.filterwarnings("ignore:Your element with mimetype")
 def test_a_notebook_runs_headless_with_the_kernelspec_and_its_figures_are_read(
         workshop_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # given
