@@ -181,17 +181,6 @@ def _current_value(config: Mapping[str, Any], key: str) -> Any:
     return config.get(key)
 
 
-def set_environment(backend: Backend, name: str, variables: Mapping[str, str]) -> dict:
-    """Replace a function's environment variables (no-op when equal); returns the config."""
-    current = wait_until_ready(backend, name)
-    wanted = {"Variables": dict(variables)}
-    if _current_value(current, "Environment") != wanted:
-        backend.client("lambda").update_function_configuration(
-            FunctionName=name, Environment=wanted
-        )
-    return wait_until_ready(backend, name)
-
-
 def wait_until_ready(backend: Backend, name: str, *, timeout: float = 300.0) -> dict[str, Any]:
     """Wait until the function is ``Active`` and its last update ``Successful``.
 

@@ -16,9 +16,8 @@ policy                  grants
 
 The source pages attach the AWS-managed policy ``AWSLambdaDynamoDBExecutionRole``
 instead; its ``"Resource": "*"`` lets the role read *every* stream and write
-*every* log group of the account. :func:`managed_policy_document` shows it, and
-:func:`attach_managed_policy` attaches it if you want to follow the page to the
-letter, but the notebooks use the scoped policies.
+*every* log group of the account. :func:`managed_policy_document` shows it; the
+notebooks use the scoped policies.
 
 On real AWS a new role or policy takes a few seconds to be usable everywhere.
 :func:`retry_while_propagating` retries the calls that fail meanwhile
@@ -37,7 +36,7 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from helpers.clients import Backend, error_code
-from helpers.naming import Names, workshop_tags
+from helpers.naming import Names
 from localaws.policy import evaluate
 
 T = TypeVar("T")
@@ -236,50 +235,6 @@ def _parse(document: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------- roles
 
 
-def ensure_role(
-    backend: Backend,
-    name: str,
-    *,
-    description: str = "Execution role of a DynamoDB Streams workshop function",
-    tags: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """Create an execution role that Lambda can assume, or return the existing one.
-
-    Parameters
-    ----------
-    backend : Backend
-        Where to create it.
-    name : str
-        Role name.
-    description : str
-        Shown in the IAM console.
-    tags : mapping, optional
-        Tags added to the workshop tag.
-
-    Returns
-    -------
-    dict
-        ``Role`` of ``GetRole`` (``RoleName``, ``Arn``, ``AssumeRolePolicyDocument``...).
-        The trust policy is reset to :data:`LAMBDA_TRUST_POLICY` if it differs.
-    """
-    iam = backend.client("iam")
-    try:
-        iam.create_role(
-            RoleName=name,
-            AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY),
-            Description=description,
-            Tags=workshop_tags(tags),
-        )
-    except ClientError as exc:
-        if error_code(exc) != "EntityAlreadyExists":
-            raise
-    role = iam.get_role(RoleName=name)["Role"]
-    if _parse(role["AssumeRolePolicyDocument"]) != LAMBDA_TRUST_POLICY:
-        iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(LAMBDA_TRUST_POLICY))
-        role = iam.get_role(RoleName=name)["Role"]
-    return role
-
-
 def put_policy(backend: Backend, role: str, policy_name: str, document: Mapping) -> None:
     """Add or replace an inline policy of a role (idempotent)."""
     backend.client("iam").put_role_policy(
@@ -298,13 +253,6 @@ def remove_policy(backend: Backend, role: str, policy_name: str) -> bool:
     return True
 
 
-def attach_managed_policy(
-    backend: Backend, role: str, arn: str = MANAGED_STREAM_POLICY_ARN
-) -> None:
-    """Attach a managed policy (idempotent)."""
-    backend.client("iam").attach_role_policy(RoleName=role, PolicyArn=arn)
-
-
 def detach_managed_policy(
     backend: Backend, role: str, arn: str = MANAGED_STREAM_POLICY_ARN
 ) -> bool:
@@ -318,35 +266,10 @@ def detach_managed_policy(
     return True
 
 
-def grant_logs(backend: Backend, role: str, function: str) -> None:
-    """Put :func:`logs_policy` on the role."""
-    put_policy(backend, role, POLICY_LOGS, logs_policy(backend, function))
-
-
-def grant_stream_read(backend: Backend, role: str, *tables: str) -> None:
-    """Put :func:`stream_read_policy` on the role."""
-    put_policy(backend, role, POLICY_STREAM_READ, stream_read_policy(backend, *tables))
-
-
 def revoke_stream_read(backend: Backend, role: str) -> bool:
     """Remove the stream permissions (inline policy, and the managed policy if attached)."""
     removed = remove_policy(backend, role, POLICY_STREAM_READ)
     return detach_managed_policy(backend, role) or removed
-
-
-def grant_queue_send(backend: Backend, role: str, queue_arn: str) -> None:
-    """Put :func:`queue_send_policy` on the role."""
-    put_policy(backend, role, POLICY_QUEUE_SEND, queue_send_policy(queue_arn))
-
-
-def grant_topic_publish(backend: Backend, role: str, topic_arn: str) -> None:
-    """Put :func:`topic_publish_policy` on the role."""
-    put_policy(backend, role, POLICY_TOPIC_PUBLISH, topic_publish_policy(topic_arn))
-
-
-def grant_replica_write(backend: Backend, role: str, table: str) -> None:
-    """Put :func:`replica_write_policy` on the role."""
-    put_policy(backend, role, POLICY_REPLICA_WRITE, replica_write_policy(backend, table))
 
 
 def delete_role(backend: Backend, name: str) -> bool:

@@ -121,14 +121,3 @@ def metric_series(
     return frame
 
 
-def console_view(
-    backend: Backend, function: str, *, since: datetime | float, period: int | None = None
-) -> pd.DataFrame:
-    """The metrics of the console's Monitor tab for one function (see :func:`metric_series`)."""
-    return metric_series(
-        backend,
-        function,
-        ["Invocations", "Duration", "Errors", "IteratorAge", "ConcurrentExecutions"],
-        since=since,
-        period=period,
-    )

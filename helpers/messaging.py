@@ -10,7 +10,7 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from helpers.clients import Backend, error_code
-from helpers.naming import workshop_tag_map, workshop_tags
+from helpers.naming import workshop_tag_map
 from helpers.waits import wait_for
 
 
@@ -27,11 +27,6 @@ def ensure_queue(backend: Backend, name: str) -> tuple[str, str]:
         "QueueArn"
     ]
     return url, arn
-
-
-def ensure_topic(backend: Backend, name: str) -> str:
-    """Create a standard SNS topic (or find it); returns its ARN."""
-    return backend.client("sns").create_topic(Name=name, Tags=workshop_tags())["TopicArn"]
 
 
 def subscribe_queue(backend: Backend, topic_arn: str, queue_url: str, queue_arn: str) -> str:

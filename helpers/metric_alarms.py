@@ -10,7 +10,7 @@ import pandas as pd
 
 from helpers.clients import Backend
 from helpers.messaging import receive_messages
-from helpers.naming import Names, workshop_tags
+from helpers.naming import Names
 from helpers.waits import wait_for
 
 
@@ -42,66 +42,6 @@ ALARMS = (
 def alarm_names(function: str) -> list[str]:
     """Names of the :data:`ALARMS` of a function: ``<function>-errors`` and so on."""
     return [f"{function}-{spec.suffix}" for spec in ALARMS]
-
-
-def ensure_alarms(
-    backend: Backend,
-    function: str,
-    topic_arn: str,
-    *,
-    period: int = 60,
-    evaluation_periods: int = 2,
-    datapoints_to_alarm: int = 1,
-) -> list[str]:
-    """Create or update the three alarms of a function, notifying ``topic_arn``.
-
-    Each alarm notifies the topic when it goes to ALARM and when it is OK again;
-    periods without data count as not breaching (an idle function is healthy).
-    By default an alarm fires when 1 of the last 2 periods breaches, so a
-    failure near the end of a minute is not hidden by healthy invocations at
-    the start of the next one.
-
-    Parameters
-    ----------
-    backend : Backend
-        Where the function lives.
-    function : str
-        Function name.
-    topic_arn : str
-        SNS topic of the notifications.
-    period : int
-        Seconds per evaluated datapoint (Lambda metrics: a multiple of 60).
-    evaluation_periods : int
-        Periods looked at.
-    datapoints_to_alarm : int
-        How many of them must breach.
-
-    Returns
-    -------
-    list of str
-        The alarm names.
-    """
-    client = backend.client("cloudwatch")
-    for spec, name in zip(ALARMS, alarm_names(function), strict=True):
-        client.put_metric_alarm(
-            AlarmName=name,
-            AlarmDescription=f"{spec.description} ({function})",
-            Namespace="AWS/Lambda",
-            MetricName=spec.metric,
-            Dimensions=[{"Name": "FunctionName", "Value": function}],
-            Statistic=spec.statistic,
-            Period=period,
-            EvaluationPeriods=evaluation_periods,
-            DatapointsToAlarm=datapoints_to_alarm,
-            Threshold=spec.threshold,
-            ComparisonOperator="GreaterThanThreshold",
-            TreatMissingData="notBreaching",
-            ActionsEnabled=True,
-            AlarmActions=[topic_arn],
-            OKActions=[topic_arn],
-            Tags=workshop_tags(),
-        )
-    return alarm_names(function)
 
 
 def alarms_table(backend: Backend, names: Sequence[str]) -> pd.DataFrame:

@@ -118,20 +118,6 @@ def durations(invocations: pd.DataFrame, title: str = "Duration per invocation")
     return _show(fig)
 
 
-def records_per_batch(invocations: pd.DataFrame, title: str = "Records per batch") -> Figure | None:
-    """How many invocations carried 1, 2, ... records."""
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    if invocations.empty:
-        _empty(ax)
-    else:
-        counts = invocations["records"].value_counts().sort_index()
-        ax.bar(counts.index.astype(str), counts.values, color=OK_COLOR)
-    ax.set_xlabel("records in the batch")
-    ax.set_ylabel("invocations")
-    ax.set_title(title)
-    return _show(fig)
-
-
 def metric_panels(
     metrics: pd.DataFrame, title: str = "Function metrics", *, columns: int = 3
 ) -> Figure | None:
@@ -165,11 +151,6 @@ def metric_panels(
         ax.axis("off")
     fig.suptitle(title)
     return _show(fig)
-
-
-def console_view(metrics: pd.DataFrame, function: str) -> Figure | None:
-    """The console's Monitor tab: invocations, duration, errors, iterator age, concurrency."""
-    return metric_panels(metrics, f"{function}: metrics as the console shows them")
 
 
 def latency_histogram(

@@ -15,7 +15,6 @@ from helpers.clock import as_utc, now
 from helpers.functions import get_configuration, reserved_concurrency
 from helpers.invocation_log import invocations
 from helpers.mappings import find_mappings
-from helpers.waits import run_waiter
 
 
 @dataclass
@@ -43,18 +42,6 @@ class Diagnosis:
     def row(self, symptom: str) -> dict[str, str]:
         """``{"symptom", "found", "verdict"}``, for a table of diagnoses."""
         return {"symptom": symptom, "found": self.problem or "healthy", "verdict": self.verdict}
-
-
-def disable_stream(backend: Backend, table: str) -> bool:
-    """Turn a table's stream off (to reproduce the symptom); False when it was off."""
-    client = backend.client("dynamodb")
-    spec = client.describe_table(TableName=table)["Table"].get("StreamSpecification") or {}
-    if not spec.get("StreamEnabled"):
-        return False
-    client.update_table(TableName=table, StreamSpecification={"StreamEnabled": False})
-    run_waiter(backend, client, "table_exists", what=f"table {table} ACTIVE with its stream off",
-               timeout=backend.pacing.patience_s, TableName=table)
-    return True
 
 
 def diagnose(

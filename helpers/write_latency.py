@@ -224,22 +224,58 @@ def run_id() -> str:
 
 
 def latency(writes: pd.DataFrame, processed: pd.DataFrame) -> pd.DataFrame:
-    """Pair each write with the first time the function handled it.
+    """Pair each write with the first time the function handled its record.
 
-    The n-th write of an item and event is paired with the n-th time it was
-    processed, so a retried record counts once (its first delivery).
+    A record is known by its item's key and its event (``INSERT``, ``MODIFY``,
+    ``REMOVE``): the stream processor's log line names nothing else. Each write
+    is paired with the first processing of the same item and event logged at or
+    after the write (to the millisecond the log keeps) that no earlier write of
+    it took. A processing logged before the write, or after an earlier write of
+    the same record had its first one, is a retried delivery (a failed batch is
+    delivered again whole) and is left out: the latency is that of the first
+    delivery. A write not processed yet has no row.
+
+    One case stays ambiguous, since the log line carries no sequence number:
+    when one item gets the same event twice and the first record's retry is
+    logged after the second write, the second write takes that retry.
+
+    Parameters
+    ----------
+    writes : pandas.DataFrame
+        :meth:`WriteRecorder.frame`: ``item``, ``event``, ``written_at``.
+    processed : pandas.DataFrame
+        :func:`helpers.invocation_log.processed_times`: ``item``, ``event``,
+        ``processed_at``.
 
     Returns
     -------
     pandas.DataFrame
         ``item``, ``event``, ``written_at``, ``processed_at`` and ``latency_s``
-        (seconds from the write to the function's log line).
+        (seconds from the write to the function's log line), in write order.
     """
-    w = writes.assign(n=writes.groupby(["item", "event"]).cumcount())
-    p = processed.sort_values("processed_at", kind="stable")
-    p = p.assign(n=p.groupby(["item", "event"]).cumcount())
-    merged = w.merge(p, on=["item", "event", "n"], how="inner").drop(columns="n")
-    merged["latency_s"] = (merged["processed_at"] - merged["written_at"]).dt.total_seconds()
+    firsts: dict[tuple[str, str], list[pd.Timestamp]] = {}
+    for key, group in processed.groupby(["item", "event"], sort=False):
+        firsts[key] = sorted(group["processed_at"])
+    taken: dict[tuple[str, str], int] = {}
+    rows = []
+    ordered = writes.assign(seq=range(len(writes))).sort_values(
+        ["written_at", "seq"], kind="stable")
+    for write in ordered.itertuples(index=False):
+        key = (write.item, write.event)
+        times, start = firsts.get(key, []), taken.get(key, 0)
+        # the log keeps milliseconds: a record processed within the write's millisecond counts
+        earliest = pd.Timestamp(write.written_at).floor("ms")
+        while start < len(times) and times[start] < earliest:
+            start += 1  # a retry of an earlier record of this item (or logged before the write)
+        if start == len(times):
+            continue
+        rows.append({"item": write.item, "event": write.event, "written_at": write.written_at,
+                     "processed_at": times[start], "seq": write.seq})
+        taken[key] = start + 1
+    merged = pd.DataFrame(rows, columns=["item", "event", "written_at", "processed_at", "seq"])
+    merged = merged.sort_values("seq").drop(columns="seq").reset_index(drop=True)
+    merged["latency_s"] = (pd.to_datetime(merged["processed_at"], utc=True)
+                           - pd.to_datetime(merged["written_at"], utc=True)).dt.total_seconds()
     return merged
 
 

@@ -86,8 +86,7 @@ def test_table_overview_names_keys_and_stream():
     assert "PK (HASH)" in table.values()
 
 
-@pytest.mark.parametrize("chart", [plots.invocation_timeline, plots.durations,
-                                   plots.records_per_batch])
+@pytest.mark.parametrize("chart", [plots.invocation_timeline, plots.durations])
 def test_invocation_charts_draw_from_the_invocations_table(calls, chart):
     # when
     figure = chart(calls)
@@ -101,7 +100,7 @@ def test_metric_panels_draw_one_chart_per_metric():
     metrics = pd.DataFrame({"Invocations": [1.0, 0.0, 2.0], "Duration": [10.0, None, 12.0]},
                            index=index)
     # when
-    figure = plots.console_view(metrics, "f")
+    figure = plots.metric_panels(metrics, "f: metrics as the console shows them")
     # then
     assert [ax.get_title() for ax in figure.axes[:2]] == ["Invocations (count)", "Duration (ms)"]
 

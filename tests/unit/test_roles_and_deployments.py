@@ -25,29 +25,6 @@ def identity(backend: StubBackend) -> None:
         "Account": "123456789012", "Arn": "arn:aws:iam::123456789012:user/u", "UserId": "u"})
 
 
-def role(trust: dict) -> dict:
-    return {"Role": {"RoleName": "processor-role", "Arn": ROLE_ARN, "Path": "/",
-                     "RoleId": "AROAEXAMPLEEXAMPLE01", "CreateDate": "2026-01-01T00:00:00Z",
-                     "AssumeRolePolicyDocument": json.dumps(trust)}}
-
-
-def test_an_existing_role_with_another_trust_policy_is_brought_in_line():
-    # given
-    backend = StubBackend("iam")
-    stub = backend.stub("iam")
-    stub.add_client_error("create_role", "EntityAlreadyExists", "exists", 409)
-    stub.add_response("get_role", role({"Version": "2012-10-17", "Statement": []}))
-    stub.add_response("update_assume_role_policy", {},
-                      {"RoleName": "processor-role",
-                       "PolicyDocument": json.dumps(iam.LAMBDA_TRUST_POLICY)})
-    stub.add_response("get_role", role(iam.LAMBDA_TRUST_POLICY))
-    # when
-    got = iam.ensure_role(backend, "processor-role")
-    # then
-    assert got["Arn"] == ROLE_ARN
-    backend.assert_all_used()
-
-
 def test_removing_a_policy_the_role_lacks_says_so():
     # given
     backend = StubBackend("iam")
