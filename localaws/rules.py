@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from localaws.errors import ServiceError
 from localaws.protocols import Call, service_model
@@ -169,6 +169,48 @@ def _lambda_taggable_resource(call: Call, params: dict[str, Any]) -> None:
                            f"regular expression pattern: {pattern}")
 
 
+def _uri_member(call: Call, http: dict[str, Any], name: str) -> str | None:
+    """The value of the path member ``name`` of a rest-json request (``None`` when absent)."""
+    template = http["requestUri"].split("?", 1)[0]
+    pattern = "".join(
+        f"(?P<{part[1:-1].rstrip('+')}>{'.+' if part.endswith('+}') else '[^/]+'})"
+        if part.startswith("{") else re.escape(part)
+        for part in re.split(r"(\{[A-Za-z0-9]+\+?\})", template))
+    match = re.match(f"^{pattern}/?$", call.path)
+    return unquote(match[name]) if match and name in match.groupdict() else None
+
+
+def _lambda_function_name(call: Call, params: dict[str, Any]) -> None:
+    """A function is named as its model's pattern says: a name, a partial ARN
+    (``ACCOUNT:function:NAME``) or an ARN of a real region (moto splits anything on
+    ``:`` and looks the ARN's region up)."""
+    operation = service_model("lambda").operation_model(call.operation)
+    member = operation.input_shape.members["FunctionName"]
+    location = member.serialization.get("location")
+    key = member.serialization.get("name", "FunctionName")
+    if location == "uri":
+        value = _uri_member(call, operation.http, key)
+    elif location == "querystring":
+        value = call.url_query().get(key)
+    else:
+        try:
+            value = call.json_body().get(key)
+        except ServiceError:  # not JSON: the operation refuses the body itself
+            return
+    pattern = member.metadata.get("pattern")
+    if isinstance(value, str) and pattern and not re.fullmatch(pattern, value):
+        raise ServiceError("ValidationException",
+                           f"1 validation error detected: Value '{value[:256]}' at "
+                           "'functionName' failed to satisfy constraint: Member must satisfy "
+                           f"regular expression pattern: {pattern}")
+
+
+def _function_name_operations() -> list[str]:
+    model = service_model("lambda")
+    return [name for name in model.operation_names
+            if "FunctionName" in getattr(model.operation_model(name).input_shape, "members", {})]
+
+
 def _layer_content(call: Call, params: dict[str, Any]) -> None:
     """A layer's content is a zip, or an S3 object named by bucket and key together."""
     content = call.json_body().get("Content")
@@ -227,6 +269,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("logs", "GetQueryResults"): _logs_query_id,
     ("logs", "PutDeliveryDestination"): _logs_delivery_destination,
     ("iam", "CreateServiceLinkedRole"): _service_linked_role,
+    **{("lambda", op): _lambda_function_name for op in _function_name_operations()},
     ("lambda", "PublishLayerVersion"): _layer_content,
     **{("lambda", op): _lambda_taggable_resource for op in (
         "TagResource", "UntagResource", "ListTags")},

@@ -1,0 +1,88 @@
+"""The requests the random fuzzer (and probes around its findings) answered with a 500,
+sent again as they were: each now gets a 4xx in AWS's shape, with AWS's code."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+
+from localaws.protocols import SERVICES, service_model
+from tests.functional.fuzz_support import (
+    Sender,
+    Wire,
+    build,
+    operations,
+    problem,
+    signed_headers,
+)
+from tests.functional.test_fuzz import FUZZ_REGIONS
+
+pytestmark = [pytest.mark.functional]
+BAD_ARN = "arn:aws:lambda:zz:1:function:f"
+STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/x/stream/y"
+
+
+def _codes(endpoint: dict, wires: list) -> list[tuple[int, str, str | None]]:
+    sender = Sender(endpoint["port"], threads=2)
+    answers = sender.send(wires)
+    assert len(answers) == len(wires)
+    return [(status, problem(wire, status, headers, body) or "",
+             headers.get("x-amzn-ErrorType") or "")
+            for wire, status, headers, body in answers]
+
+
+def test_create_event_source_mapping_for_a_function_arn_of_no_region_is_a_validation_error(
+        endpoint):
+    # given: the 500 `make fuzz` found once (moto's KeyError on region 'zz')
+    wires = [build("lambda", "CreateEventSourceMapping",
+                   {"EventSourceArn": STREAM, "FunctionName": BAD_ARN, **extra},
+                   signed_headers("lambda"))
+             for extra in ({}, {"StartingPosition": "LATEST"})]
+    # when
+    answers = _codes(endpoint, wires)
+    # then
+    assert answers == [(400, "", "ValidationException")] * 2
+
+
+def test_every_lambda_operation_naming_a_function_off_the_pattern_gets_a_4xx(endpoint):
+    # given
+    wires = [_naming("lambda", op, name) for op in operations("lambda")
+             if op in _function_name_operations() for name in (BAD_ARN, "zz:function:f")]
+    # when
+    answers = _codes(endpoint, wires)
+    # then
+    wrong = [(wire.method, wire.path, answer) for wire, answer in zip(wires, answers, strict=True)
+             if not 400 <= answer[0] < 500 or answer[1]]
+    assert not wrong
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_request_signed_for_a_region_aws_lacks_gets_a_shaped_4xx(endpoint, service):
+    # given
+    operation = {"dynamodb": "ListTables", "dynamodbstreams": "ListStreams",
+                 "lambda": "ListFunctions", "iam": "ListRoles", "sts": "GetCallerIdentity",
+                 "sqs": "ListQueues", "sns": "ListTopics", "cloudwatch": "ListMetrics",
+                 "logs": "DescribeLogGroups"}[service]
+    wire = build(service, operation, {}, signed_headers(service, FUZZ_REGIONS[-1]))
+    # when
+    [(status, issue, _)] = _codes(endpoint, [wire])
+    # then
+    assert not issue and (status < 300 if service in ("iam", "sts") else status in (400, 403))
+
+
+def _naming(service: str, operation: str, name: str) -> Wire:
+    """``operation`` with ``FunctionName`` = ``name`` wherever the operation carries it."""
+    wire = build(service, operation, {"FunctionName": name}, signed_headers(service))
+    member = service_model(service).operation_model(operation).input_shape.members[
+        "FunctionName"]
+    if member.serialization.get("location") == "querystring":
+        wire.path += "?" + urlencode({member.serialization["name"]: name})
+    return wire
+
+
+def _function_name_operations() -> set[str]:
+    from localaws.rules import RULES
+
+    return {op for (service, op), rule in RULES.items()
+            if service == "lambda" and rule.__name__ == "_lambda_function_name"}
