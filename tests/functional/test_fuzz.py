@@ -60,6 +60,10 @@ EXAMPLES = int(os.environ.get("WORKSHOP_FUZZ_EXAMPLES", "102"))
 # seed changes nothing), so that a red run always means a change of ours.
 # WORKSHOP_FUZZ_RANDOM=1 explores new ones (`make fuzz`: run it when changing the
 # pipeline).
+# WORKSHOP_FUZZ_ONLY=lambda:CreateEventSourceMapping,sqs:SendMessage spends every request
+# on those operations (to hunt around a finding).
+FOCUS = sorted(tuple(pair.split(":", 1)) for pair in
+               os.environ.get("WORKSHOP_FUZZ_ONLY", "").split(",") if pair)
 FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
                          derandomize=os.environ.get("WORKSHOP_FUZZ_RANDOM") != "1",
                          phases=[Phase.explicit, Phase.generate],
@@ -159,10 +163,17 @@ MUTATIONS = ["none"] * 6 + ["target", "bytes", "truncate", "content-type", "path
                             "admin", "size", "encoding"]
 
 
+def _operation(draw: st.DrawFn) -> tuple[str, str]:
+    """A service and one of its operations, from ``WORKSHOP_FUZZ_ONLY`` when it is set."""
+    if FOCUS:
+        return draw(st.sampled_from(FOCUS))
+    service = draw(st.sampled_from(sorted(PROTOCOL)))
+    return service, draw(st.sampled_from(operations(service)))
+
+
 @st.composite
 def random_wire(draw: st.DrawFn) -> Wire:
-    service = draw(st.sampled_from(sorted(PROTOCOL)))
-    operation = draw(st.sampled_from(operations(service)))
+    service, operation = _operation(draw)
     params = draw(params_strategy(service, operation, False))
     wire = build(service, operation, params if isinstance(params, dict) else {},
                  signed_headers(service, draw(st.sampled_from(FUZZ_REGIONS))))
@@ -271,8 +282,7 @@ MUTANTS = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63), TEXT
 
 @st.composite
 def mutated_sdk_wire(draw: st.DrawFn) -> Wire | None:
-    service = draw(st.sampled_from(sorted(PROTOCOL)))
-    operation = draw(st.sampled_from(operations(service)))
+    service, operation = _operation(draw)
     shape = service_model(service).operation_model(operation).input_shape
     if shape is None or not shape.members:
         return _sdk_wire(service, operation, {})
