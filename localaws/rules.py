@@ -279,6 +279,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("dynamodb", "TransactGetItems"): _transact_items,
     ("dynamodb", "UpdateTable"): _replica_updates,
     ("dynamodb", "ListExports"): _moto_needs("TableArn", "exports are listed by table"),
+    ("dynamodb", "ExportTableToPointInTime"): _moto_needs(
+        "S3Prefix", "an export is written under a prefix of the bucket"),
 }
 
 

@@ -15,6 +15,7 @@ from tests.functional.fuzz_support import (
     operations,
     problem,
     signed_headers,
+    wire_from,
 )
 from tests.functional.test_fuzz import FUZZ_REGIONS
 
@@ -69,6 +70,28 @@ def test_a_request_signed_for_a_region_aws_lacks_gets_a_shaped_4xx(endpoint, ser
     [(status, issue, _)] = _codes(endpoint, [wire])
     # then
     assert not issue and (status < 300 if service in ("iam", "sts") else status in (400, 403))
+
+
+# As the fuzzer wrote it to findings.jsonl (the body in base64), answered 500 then.
+EXPORT_FINDING = {
+    "service": "dynamodb", "operation": "ExportTableToPointInTime", "method": "POST",
+    "path": "/", "headers": {
+        "X-Amz-Target": "DynamoDB_20120810.ExportTableToPointInTime",
+        "Content-Type": "application/x-amz-json-1.0",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=fuzz/20260101/us-east-1/dynamodb/"
+                         "aws4_request, SignedHeaders=host;x-amz-date, Signature=abc123"},
+    "body": "eyJTM0J1Y2tldE93bmVyIjogIi4uIiwgIlRhYmxlQXJuIjogImFybjphd3M6ZHluYW1vZGI6dXMtZWFz"
+            "dC0xOjEyMzQ1Njc4OTAxMjp0YWJsZS9mdXp6LWEvc3RyZWFtL3giLCAiUzNCdWNrZXQiOiAiYXJuOmF3"
+            "czpkeW5hbW9kYjp1cy1lYXN0LTE6MTIzNDU2Nzg5MDEyOnRhYmxlL2Z1enotYSJ9"}
+
+
+def test_an_export_without_a_prefix_gets_a_validation_error(endpoint):
+    # given
+    wire = wire_from(EXPORT_FINDING)
+    # when
+    [answer] = _codes(endpoint, [wire])
+    # then
+    assert answer == (400, "", "ValidationException")
 
 
 def _naming(service: str, operation: str, name: str) -> Wire:

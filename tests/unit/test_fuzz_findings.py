@@ -131,3 +131,19 @@ def test_a_function_looked_up_in_a_region_moto_lacks_is_not_found():
     found = backends.lambda_function("123456789012", "zz", "f")
     # then
     assert found is None
+
+
+def test_an_export_without_a_prefix_is_refused_before_moto_which_needs_one():
+    # given: the request `make fuzz` found (moto: KeyError 'S3Prefix')
+    request = call(headers=signed("dynamodb", **{
+        "X-Amz-Target": "DynamoDB_20120810.ExportTableToPointInTime"}), body=json.dumps({
+            "S3BucketOwner": "..", "S3Bucket": "b",
+            "TableArn": "arn:aws:dynamodb:us-east-1:123456789012:table/fuzz-a/stream/x"})
+        .encode())
+    # when
+    with pytest.raises(ServiceError) as caught:
+        check_rules(request, request.json_body())
+    # then
+    assert caught.value.code == "ValidationException"
+    assert caught.value.message.startswith(
+        "The local endpoint needs S3Prefix for ExportTableToPointInTime")
