@@ -17,6 +17,7 @@ from tests.functional.fuzz_support import (
     signed_headers,
     wire_from,
 )
+from tests.functional.support import deploy, make_role
 from tests.functional.test_fuzz import FUZZ_REGIONS
 
 pytestmark = [pytest.mark.functional]
@@ -92,6 +93,28 @@ def test_an_export_without_a_prefix_gets_a_validation_error(endpoint):
     [answer] = _codes(endpoint, [wire])
     # then
     assert answer == (400, "", "ValidationException")
+
+
+def test_a_partial_arn_with_a_qualifier_gets_a_4xx_and_names_a_real_function(
+        endpoint, backend, unique):
+    # given: the request the fuzzer found (500: moto split the partial ARN in two), and a
+    # function reached by its partial ARN
+    found = wire_from({"service": "lambda", "operation": "DeleteFunction", "method": "DELETE",
+                       "path": "/2015-03-31/functions/123456789012%3Afunction%3Afuzz"
+                               "?Qualifier=58349", "headers": signed_headers("lambda"),
+                       "body": ""})
+    name = f"partial-{unique}"
+    deploy(backend, name, {"app.py": "def handler(e, c):\n    return 1\n"},
+           role=make_role(backend, f"partial-{unique}"))
+    client = backend.client("lambda")
+    # when
+    [answer] = _codes(endpoint, [found])
+    fetched = client.get_function(FunctionName=f"123456789012:function:{name}")
+    client.delete_function(FunctionName=f"123456789012:function:{name}")
+    # then
+    assert answer == (404, "", "ResourceNotFoundException")
+    assert fetched["Configuration"]["FunctionName"] == name
+    assert name not in {f["FunctionName"] for f in client.list_functions()["Functions"]}
 
 
 def _naming(service: str, operation: str, name: str) -> Wire:

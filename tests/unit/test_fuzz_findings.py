@@ -147,3 +147,14 @@ def test_an_export_without_a_prefix_is_refused_before_moto_which_needs_one():
     assert caught.value.code == "ValidationException"
     assert caught.value.message.startswith(
         "The local endpoint needs S3Prefix for ExportTableToPointInTime")
+
+
+def test_a_partial_arn_in_the_path_reaches_moto_as_the_whole_arn():
+    # given: the request `make fuzz` found (moto splits "ACCOUNT:function:NAME" into two)
+    request = call("DELETE", "/2015-03-31/functions/123456789012:function:fuzz",
+                   signed("lambda", "eu-west-1"), query="Qualifier=58349")
+    # when
+    check_rules(request, {})
+    # then
+    assert request.path == \
+        "/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:fuzz"
