@@ -11,6 +11,12 @@ the fuzzer creates never meets the other tests), over four keep-alive connection
 Every answer must be a 2xx or a 4xx in the protocol's shape (botocore's parser
 finds its error code); afterwards the endpoint is healthy and a canary table
 and queue are intact. Counts and status codes go to ``build/fuzz-summary.json``.
+
+A failure shows each bad answer's whole request (method, path, headers, body)
+and names two files in the test's tmp dir: ``findings.jsonl`` (every bad
+answer with its request, to replay with ``fuzz_support.wire_from`` in a
+regression test such as ``test_fuzz_findings.py``) and the endpoint's log
+(the traceback of a 5xx). ``WORKSHOP_FUZZ_PORT`` fixes the endpoint's port.
 """
 
 from __future__ import annotations
