@@ -197,6 +197,8 @@ def lambda_function(account_id: str, region: str, name: str) -> Any | None:
     from moto.awslambda.models import lambda_backends
 
     with reading():
+        if region not in lambda_backends[account_id]:  # a region AWS has no Lambda in
+            return None
         try:
             return lambda_backends[account_id][region].get_function(name)
         except (LambdaClientError, ValueError):  # not found; a name moto cannot parse

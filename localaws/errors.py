@@ -86,6 +86,7 @@ class RequestError(ServiceError):
     KINDS = frozenset({
         "missing-authentication",  # no Authorization header
         "incomplete-signature",    # an Authorization header that is not SigV4
+        "invalid-signature",       # a SigV4 scope AWS would refuse (a region it lacks)
         "unknown-service",         # nothing in the request names a service we serve
         "unknown-operation",       # the service has no such operation
         "malformed",               # the body (or query string) does not parse

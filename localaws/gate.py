@@ -12,11 +12,14 @@
 * **Authentication**: a request must be SigV4-signed, as by any SDK; the
   signature itself is not verified (any credentials are accepted), as on other
   local emulators. Unsigned requests get AWS's ``MissingAuthenticationToken``,
-  malformed signatures ``IncompleteSignature``.
+  malformed signatures ``IncompleteSignature``, and a credential scoped to a
+  region AWS does not serve the service in ``InvalidSignatureException`` /
+  ``SignatureDoesNotMatch`` (IAM and STS, global in moto, excepted).
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import os
@@ -222,7 +225,26 @@ def check_signature(call: Call) -> Response | None:
         raise RequestError("incomplete-signature", f"{problem} Authorization={header[:200]}")
     if SIGNING_NAMES.get(call.credential.signing_name) is None:
         raise RequestError("unknown-service", unknown_service_message(call))
+    region = call.credential.region
+    if call.service not in GLOBAL_SERVICES and region not in service_regions(call.service):
+        raise RequestError("invalid-signature", "Credential should be scoped to a valid "
+                                                f"region, not '{region}'. ")
     return None
+
+
+#: Services moto keeps one backend per partition for, whatever the signing region.
+GLOBAL_SERVICES = frozenset({"iam", "sts"})
+
+
+@functools.cache
+def service_regions(service: str) -> frozenset[str]:
+    """The regions AWS serves ``service`` in, every partition's (botocore's endpoint data,
+    the list moto makes its regional backends for: any other region is unknown to it)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    return frozenset(region for partition in session.get_available_partitions()
+                     for region in session.get_available_regions(service, partition))
 
 
 def _safe_operation(call: Call) -> str | None:

@@ -59,6 +59,7 @@ _CORAL = {
     "UnknownOperationException": "com.amazon.coral.service#",
     "MissingAuthenticationTokenException": "com.amazon.coral.service#",
     "IncompleteSignatureException": "com.amazon.coral.service#",
+    "InvalidSignatureException": "com.amazon.coral.service#",
     "InternalFailure": "com.amazon.coral.service#",
     "ValidationException": "com.amazon.coral.validate#",
 }
@@ -67,6 +68,7 @@ _KIND_CODES = {
     "json": {
         "missing-authentication": ("MissingAuthenticationTokenException", 400),
         "incomplete-signature": ("IncompleteSignatureException", 400),
+        "invalid-signature": ("InvalidSignatureException", 400),
         "unknown-operation": ("UnknownOperationException", 400),
         "malformed": ("SerializationException", 400),
         "wrong-type": ("SerializationException", 400),
@@ -78,6 +80,7 @@ _KIND_CODES = {
     "query": {
         "missing-authentication": ("MissingAuthenticationToken", 403),
         "incomplete-signature": ("IncompleteSignature", 400),
+        "invalid-signature": ("SignatureDoesNotMatch", 403),
         "unknown-operation": ("InvalidAction", 400),
         "malformed": ("MalformedQueryString", 404),
         "wrong-type": ("InvalidParameterValue", 400),
@@ -89,6 +92,7 @@ _KIND_CODES = {
     "rest-json": {
         "missing-authentication": ("MissingAuthenticationTokenException", 403),
         "incomplete-signature": ("IncompleteSignatureException", 403),
+        "invalid-signature": ("InvalidSignatureException", 403),
         "unknown-operation": ("UnknownOperationException", 404),
         "malformed": ("InvalidRequestContentException", 400),
         "wrong-type": ("SerializationException", 400),

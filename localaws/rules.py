@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from localaws.errors import ServiceError
 from localaws.protocols import Call, service_model
@@ -169,6 +169,62 @@ def _lambda_taggable_resource(call: Call, params: dict[str, Any]) -> None:
                            f"regular expression pattern: {pattern}")
 
 
+def _uri_match(call: Call, http: dict[str, Any]) -> re.Match[str] | None:
+    """The path of a rest-json request matched against its operation's URI template (one
+    group per path member)."""
+    template = http["requestUri"].split("?", 1)[0]
+    pattern = "".join(
+        f"(?P<{part[1:-1].rstrip('+')}>{'.+' if part.endswith('+}') else '[^/]+'})"
+        if part.startswith("{") else re.escape(part)
+        for part in re.split(r"(\{[A-Za-z0-9]+\+?\})", template))
+    return re.match(f"^{pattern}/?$", call.path)
+
+
+_PARTIAL_ARN = re.compile(r"^\d{12}:function:")
+
+
+def _lambda_function_name(call: Call, params: dict[str, Any]) -> None:
+    """A function is named as its model's pattern says: a name, a partial ARN
+    (``ACCOUNT:function:NAME``) or an ARN of a real region (moto splits anything on
+    ``:`` and looks the ARN's region up). A partial ARN in the path reaches moto as the
+    whole ARN (moto reads only names and ARNs)."""
+    operation = service_model("lambda").operation_model(call.operation)
+    member = operation.input_shape.members["FunctionName"]
+    location = member.serialization.get("location")
+    key = member.serialization.get("name", "FunctionName")
+    match = None
+    if location == "uri":
+        match = _uri_match(call, operation.http)
+        value = unquote(match[key]) if match and key in match.groupdict() else None
+    elif location == "querystring":
+        value = call.url_query().get(key)
+    else:
+        try:
+            value = call.json_body().get(key)
+        except ServiceError:  # not JSON: the operation refuses the body itself
+            return
+    if not isinstance(value, str):
+        return
+    pattern = member.metadata.get("pattern")
+    if pattern and not re.fullmatch(pattern, value):
+        raise ServiceError("ValidationException",
+                           f"1 validation error detected: Value '{value[:256]}' at "
+                           "'functionName' failed to satisfy constraint: Member must satisfy "
+                           f"regular expression pattern: {pattern}")
+    if match is not None and _PARTIAL_ARN.match(value):
+        start, end = match.span(key)
+        partition = {"cn": "aws-cn", "us-gov": "aws-us-gov"}.get(
+            call.region.rsplit("-", 2)[0], "aws")
+        arn = f"arn:{partition}:lambda:{call.region}:{value}"
+        call.environ["PATH_INFO"] = call.path[:start] + arn + call.path[end:]
+
+
+def _function_name_operations() -> list[str]:
+    model = service_model("lambda")
+    return [name for name in model.operation_names
+            if "FunctionName" in getattr(model.operation_model(name).input_shape, "members", {})]
+
+
 def _layer_content(call: Call, params: dict[str, Any]) -> None:
     """A layer's content is a zip, or an S3 object named by bucket and key together."""
     content = call.json_body().get("Content")
@@ -227,6 +283,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("logs", "GetQueryResults"): _logs_query_id,
     ("logs", "PutDeliveryDestination"): _logs_delivery_destination,
     ("iam", "CreateServiceLinkedRole"): _service_linked_role,
+    **{("lambda", op): _lambda_function_name for op in _function_name_operations()},
     ("lambda", "PublishLayerVersion"): _layer_content,
     **{("lambda", op): _lambda_taggable_resource for op in (
         "TagResource", "UntagResource", "ListTags")},
@@ -236,6 +293,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("dynamodb", "TransactGetItems"): _transact_items,
     ("dynamodb", "UpdateTable"): _replica_updates,
     ("dynamodb", "ListExports"): _moto_needs("TableArn", "exports are listed by table"),
+    ("dynamodb", "ExportTableToPointInTime"): _moto_needs(
+        "S3Prefix", "an export is written under a prefix of the bucket"),
 }
 
 

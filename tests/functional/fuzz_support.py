@@ -36,7 +36,9 @@ SKIP = {("sqs", "ReceiveMessage"), ("logs", "StartLiveTail")}
 AUTH = ("AWS4-HMAC-SHA256 Credential=fuzz/20260101/{region}/{service}/aws4_request, "
         "SignedHeaders=host;x-amz-date, Signature=abc123")
 NAMES = st.sampled_from(["fuzz-a", "fuzz-b", "fuzz", "", "x" * 300, "ünï", "a/b", "..",
-                         "arn:aws:dynamodb:us-east-1:123456789012:table/fuzz-a"])
+                         "arn:aws:dynamodb:us-east-1:123456789012:table/fuzz-a",
+                         "arn:aws:lambda:zz:1:function:fuzz", "123456789012:function:fuzz",
+                         "arn:aws:dynamodb:us-east-1:123456789012:table/fuzz-a/stream/x"])
 TEXT = st.one_of(NAMES, st.text(max_size=30))
 
 
@@ -247,3 +249,29 @@ def problem(wire: Wire, status: int, headers: HeadersDict, body: bytes) -> str |
     if not code or code == str(status):
         return f"{status} answer with no error code the SDK can read: {body[:300]!r}"
     return None
+
+
+def finding(wire: Wire, status: int, body: bytes, issue: str) -> dict[str, Any]:
+    """A bad answer and the whole request that got it, as JSON (the body in base64), so
+    that it can be replayed (:func:`wire_from`) as a regression test."""
+    return {"issue": issue, "status": status, "answer": body[:2000].decode("utf-8", "replace"),
+            "service": wire.service, "operation": wire.operation, "method": wire.method,
+            "path": wire.path, "headers": wire.headers,
+            "body": base64.b64encode(wire.body).decode()}
+
+
+def wire_from(found: dict[str, Any]) -> Wire:
+    """The request of a :func:`finding`, to send again."""
+    return Wire(found["service"], found["method"], found["path"], dict(found["headers"]),
+                base64.b64decode(found["body"]), found["operation"])
+
+
+def describe(found: dict[str, Any]) -> str:
+    """A :func:`finding` as a failure message: the request (method, path, headers, body)
+    and what was wrong with its answer."""
+    body = base64.b64decode(found["body"])
+    shown = body[:1500]
+    more = f" ... ({len(body)} bytes in all)" if len(body) > len(shown) else ""
+    headers = "\n".join(f"  {name}: {value}" for name, value in found["headers"].items())
+    return (f"{found['method']} {found['path']} ({found['service']} {found['operation']})\n"
+            f"{headers}\n  body: {shown!r}{more}\n-> {found['issue']}")

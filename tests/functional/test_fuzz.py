@@ -11,6 +11,12 @@ the fuzzer creates never meets the other tests), over four keep-alive connection
 Every answer must be a 2xx or a 4xx in the protocol's shape (botocore's parser
 finds its error code); afterwards the endpoint is healthy and a canary table
 and queue are intact. Counts and status codes go to ``build/fuzz-summary.json``.
+
+A failure shows each bad answer's whole request (method, path, headers, body)
+and names two files in the test's tmp dir: ``findings.jsonl`` (every bad
+answer with its request, to replay with ``fuzz_support.wire_from`` in a
+regression test such as ``test_fuzz_findings.py``) and the endpoint's log
+(the traceback of a 5xx). ``WORKSHOP_FUZZ_PORT`` fixes the endpoint's port.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import json
 import os
 import shutil
 import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -39,6 +47,8 @@ from tests.functional.fuzz_support import (
     Sender,
     Wire,
     build,
+    describe,
+    finding,
     operations,
     params_strategy,
     problem,
@@ -56,24 +66,47 @@ EXAMPLES = int(os.environ.get("WORKSHOP_FUZZ_EXAMPLES", "102"))
 # seed changes nothing), so that a red run always means a change of ours.
 # WORKSHOP_FUZZ_RANDOM=1 explores new ones (`make fuzz`: run it when changing the
 # pipeline).
+# WORKSHOP_FUZZ_ONLY=lambda:CreateEventSourceMapping,sqs:SendMessage spends every request
+# on those operations (to hunt around a finding).
+FOCUS = sorted(tuple(pair.split(":", 1)) for pair in
+               os.environ.get("WORKSHOP_FUZZ_ONLY", "").split(",") if pair)
 FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
                          derandomize=os.environ.get("WORKSHOP_FUZZ_RANDOM") != "1",
                          phases=[Phase.explicit, Phase.generate],
                          suppress_health_check=list(HealthCheck))
 
 
-def _free_port() -> int:
+def _port() -> int:
+    """``WORKSHOP_FUZZ_PORT``, or a free loopback port."""
+    if os.environ.get("WORKSHOP_FUZZ_PORT"):
+        return int(os.environ["WORKSHOP_FUZZ_PORT"])
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
+@dataclass
+class Target:
+    """The fuzzer's endpoint: its sender, and where its log and any findings go."""
+
+    sender: Sender
+    log: Path
+    findings: Path
+
+
 @pytest.fixture(scope="module")
-def target(endpoint: dict) -> Any:
-    """A second endpoint for the fuzzer, with a canary table and queue in it."""
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    """An endpoint of the fuzzer's own, with a canary table and queue in it.
+
+    Its files (log, pid, token, saved state) live in the test's tmp dir, named in
+    any failure's message, so that the traceback of a 5xx outlives the run.
+    """
     import boto3
 
-    port = _free_port()
+    home = tmp_path_factory.mktemp("fuzz-endpoint")
+    saved = os.environ.get(paths.ENV_STATE_DIR)
+    os.environ[paths.ENV_STATE_DIR] = str(home)
+    port = _port()
     lifecycle.up(port)
     url = f"http://127.0.0.1:{port}"
     args = {"endpoint_url": url, "region_name": "us-east-1", "aws_access_key_id": "testing",
@@ -88,7 +121,7 @@ def target(endpoint: dict) -> Any:
     # Four connections: the same requests every run, in drawn order but up to four in
     # flight at once (one connection takes several times as long on a busy machine).
     sender = Sender(port, threads=4)
-    yield sender
+    yield Target(sender, paths.log_file(port), home / "findings.jsonl")
     # then: healthy, and the canaries untouched
     try:
         assert lifecycle.health(port) is not None
@@ -102,35 +135,54 @@ def target(endpoint: dict) -> Any:
         print(f"\nfuzz: {summary}")
     finally:
         lifecycle.down(port)
-        # The endpoint's log (tracebacks of any 5xx) outlives the run in build/.
+        # The endpoint's log stays in the tmp dir; a copy goes to build/ too.
         log = paths.log_file(port)
         if log.exists():
             (ROOT / "build").mkdir(exist_ok=True)
             shutil.copyfile(log, ROOT / "build" / "fuzz-endpoint.log")
+        if saved is None:
+            os.environ.pop(paths.ENV_STATE_DIR, None)
+        else:
+            os.environ[paths.ENV_STATE_DIR] = saved
 
 
-def _check(sender: Sender, wires: list[Wire]) -> None:
+def _check(target: Target, wires: list[Wire]) -> None:
     found = []
-    for wire, status, headers, body in sender.send(wires):
+    for wire, status, headers, body in target.sender.send(wires):
         issue = problem(wire, status, headers, body)
         if issue:
-            found.append(f"{wire.method} {wire.path} {wire.headers} {wire.body[:200]!r}: {issue}")
-    assert not found, "\n".join(found[:5])
+            found.append(finding(wire, status, body, issue))
+    if found:
+        with target.findings.open("a") as out:
+            out.writelines(json.dumps(f) + "\n" for f in found)
+    assert not found, "\n\n".join(
+        [f"{len(found)} bad answers; every request in {target.findings}, "
+         f"the endpoint's log (tracebacks) in {target.log}",
+         *(describe(f) for f in found[:5])])
 
 
 # -- random and mutated requests --------------------------------------------------------
+# Signing regions: two real ones, and one AWS lacks (moto has no backend for it).
+FUZZ_REGIONS = ["us-east-1", "us-east-1", "eu-west-1", "zz-fuzz-1"]
 MUTATIONS = ["none"] * 6 + ["target", "bytes", "truncate", "content-type", "path", "top-level",
                             "method", "unsigned", "bad-auth", "other-service", "host", "origin",
                             "admin", "size", "encoding"]
 
 
+def _operation(draw: st.DrawFn) -> tuple[str, str]:
+    """A service and one of its operations, from ``WORKSHOP_FUZZ_ONLY`` when it is set."""
+    if FOCUS:
+        return draw(st.sampled_from(FOCUS))
+    service = draw(st.sampled_from(sorted(PROTOCOL)))
+    return service, draw(st.sampled_from(operations(service)))
+
+
 @st.composite
 def random_wire(draw: st.DrawFn) -> Wire:
-    service = draw(st.sampled_from(sorted(PROTOCOL)))
-    operation = draw(st.sampled_from(operations(service)))
+    service, operation = _operation(draw)
     params = draw(params_strategy(service, operation, False))
     wire = build(service, operation, params if isinstance(params, dict) else {},
-                 signed_headers(service, draw(st.sampled_from(["us-east-1", "eu-west-1"]))))
+                 signed_headers(service, draw(st.sampled_from(FUZZ_REGIONS))))
     mutation = draw(st.sampled_from(MUTATIONS))
     if mutation == "target":
         wire.headers["X-Amz-Target"] = draw(st.one_of(TEXT, st.sampled_from(
@@ -236,8 +288,7 @@ MUTANTS = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63), TEXT
 
 @st.composite
 def mutated_sdk_wire(draw: st.DrawFn) -> Wire | None:
-    service = draw(st.sampled_from(sorted(PROTOCOL)))
-    operation = draw(st.sampled_from(operations(service)))
+    service, operation = _operation(draw)
     shape = service_model(service).operation_model(operation).input_shape
     if shape is None or not shape.members:
         return _sdk_wire(service, operation, {})
