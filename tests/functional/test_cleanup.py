@@ -84,6 +84,12 @@ def _one_of_each(backend: Any, base: str, *, tagged: bool,
             "dashboard": dashboard}
 
 
+def _every(client: Any, method: str, key: str, **params: Any) -> list[Any]:
+    """Every entry of a listing, all pages (a session's endpoint holds more than a page)."""
+    return [entry for page in client.get_paginator(method).paginate(**params)
+            for entry in page.get(key, [])]
+
+
 def _still_there(backend: Any, made: dict[str, str]) -> dict[str, bool]:
     iam, lam = backend.client("iam"), backend.client("lambda")
     sns, cloudwatch = backend.client("sns"), backend.client("cloudwatch")
@@ -94,20 +100,22 @@ def _still_there(backend: Any, made: dict[str, str]) -> dict[str, bool]:
             RoleName=made["role"])["PolicyNames"],
         "policy": any(p["Arn"] == made["policy"] for page in iam.get_paginator(
             "list_policies").paginate(Scope="Local") for p in page["Policies"]),
-        "table": made["table"] in backend.client("dynamodb").list_tables()["TableNames"],
+        "table": made["table"] in _every(backend.client("dynamodb"), "list_tables",
+                                         "TableNames"),
         "function": any(f["FunctionName"] == made["function"]
-                        for f in lam.list_functions()["Functions"]),
-        "mapping": any(m["UUID"] == made["mapping"]
-                       for m in lam.list_event_source_mappings()["EventSourceMappings"]),
+                        for f in _every(lam, "list_functions", "Functions")),
+        "mapping": any(m["UUID"] == made["mapping"] for m in _every(
+            lam, "list_event_source_mappings", "EventSourceMappings")),
         "log group": bool(backend.client("logs").describe_log_groups(
             logGroupNamePrefix=f"/aws/lambda/{made['function']}")["logGroups"]),
-        "queue": made["queue"] in backend.client("sqs").list_queues().get("QueueUrls", []),
-        "topic": any(t["TopicArn"] == made["topic"] for t in sns.list_topics()["Topics"]),
+        "queue": made["queue"] in _every(backend.client("sqs"), "list_queues", "QueueUrls"),
+        "topic": any(t["TopicArn"] == made["topic"]
+                     for t in _every(sns, "list_topics", "Topics")),
         "subscription": any(s["SubscriptionArn"] == made["subscription"]
-                            for s in sns.list_subscriptions()["Subscriptions"]),
+                            for s in _every(sns, "list_subscriptions", "Subscriptions")),
         "alarm": bool(cloudwatch.describe_alarms(AlarmNames=[made["alarm"]])["MetricAlarms"]),
         "dashboard": any(d["DashboardName"] == made["dashboard"]
-                         for d in cloudwatch.list_dashboards()["DashboardEntries"]),
+                         for d in _every(cloudwatch, "list_dashboards", "DashboardEntries")),
     }
 
 
@@ -152,6 +160,6 @@ def test_cleanup_deletes_the_workshop_in_every_region_and_nothing_else(backend, 
     for made in strangers:
         gone = [k for k, v in _still_there(backend, made).items() if not v]
         assert not gone, (made["role"], gone)
-    tables = backend.client("dynamodb").list_tables()["TableNames"]
+    tables = _every(backend.client("dynamodb"), "list_tables", "TableNames")
     assert names.logfile_table in tables
 
