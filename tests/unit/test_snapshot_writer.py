@@ -39,7 +39,7 @@ def child(monkeypatch):
         read_fd, write_fd = os.pipe()
         try:
             with pytest.raises(ExitedError) as exited:
-                writer._child(values, done, write_fd)
+                writer._child(values, done, write_fd, codec.dumps)
             os.close(write_fd)
             with os.fdopen(read_fd, "rb") as pipe:
                 return exited.value.status, pipe.read(), calls
@@ -55,10 +55,11 @@ def test_the_child_sends_every_part_compressed_and_exits_0(child):
     # when
     status, sent, calls = child(values, done)
     # then
-    parts = pickle.loads(sent)
+    parts, sizes = pickle.loads(sent)
     assert status == 0
     assert {name: codec.loads(zlib.decompress(data)) for name, data in parts.items()} == {
         "moto": {"items": [1, 2]}, "mappings": "ours"}
+    assert sizes == {name: len(zlib.decompress(data)) for name, data in parts.items()}
     assert calls["nice"] == [writer.NICENESS]
     assert [args[0] for args in calls["signal"]] == [signal.SIGTERM, signal.SIGINT]
     assert len(calls["close_inherited"]) == 1
