@@ -125,21 +125,16 @@ def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pop
 
 def start_ours(workdir: Path) -> Rival:
     """Our endpoint on a free port, with its own state directory."""
-    from localaws import lifecycle
+    from localaws import lifecycle, paths
 
     port = free_port()
-    saved = os.environ.get("WORKSHOP_STATE_DIR")
-    os.environ["WORKSHOP_STATE_DIR"] = str(workdir / "ours-state")
-    try:
+    state = str(workdir / "ours-state")
+    with paths.using_state_dir(state):
         status = lifecycle.up(port)
-    finally:
-        if saved is None:
-            os.environ.pop("WORKSHOP_STATE_DIR", None)
-        else:
-            os.environ["WORKSHOP_STATE_DIR"] = saved
 
     def stop() -> None:
-        lifecycle.down(port)
+        with paths.using_state_dir(state):  # its pid file and admin token are there
+            lifecycle.down(port)
 
     return Rival("ours", status["url"], "/moto-api/reset", True, status["pid"], stop)
 

@@ -6,7 +6,9 @@ port lives in ``<state dir>/state/<port>/`` unless ``--state-dir`` says otherwis
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 ENV_STATE_DIR = "WORKSHOP_STATE_DIR"
@@ -44,6 +46,24 @@ def state_dir() -> Path:
         path = Path.home() / ".cache" / "ddb-streams-workshop"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def using_state_dir(path: str | os.PathLike[str]) -> Iterator[None]:
+    """``WORKSHOP_STATE_DIR`` set to ``path`` for the block, then as it was.
+
+    An endpoint started in the block keeps its pid file and admin token in ``path``;
+    stop it inside such a block too, or :func:`localaws.lifecycle.down` cannot find it.
+    """
+    saved = os.environ.get(ENV_STATE_DIR)
+    os.environ[ENV_STATE_DIR] = str(path)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(ENV_STATE_DIR, None)
+        else:
+            os.environ[ENV_STATE_DIR] = saved
 
 
 def pid_file(port: int) -> Path:

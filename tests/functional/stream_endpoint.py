@@ -10,7 +10,6 @@ than the retention expires, as on AWS).
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -34,19 +33,17 @@ def short_streams_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     The backend object carries the endpoint's health document as ``.health``.
     """
     from helpers.clients import get_backend
-    from localaws import lifecycle
+    from localaws import lifecycle, paths
 
     port = _free_port()
-    saved = os.environ.get("WORKSHOP_STATE_DIR")
-    os.environ["WORKSHOP_STATE_DIR"] = str(tmp_path_factory.mktemp("short-streams-state"))
-    try:
+    state = str(tmp_path_factory.mktemp("short-streams-state"))
+    with paths.using_state_dir(state):
         health = lifecycle.up(port, env=SHORT)
-    finally:
-        if saved is None:
-            os.environ.pop("WORKSHOP_STATE_DIR", None)
-        else:
-            os.environ["WORKSHOP_STATE_DIR"] = saved
     backend = get_backend("endpoint", endpoint_url=health["url"])
     object.__setattr__(backend, "health", health)
     yield backend
-    lifecycle.down(port)
+    # its pid file and admin token are in its own state directory: down() reads them there
+    with paths.using_state_dir(state):
+        stopped = lifecycle.down(port)
+    assert stopped, f"the short-streams endpoint on port {port} was not found to stop"
+

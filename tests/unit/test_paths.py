@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from localaws import paths
@@ -65,3 +67,24 @@ def test_a_directorys_size_counts_the_files_under_it_and_a_missing_one_is_empty(
     # when / then
     assert paths.directory_size(tmp_path) == 15
     assert paths.directory_size(tmp_path / "nothing") == 0
+
+
+def test_a_state_dir_given_for_a_block_is_undone_after_it(monkeypatch, tmp_path):
+    # given
+    monkeypatch.setenv(paths.ENV_STATE_DIR, str(tmp_path / "session"))
+    # when
+    with paths.using_state_dir(tmp_path / "other"):
+        inside = paths.pid_file(4600)
+    # then: a pid file written in the block is found again only in such a block
+    assert inside == tmp_path / "other" / "endpoint-4600.pid"
+    assert paths.pid_file(4600) == tmp_path / "session" / "endpoint-4600.pid"
+
+
+def test_a_state_dir_given_where_none_was_set_leaves_none_set(monkeypatch, tmp_path):
+    # given
+    monkeypatch.delenv(paths.ENV_STATE_DIR, raising=False)
+    # when
+    with paths.using_state_dir(tmp_path):
+        pass
+    # then
+    assert paths.ENV_STATE_DIR not in os.environ
