@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
+import re
 import shlex
 import threading
 from collections.abc import Mapping
@@ -32,11 +32,12 @@ from helpers import cli
 ENV_CHECK = "WORKSHOP_CHECK_CLI_LINES"
 
 _lock = threading.Lock()
+_FILE_PATH = re.compile(r"^(?P<scheme>fileb?://)(?P<path>[^/].*)$")
 _driver: Any = None
 _seen: dict[str, Any] = {}
 
 
-class CliLineError(AssertionError):
+class CliLineError(RuntimeError):
     """A shown CLI line does not send what the notebook's call sends (ours: a bug in
     :mod:`helpers.cli`)."""
 
@@ -91,20 +92,19 @@ def sent_by_cli(line: str, *, region: str, cwd: Path = cli.ROOT) -> tuple[str, d
     CliLineError
         The CLI refused the line (its message is included).
     """
-    words = [*shlex.split(line)[1:], "--region", region, "--output", "json"]
+    # A relative file:// path is read from ``cwd`` (as from a shell there), without
+    # changing the kernel's working directory under its other threads.
+    words = [_FILE_PATH.sub(lambda m: m["scheme"] + str(cwd / m["path"]), word)
+             for word in shlex.split(line)[1:]]
+    words += ["--region", region, "--output", "json"]
     out, err = io.StringIO(), io.StringIO()
     with _lock:
         _seen.clear()
-        before = Path.cwd()
-        try:
-            os.chdir(cwd)
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                try:
-                    status = _cli_driver().main(words)
-                except SystemExit as exc:  # argparse's usage errors
-                    status = exc.code if isinstance(exc.code, int) else 2
-        finally:
-            os.chdir(before)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = _cli_driver().main(words)
+            except SystemExit as exc:  # argparse's usage errors
+                status = exc.code if isinstance(exc.code, int) else 2
         seen = dict(_seen)
     if status != 0 or "operation" not in seen:
         raise CliLineError(f"the AWS CLI refused `{line}` (exit {status}):\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import boto3
 import pytest
 
@@ -67,3 +69,15 @@ def test_blobs_and_sequences_compare_as_text_and_lists():
     # when / then
     assert cli_requests.comparable({"a": (b"x", 1)}) == {"a": ["x", 1]}
     assert cli_requests.comparable(b"\xff") == b"\xff"
+
+
+def test_a_relative_file_path_is_read_from_the_given_folder_without_changing_ours(tmp_path):
+    # given
+    (tmp_path / "payload.json").write_bytes(b'{"Records": [1]}')
+    here = Path.cwd()
+    line = "aws lambda invoke --function-name f --payload fileb://payload.json response.json"
+    # when
+    operation, params = cli_requests.sent_by_cli(line, region=REGION, cwd=tmp_path)
+    # then
+    assert (operation, params["Payload"]) == ("Invoke", b'{"Records": [1]}')
+    assert Path.cwd() == here
