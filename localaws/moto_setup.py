@@ -2,8 +2,9 @@
 
 :func:`prepare` runs once before moto's IAM module is imported and its apps are made:
 the environment defaults the workshop relies on, moto's model-object registry turned
-off (it kept every object ever made), its route list computed once, the IAM backends
-of :mod:`localaws.iam_backend` and the server-mode tuning of :mod:`localaws.moto_tuning`.
+off (it kept every object ever made), its route list computed once, SNS's
+``DeletePlatformApplication`` made idempotent, the IAM backends of
+:mod:`localaws.iam_backend` and the server-mode tuning of :mod:`localaws.moto_tuning`.
 """
 
 from __future__ import annotations
@@ -34,10 +35,21 @@ def prepare() -> None:
     # never changes while the endpoint runs.
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
+    # moto raises KeyError (a 500) deleting a platform application that does not
+    # exist; SNS's deletes are idempotent (DeleteEndpoint is documented so).
+    from moto.sns.models import SNSBackend
+
+    SNSBackend.delete_platform_application = _delete_platform_application  # type: ignore
     from localaws import iam_backend, moto_tuning
 
     iam_backend.install()
     moto_tuning.install()
+
+
+def _delete_platform_application(self: Any, platform_arn: str) -> None:
+    self.applications.pop(platform_arn, None)
+    for endpoint in self.list_endpoints_by_platform_application(platform_arn):
+        self.platform_endpoints.pop(endpoint.arn)
 
 
 def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:

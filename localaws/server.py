@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from localaws import limits, moto_setup, validation
+from localaws import backends, limits, moto_setup, validation
 from localaws.errors import EndpointError, ServiceError
 from localaws.gate import ADMIN_PATH, Gate, check_signature, new_admin_token, write_admin_token
 from localaws.protocols import (
@@ -39,13 +39,16 @@ log = logging.getLogger("localaws")
 HOST = "127.0.0.1"
 HEALTH_PATH = "/_workshop/health"
 GET_RECORDS_TARGET = "DynamoDBStreams_20120810.GetRecords"
-# DynamoDB writes that change items (and so append stream records). moto takes no
-# lock: two concurrent writes could read the same old image or take the same
-# sequence number, breaking the per-item order the stream guarantees.
-DYNAMODB_WRITES = frozenset("DynamoDB_20120810." + op for op in (
-    "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems",
-    "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction", "UpdateTable",
-    "DeleteTable", "CreateTable"))
+# Every DynamoDB request runs under one lock. moto takes none: two concurrent writes
+# could read the same old image or take the same sequence number, breaking the
+# per-item order the stream guarantees; and a read iterating a table's items (Scan,
+# Query, DescribeTable's item count, a GetItem of a missing key in a table with a
+# sort key, which adds an empty entry) while a write adds a key or an attribute
+# fails inside moto with "dictionary changed size during iteration" (a 500).
+DYNAMODB_TARGET_PREFIX = "DynamoDB_20120810."
+# The services our components also write outside requests (function logs and
+# metrics, under localaws.backends.LOCK): their reads iterate the same dicts.
+TELEMETRY_SERVICES = frozenset({"logs", "cloudwatch"})
 ENGINE_RESTART_PATH = "/_workshop/engine/restart"
 AUTHORIZATION_PATH = "/_workshop/authorization"
 # waitress buffers at most this much of any body (the largest AWS accepts: a zip
@@ -104,7 +107,8 @@ class Router:
         self.responses: list[Callable[[Call, Response], Response]] = []
         # Told of every call about to be served (the durable state notes what it changes).
         self.on_dispatch: Callable[[Call], None] = lambda call: None
-        # Public: the TTL sweeper deletes items under the same lock.
+        # Public: the TTL sweeper deletes items under the same lock. Every DynamoDB
+        # request holds it (see DYNAMODB_TARGET_PREFIX).
         self.write_lock = threading.RLock()
 
     def insert_check(self, check: Check, before: Check) -> None:
@@ -141,8 +145,11 @@ class Router:
             from localaws.streams import serve_get_records
 
             return serve_get_records(call.body, _account_id(), call.region)
-        if target in DYNAMODB_WRITES:
-            with self.write_lock:  # one item change (and stream record) at a time
+        if target is not None and target.startswith(DYNAMODB_TARGET_PREFIX):
+            with self.write_lock:  # one table access (and stream record) at a time
+                return self._moto(call)
+        if call.service in TELEMETRY_SERVICES:
+            with backends.LOCK:
                 return self._moto(call)
         if call.path.startswith("/moto-api") or call.service != "lambda":
             return self._moto(call)
@@ -313,7 +320,6 @@ class Endpoint:
 
     def _keep_state(self, directory: Path, app: Any) -> Any:
         """Restore the saved state and arrange for snapshots; returns the gated app."""
-        from localaws import backends
         from localaws.state import GatedApp, RequestGate, Snapshotter, StateStore, dirty
         from localaws.state.gate import release_during_long_polls
         from localaws.state.parts import MAPPING_ATTRIBUTES, AttributeState

@@ -95,6 +95,40 @@ def test_an_export_without_a_prefix_gets_a_validation_error(endpoint):
     assert answer == (400, "", "ValidationException")
 
 
+def test_deleting_a_platform_application_is_idempotent_and_drops_its_endpoints(
+        endpoint, backend):
+    # given: the 500 `make fuzz` found (moto's KeyError deleting an application that
+    # does not exist), and an application with an endpoint
+    sns = backend.client("sns")
+    app = sns.create_platform_application(Name="fuzz-app", Platform="GCM",
+                                          Attributes={"PlatformCredential": "k"})
+    arn = app["PlatformApplicationArn"]
+    device = sns.create_platform_endpoint(PlatformApplicationArn=arn, Token="t")["EndpointArn"]
+    wires = [build("sns", "DeletePlatformApplication", {"PlatformApplicationArn": missing},
+                   signed_headers("sns"))
+             for missing in (STREAM, arn.replace("fuzz-app", "no-such-app"))]
+    # when
+    answers = _codes(endpoint, wires)
+    sns.delete_platform_application(PlatformApplicationArn=arn)
+    sns.delete_platform_application(PlatformApplicationArn=arn)
+    # then
+    assert answers == [(200, "", "")] * 2
+    assert arn not in [a["PlatformApplicationArn"]
+                       for a in sns.list_platform_applications()["PlatformApplications"]]
+    code = _error_code(lambda: sns.get_endpoint_attributes(EndpointArn=device))
+    assert code == "NotFound"
+
+
+def _error_code(request) -> str | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        request()
+    except ClientError as exc:
+        return exc.response["Error"]["Code"]
+    return None
+
+
 def test_a_partial_arn_with_a_qualifier_gets_a_4xx_and_names_a_real_function(
         endpoint, backend, unique):
     # given: the request the fuzzer found (500: moto split the partial ARN in two), and a
