@@ -433,10 +433,21 @@ class Endpoint:
 
         def close() -> None:
             self.mappings.stop()
-            self.server.close()
+            from waitress import wasyncore
+
+            # No new connection; waitress's own close() also closes the trigger the
+            # task threads wake the loop with.
+            wasyncore.dispatcher.close(self.server)
+            # Requests in flight finish and are answered before their connections
+            # close: closing first made a finishing task write to a closed trigger
+            # (waitress logged "OSError: Bad file descriptor") and lost its answer.
+            self.server.task_dispatcher.shutdown(timeout=2)
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline and any(
+                    getattr(c, "total_outbufs_len", 0) for c in list(self.server._map.values())):
+                time.sleep(0.01)  # the loop is still sending those answers
             for channel in list(self.server._map.values()):
                 channel.close()
-            self.server.task_dispatcher.shutdown(timeout=2)
 
         threading.Thread(target=close, daemon=True).start()
 

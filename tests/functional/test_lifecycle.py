@@ -92,3 +92,52 @@ def test_an_ephemeral_endpoint_starts_empty_after_a_restart(cli_env, monkeypatch
     # then: --ephemeral keeps nothing (the default keeps everything: test_persistence)
     assert queues == []
     assert state["ephemeral"] is True
+
+
+def test_requests_in_flight_at_a_clean_stop_are_answered_before_their_connections_close(
+        cli_env, tmp_path):
+    # given: an endpoint busy with scans of a few thousand items on four connections
+    import threading
+
+    import boto3
+    from botocore.config import Config
+
+    port = _free_port()
+    assert _cli("up", "--port", str(port), "--ephemeral", env=cli_env).returncode == 0
+    ddb = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}",
+                       region_name="us-east-1", aws_access_key_id="t",
+                       aws_secret_access_key="t",
+                       config=Config(retries={"max_attempts": 1}, max_pool_connections=4))
+    ddb.create_table(TableName="busy", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    for start in range(0, 3000, 25):
+        ddb.batch_write_item(RequestItems={"busy": [
+            {"PutRequest": {"Item": {"pk": {"S": f"k{n}"}, "pad": {"S": "x" * 100}}}}
+            for n in range(start, start + 25)]})
+    answered: list[int] = []
+    stop = threading.Event()
+
+    def scan() -> None:
+        while not stop.is_set():
+            try:
+                answered.append(ddb.scan(TableName="busy", Select="COUNT")["Count"])
+            except Exception:  # refused or reset once the endpoint stops: not counted
+                return
+
+    threads = [threading.Thread(target=scan) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    while len(answered) < 4:
+        threading.Event().wait(0.05)
+    # when: it is stopped while scans are being served
+    down = _cli("down", "--port", str(port), env=cli_env)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    # then: every answer it sent was whole, and none failed while being written
+    assert down.stdout.strip() == "stopped"
+    assert set(answered) == {3000}
+    log = (tmp_path / f"endpoint-{port}.log").read_text()
+    assert "Exception when servicing" not in log and "Traceback" not in log, log[-2000:]
+    assert "Client disconnected while serving" not in log, log[-2000:]  # an answer dropped
