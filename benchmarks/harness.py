@@ -81,14 +81,9 @@ def table(backend: Backend, name: str, stream: str | None = "NEW_IMAGE") -> str 
 
 def count(backend: Backend, name: str) -> int:
     """Items in a table (paginated COUNT scan)."""
-    ddb = backend.client("dynamodb")
-    total, kwargs = 0, {"TableName": name, "Select": "COUNT"}
-    while True:
-        page = ddb.scan(**kwargs)
-        total += page["Count"]
-        if "LastEvaluatedKey" not in page:
-            return total
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    pages = backend.client("dynamodb").get_paginator("scan").paginate(TableName=name,
+                                                                       Select="COUNT")
+    return sum(page["Count"] for page in pages)
 
 
 def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> float:

@@ -268,12 +268,8 @@ def mapping_throughput(rival: Any, n: int = 2000, threads: int = 4) -> dict[str,
             raise TimeoutError("replica incomplete after 600 s")
         time.sleep(0.02)
     mapped_seconds = time.perf_counter() - start
-    copied = ddb.scan(TableName=replica, Select="COUNT")
-    count = copied["Count"]
-    while "LastEvaluatedKey" in copied:
-        copied = ddb.scan(TableName=replica, Select="COUNT",
-                          ExclusiveStartKey=copied["LastEvaluatedKey"])
-        count += copied["Count"]
+    count = sum(page["Count"] for page in ddb.get_paginator("scan").paginate(
+        TableName=replica, Select="COUNT"))
     raw_rate, mapped_rate = n / raw_seconds, n / mapped_seconds
     return {"raw_per_s": round(raw_rate, 1), "mapped_per_s": round(mapped_rate, 1),
             "ratio": round(mapped_rate / raw_rate, 2), "copied": count}

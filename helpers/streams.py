@@ -35,6 +35,40 @@ def stream_summary(backend: Backend, stream_arn: str) -> pd.DataFrame:
     return settings_table(rows)
 
 
+def stream_shards(backend: Backend, stream_arn: str, *, limit: int | None = None
+                  ) -> list[dict[str, Any]]:
+    """Every shard of a stream, oldest first: every page of ``DescribeStream``.
+
+    botocore has no paginator for ``DescribeStream``; this follows
+    ``LastEvaluatedShardId`` to the end.
+
+    Parameters
+    ----------
+    backend : Backend
+        Where the stream lives.
+    stream_arn : str
+        The stream's ARN.
+    limit : int, optional
+        Shards per page (``Limit``; the service's default when omitted).
+
+    Returns
+    -------
+    list of dict
+        The ``Shards`` of every page, in order.
+    """
+    client = backend.client("dynamodbstreams")
+    shards: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"StreamArn": stream_arn}
+    if limit is not None:
+        kwargs["Limit"] = limit
+    while True:
+        description = client.describe_stream(**kwargs)["StreamDescription"]
+        shards.extend(description["Shards"])
+        if not description.get("LastEvaluatedShardId"):
+            return shards
+        kwargs["ExclusiveStartShardId"] = description["LastEvaluatedShardId"]
+
+
 def stream_records(backend: Backend, stream_arn: str, *, max_calls: int = 200,
                    empty_pages: int = 5) -> list[dict]:
     """Every record the stream holds now, shard by shard, oldest first (``TRIM_HORIZON``).
@@ -44,16 +78,8 @@ def stream_records(backend: Backend, stream_arn: str, *, max_calls: int = 200,
     empty pages in a row (or ``max_calls`` calls).
     """
     client = backend.client("dynamodbstreams")
-    shards: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"StreamArn": stream_arn}
-    while True:
-        description = client.describe_stream(**kwargs)["StreamDescription"]
-        shards.extend(description["Shards"])
-        if not description.get("LastEvaluatedShardId"):
-            break
-        kwargs["ExclusiveStartShardId"] = description["LastEvaluatedShardId"]
     records: list[dict[str, Any]] = []
-    for shard in shards:
+    for shard in stream_shards(backend, stream_arn):
         iterator = client.get_shard_iterator(
             StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]

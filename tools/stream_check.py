@@ -87,6 +87,7 @@ def _wait(predicate: Any, timeout: float, interval: float = 0.2) -> Any:
 
 
 def _shards(streams: Any, arn: str) -> list[dict[str, Any]]:
+    # One shard per page, so that paging is checked too (DescribeStream has no paginator).
     out, kwargs = [], {"StreamArn": arn, "Limit": 1}
     while True:
         page = streams.describe_stream(**kwargs)["StreamDescription"]
@@ -97,13 +98,8 @@ def _shards(streams: Any, arn: str) -> list[dict[str, Any]]:
 
 
 def _scan(ddb: Any, table: str) -> list[dict[str, Any]]:
-    items, kwargs = [], {"TableName": table, "ConsistentRead": True}
-    while True:
-        page = ddb.scan(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    pages = ddb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
+    return [item for page in pages for item in page["Items"]]
 
 
 def _zip(source: str) -> bytes:

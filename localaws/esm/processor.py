@@ -199,15 +199,10 @@ class BatchDelivery:
         self._send(part, expired, RECORD_AGE_EXCEEDED, report)
         return keep
 
-    def _invoke(self, part: _Part, cfg: MappingConfig, report: DeliveryReport
-                ) -> dict[str, Any] | None:
-        event: dict[str, Any] = {"Records": part.records}
-        if self._window is not None:
-            event = window_event(part.records, self._window, shard_id=self.shard_id,
-                                 stream_arn=self.stream_arn, final=False)
-        payload = json.dumps(event, separators=(",", ":")).encode()
+    def _call(self, payload: bytes, report: DeliveryReport) -> Any | None:
+        """The function's answer, or ``None`` when it was throttled or not invoked (counted)."""
         try:
-            result = self.hooks.invoke(payload)
+            return self.hooks.invoke(payload)
         except ServiceError as err:
             if err.status == 429:
                 report.throttles += 1
@@ -215,6 +210,17 @@ class BatchDelivery:
                 report.not_invoked += 1
                 log.warning("mapping could not invoke its function: %s", err)
                 self.hooks.set_result(FUNCTION_CALL_FAILED)
+            return None
+
+    def _invoke(self, part: _Part, cfg: MappingConfig, report: DeliveryReport
+                ) -> dict[str, Any] | None:
+        event: dict[str, Any] = {"Records": part.records}
+        if self._window is not None:
+            event = window_event(part.records, self._window, shard_id=self.shard_id,
+                                 stream_arn=self.stream_arn, final=False)
+        payload = json.dumps(event, separators=(",", ":")).encode()
+        result = self._call(payload, report)
+        if result is None:
             return None
         part.invocations += 1
         report.invocations += 1
@@ -282,16 +288,10 @@ class BatchDelivery:
             if self.hooks.wait(0):
                 raise DeliveryStoppedError
             cfg = self.hooks.config()
-            try:
-                result = self.hooks.invoke(payload)
-            except ServiceError as err:
-                if err.status == 429:
-                    report.throttles += 1
-                else:
-                    report.not_invoked += 1
-                    self.hooks.set_result(FUNCTION_CALL_FAILED)
+            result = self._call(payload, report)
+            if result is None:
                 if self.hooks.wait(_backoff(report)):
-                    raise DeliveryStoppedError from err
+                    raise DeliveryStoppedError
                 continue
             attempts += 1
             report.invocations += 1

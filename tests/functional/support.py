@@ -177,15 +177,8 @@ def journaled_events(backend: Any, table: str) -> list[dict[str, Any]]:
 
 
 def _scan(backend: Any, table: str) -> list[dict[str, Any]]:
-    ddb = backend.client("dynamodb")
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": table}
-    while True:
-        page = ddb.scan(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    pages = backend.client("dynamodb").get_paginator("scan").paginate(TableName=table)
+    return [item for page in pages for item in page["Items"]]
 
 
 def log_text(backend: Any, function: str) -> str:

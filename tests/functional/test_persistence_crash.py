@@ -48,15 +48,8 @@ def target(tmp_path, monkeypatch):
 
 
 def _scan_keys(backend: Any, table: str) -> set[str]:
-    ddb = backend.client("dynamodb")
-    keys: set[str] = set()
-    kwargs: dict[str, Any] = {"TableName": table}
-    while True:
-        page = ddb.scan(**kwargs)
-        keys |= {i["pk"]["S"] for i in page["Items"]}
-        if "LastEvaluatedKey" not in page:
-            return keys
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    pages = backend.client("dynamodb").get_paginator("scan").paginate(TableName=table)
+    return {item["pk"]["S"] for page in pages for item in page["Items"]}
 
 
 def _stream_records(backend: Any, stream_arn: str) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from helpers.streams import stream_shards
 from tests.functional.stream_endpoint import short_streams_fixture  # noqa: F401
 from tests.functional.support import (
     JOURNAL_HANDLER,
@@ -29,14 +30,7 @@ pytestmark = pytest.mark.functional
 
 
 def _shards(backend, arn: str, limit: int = 100) -> list[dict]:
-    streams = backend.client("dynamodbstreams")
-    out, kwargs = [], {"StreamArn": arn, "Limit": limit}
-    while True:
-        page = streams.describe_stream(**kwargs)["StreamDescription"]
-        out.extend(page["Shards"])
-        if "LastEvaluatedShardId" not in page:
-            return out
-        kwargs["ExclusiveStartShardId"] = page["LastEvaluatedShardId"]
+    return stream_shards(backend, arn, limit=limit)
 
 
 def _lifetime(backend) -> float:

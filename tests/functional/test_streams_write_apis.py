@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from helpers.streams import stream_shards
 from tests.functional.support import make_table
 
 pytestmark = pytest.mark.functional
@@ -26,15 +27,8 @@ def _item(pk: str, v: str) -> dict[str, Any]:
 def stream_records(backend: Any, stream_arn: str) -> list[dict[str, Any]]:
     """Every record still kept in every shard of a stream, parents first."""
     streams = backend.client("dynamodbstreams")
-    shards, kwargs = [], {"StreamArn": stream_arn}
-    while True:
-        page = streams.describe_stream(**kwargs)["StreamDescription"]
-        shards.extend(page["Shards"])
-        if "LastEvaluatedShardId" not in page:
-            break
-        kwargs["ExclusiveStartShardId"] = page["LastEvaluatedShardId"]
     out: list[dict[str, Any]] = []
-    for shard in shards:
+    for shard in stream_shards(backend, stream_arn):
         try:
             iterator = streams.get_shard_iterator(
                 StreamArn=stream_arn, ShardId=shard["ShardId"],

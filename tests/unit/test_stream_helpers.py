@@ -152,3 +152,21 @@ def test_require_on_a_remote_endpoint_that_does_not_answer_is_a_setup_error():
 
 def _refused(**_: Any) -> Any:
     raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9/")
+
+
+def test_stream_shards_follows_every_page_of_describe_stream():
+    # given: two pages of one shard each
+    backend = StubBackend("dynamodbstreams")
+    stub = backend.stub("dynamodbstreams")
+    first, second = SHARD, SHARD.replace("abcd", "abce")
+    stub.add_response("describe_stream", {"StreamDescription": {
+        "Shards": [{"ShardId": first}], "LastEvaluatedShardId": first}},
+        {"StreamArn": STREAM, "Limit": 1})
+    stub.add_response("describe_stream", {"StreamDescription": {
+        "Shards": [{"ShardId": second}]}},
+        {"StreamArn": STREAM, "Limit": 1, "ExclusiveStartShardId": first})
+    # when
+    shards = streams.stream_shards(backend, STREAM, limit=1)
+    # then
+    assert [s["ShardId"] for s in shards] == [first, second]
+    stub.assert_no_pending_responses()
