@@ -230,3 +230,61 @@ def test_stream_records_are_written_as_moto_writes_them():
         "SizeBytes": 10, "StreamViewType": "NEW_IMAGE"}}]}
     # when / then
     assert tuned.serialize(result)["body"] == untuned.serialize(result)["body"]
+
+
+def _stored(value):
+    """An attribute value as moto stores it (binary as base64 text, as from the wire)."""
+    import base64
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    def wire(v):
+        kind, inner = next(iter(v.items()))
+        if kind == "B":
+            return {"B": base64.b64encode(inner).decode()}
+        if kind == "BS":
+            return {"BS": [base64.b64encode(b).decode() for b in inner]}
+        if kind == "M":
+            return {"M": {k: wire(x) for k, x in inner.items() if x is not None}}
+        if kind == "L":
+            return {"L": [wire(x) for x in inner if x is not None]}
+        return v
+
+    return DynamoType(wire(value))
+
+
+def _moto(cls, name):
+    moto_tuning.install()
+    return getattr(cls, name).__wrapped__
+
+
+@settings(max_examples=200, deadline=None)
+@given(attrs=st.dictionaries(st.text(min_size=1, max_size=4), _attribute_values, max_size=5))
+def test_an_item_is_measured_and_copied_as_moto_measures_and_copies_it(attrs):
+    # given a stored item, and moto's own size and copy
+    import copy
+
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    item = Item(DynamoType({"S": "key"}), None, {k: _stored(v).to_json() for k, v in
+                                                 attrs.items()})
+    # when
+    ours, theirs = copy.deepcopy(item), _moto(Item, "__deepcopy__")(item, {})
+    # then: the same size, equal copies, and no mutable value shared with the table
+    assert item.size() == _moto(Item, "size")(item)
+    assert all(v.size() == _moto(DynamoType, "size")(v) for v in item.attrs.values())
+    assert ours == theirs == item
+    assert ours.to_json() == theirs.to_json()
+    for key, value in item.attrs.items():
+        assert ours.attrs[key] is not value
+        if isinstance(value.value, list | dict):
+            assert ours.attrs[key].value is not value.value
+
+
+def test_the_endpoint_collects_garbage_less_often():
+    # when
+    moto_tuning.install()
+    # then
+    import gc
+
+    assert gc.get_threshold()[0] == moto_tuning.GC_FIRST_GENERATION
