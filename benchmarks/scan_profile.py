@@ -10,9 +10,12 @@ the way :func:`helpers.table_items.scan_all` does, and splits the CPU time into:
 * **client**: botocore parsing the JSON pages;
 * **deserialise**: boto3's ``TypeDeserializer`` turning the items into Python values.
 
-``--serializer moto`` puts moto's own model-driven serializer back for every
-``AttributeValue`` (the state before :mod:`localaws.moto_tuning` wrote them
-directly), so one run per value gives the before/after. Times are CPU time of
+``--moto serializer items gc`` puts back what :mod:`localaws.moto_tuning` changed
+for reads, one part or several: moto's model-driven serializer for every
+``AttributeValue``, moto's own ``size``/``__deepcopy__`` of items and values, and
+Python's default garbage-collection threshold (700); one run per set gives the
+before/after of each change. A ``Select=COUNT`` scan is measured too (server time only:
+it returns no items). Times are CPU time of
 the calling thread (``time.thread_time``), steadier than wall time on a shared
 machine; ``--profile`` adds cProfile's top functions of the server side.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import os
 import pstats
@@ -37,18 +41,32 @@ from benchmarks.write_profile import _client
 TABLE = "scanned"
 
 
-def _app(serializer: str) -> Any:
+PARTS = ("serializer", "items", "gc")
+
+
+def _app(moto_parts: tuple[str, ...] = ()) -> Any:
     os.environ.setdefault("WORKSHOP_STATE_DIR", tempfile.mkdtemp(prefix="scan-profile-"))
     from localaws.server import Endpoint
 
     # benchmarks.write_profile's clients address 127.0.0.1:4566; the gate is told so
     app = Endpoint(free_port(), allow_hosts=["127.0.0.1:4566"]).app
-    if serializer == "moto":
+    if "serializer" in moto_parts:
         from moto.core.serialize import BaseJSONSerializer
 
-        BaseJSONSerializer._serialize_type_structure = (  # type: ignore[method-assign]
-            BaseJSONSerializer._serialize_type_structure.__wrapped__)
+        _unpatch(BaseJSONSerializer, "_serialize_type_structure")
+    if "items" in moto_parts:
+        from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+        for cls in (DynamoType, Item):
+            _unpatch(cls, "size")
+            _unpatch(cls, "__deepcopy__")
+    if "gc" in moto_parts:
+        gc.set_threshold(700, *gc.get_threshold()[1:])
     return app
+
+
+def _unpatch(cls: type, name: str) -> None:
+    setattr(cls, name, getattr(cls, name).__wrapped__)
 
 
 def _load(ddb: Any) -> int:
@@ -79,30 +97,38 @@ def _scan_once(ddb: Any, server: list[float]) -> dict[str, float]:
             count += 1
         deserialise += time.thread_time() - mark
     total = time.thread_time() - start
-    return {"items": count, "pages": len(server), "server": sum(server),
+    scan = {"items": count, "pages": len(server), "server": sum(server),
             "client": total - sum(server) - deserialise, "deserialise": deserialise}
+    server.clear()
+    counted = sum(page["Count"] for page in ddb.get_paginator("scan").paginate(
+        TableName=TABLE, Select="COUNT", ConsistentRead=True))
+    assert counted == count, (counted, count)  # a broken endpoint, not a slow one
+    return {**scan, "count_server": sum(server)}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Load the table, scan it ``--rounds`` times, print the CPU split (median)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scan_profile")
-    parser.add_argument("--serializer", choices=["ours", "moto"], default="ours")
+    parser.add_argument("--moto", nargs="*", choices=PARTS, default=[],
+                        help="moto's own code for these parts (the state before the tuning)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile the server side")
     args = parser.parse_args(argv)
-    app = _app(args.serializer)
+    app = _app(tuple(args.moto))
     server: list[float] = []
     profiler = cProfile.Profile() if args.profile else None
     loaded = _load(_client("dynamodb", app, None, []))
     ddb = _client("dynamodb", app, profiler, server)
     rounds = [_scan_once(ddb, server) for _ in range(args.rounds)]
     median = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
-    print(f"serializer {args.serializer}: Scan of {loaded} logfile items, "
+    label = f"moto's {', '.join(args.moto)}" if args.moto else "all tuned"
+    print(f"{label}: Scan of {loaded} logfile items, "
           f"{median['pages']:.0f} pages, CPU seconds (median of {args.rounds}"
           f"{', under cProfile' if profiler else ''}):")
     print(f"  server {median['server']:.3f}  client {median['client']:.3f}  "
           f"deserialise {median['deserialise']:.3f}  "
           f"total {median['server'] + median['client'] + median['deserialise']:.3f}")
+    print(f"  Select=COUNT scan: server {median['count_server']:.3f}")
     if profiler is not None:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(20)
