@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 REHEARSAL_PORT ?= 4599
 TIME_SCALE_REHEARSAL ?= 0.1
 
-.PHONY: setup lock coverage fuzz workshop lab rehearsal test unit functional notebooks lint bench bench-peers bench-scale up down status reset clean help
+.PHONY: setup lock coverage fuzz workshop lab rehearsal test unit functional notebooks lint bench bench-peers bench-scale bench-moto-suite up down status reset clean help
 
 help:
 	@echo "make workshop   set up, then run every notebook headlessly (build/notebooks/)"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench      run the benchmarks (benchmarks/results/latest.json)"
 	@echo "make bench-peers  the same scenarios on ours, MiniStack and plain moto, side by side"
 	@echo "make bench-scale  put rate, GetRecords time and RSS over 100,000 streamed items"
+	@echo "make bench-moto-suite  moto's own DynamoDB + Streams tests against plain moto and ours"
 	@echo "make up|down|status   manage the local AWS endpoint on port $(PORT)"
 	@echo "make reset      stop the endpoint, delete its saved state, start it again empty"
 	@echo "make lint       ruff on code and notebooks"
@@ -145,6 +146,27 @@ $(MINISTACK_STAMP): | $(BIN)/python $(UV)
 
 bench-peers: setup $(MINISTACK_STAMP)
 	$(BIN)/python -m benchmarks.peers $(PEERS_ARGS)
+
+# moto's DynamoDB and Streams tests run from their own virtualenv, with the moto,
+# boto3 and botocore of requirements.lock (the servers run from .venv).
+PIN = $(shell sed -n 's/^$(1)==\([^ ]*\).*/\1/p' requirements.lock)
+MOTO_SUITE_STAMP := $(PEERS)/moto-suite/.installed-$(call PIN,moto)
+MOTO_SUITE_PKGS := "moto[server]==$(call PIN,moto)" boto3==$(call PIN,boto3) \
+    botocore==$(call PIN,botocore) "pytest!=9.0.0" freezegun
+
+$(MOTO_SUITE_STAMP): | $(BIN)/python $(UV)
+	@if [ -x $(UV) ]; then \
+	    $(UV) venv --quiet --python $(BIN)/python $(PEERS)/moto-suite \
+	    && $(UV) pip install --quiet --python $(PEERS)/moto-suite/bin/python $(MOTO_SUITE_PKGS) ; \
+	else \
+	    $(PYTHON) -m venv $(PEERS)/moto-suite \
+	    && $(PEERS)/moto-suite/bin/python -m pip install --quiet --disable-pip-version-check \
+	        $(MOTO_SUITE_PKGS) ; \
+	fi
+	@touch $@
+
+bench-moto-suite: setup $(MOTO_SUITE_STAMP)
+	$(BIN)/python -m benchmarks.moto_suite $(MOTO_SUITE_ARGS)
 
 bench-scale: setup
 	$(BIN)/python -m benchmarks.scale $(SCALE_ARGS)

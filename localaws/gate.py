@@ -21,21 +21,24 @@ from __future__ import annotations
 
 import functools
 import hmac
-import json
 import os
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
-from localaws.errors import RequestError
+from localaws.errors import RequestError, ServiceError
 from localaws.paths import token_file
 from localaws.protocols import (
     SIGNING_NAMES,
     UNSIGNED_OPERATIONS,
     Call,
     Response,
+    render_error,
     unknown_service_message,
 )
+
+# Services whose AWS denial code is ``AccessDenied`` (as in ``localaws.authz.DENIALS``).
+_QUERY_DENIAL_SERVICES = frozenset({"iam", "sts", "sns", "sqs", "cloudwatch"})
 
 ADMIN_PATH = "/_workshop/"
 ADMIN_HEADER = "X-Workshop-Token"
@@ -255,6 +258,15 @@ def _safe_operation(call: Call) -> str | None:
 
 
 def _forbidden(call: Call, message: str) -> Response:
-    body = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
-    return 403, {"Content-Type": "application/json", "x-amzn-ErrorType": "AccessDeniedException",
-                 "x-amzn-RequestId": call.request_id}, body
+    """403 in the shape of the service the request names, so its SDK shows ``message``.
+
+    The query services (and the JSON ones that are query-compatible) call it
+    ``AccessDenied``, the others ``AccessDeniedException``; a request that names no
+    service gets the JSON shape.
+    """
+    try:
+        service = call.service
+    except RequestError:
+        service = None
+    code = "AccessDenied" if service in _QUERY_DENIAL_SERVICES else "AccessDeniedException"
+    return render_error(call, ServiceError(code, message, status=403))

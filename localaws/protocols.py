@@ -410,10 +410,10 @@ def render_error(call: Call, error: ServiceError) -> Response:
     protocol = call.protocol if _service_known(call) else "unknown"
     if isinstance(error, RequestError):
         if error.kind == "unknown-service" or protocol == "unknown":
-            body = {"__type": "UnrecognizedServiceException", "message": error.message}
-            return 400, {"Content-Type": "application/json",
-                         "x-amzn-ErrorType": "UnrecognizedServiceException",
-                         "x-amzn-RequestId": call.request_id}, json.dumps(body).encode()
+            from localaws import unserved
+
+            signing_name = call.credential.signing_name if call.credential else None
+            return unserved.render(signing_name, error.message, call.request_id)
         code, status = _KIND_CODES[protocol][error.kind]
         if error.kind == "invalid-value" and protocol == "query":
             code = _QUERY_INVALID_VALUE.get(call.service or "", code)

@@ -71,12 +71,14 @@ def _sns_publish(call: Call, params: dict[str, Any]) -> None:
 
 
 def _transact_items(call: Call, params: dict[str, Any]) -> None:
-    """Each transaction item is exactly one action (AWS's wording)."""
-    actions = ("Get",) if call.operation == "TransactGetItems" else (
-        "ConditionCheck", "Put", "Delete", "Update")
+    """Each transaction item is exactly one action (the wording moto has from AWS)."""
+    if call.operation == "TransactGetItems":
+        actions, names = ("Get",), "Get"
+    else:
+        actions, names = ("ConditionCheck", "Put", "Delete", "Update"), \
+            "Check, Put, Update or Delete"
     for item in params.get("TransactItems") or []:
         if sum(1 for a in actions if item.get(a) is not None) != 1:
-            names = ", ".join(actions)
             raise ServiceError("ValidationException",
                                f"TransactItems can only contain one of {names}")
 

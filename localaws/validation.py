@@ -38,6 +38,11 @@ MAX_DEPTH = 64
 # An ARN has six parts (moto splits every ARN member into them).
 _ARN = re.compile(r"^arn:[^:]*:[^:]*:[^:]*:[^:]*:.+", re.DOTALL)
 ENUM_SERVICES = frozenset({"dynamodb", "dynamodbstreams"})
+# The order AWS lists an enum in where it differs from the model's and is known:
+# DynamoDB's Select, recorded against AWS in moto's test_dynamodb_select.py
+# (test_select_values_are_case_sensitive, marked aws_verified).
+AWS_ENUM_ORDER = {"Select": ("SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES",
+                             "ALL_PROJECTED_ATTRIBUTES")}
 # Operations our own providers serve: they check their input with the messages
 # AWS was recorded giving (which differ from the model's constraints).
 OWN_OPERATIONS = frozenset(("lambda", op) for op in (
@@ -177,7 +182,8 @@ def check_json(shape: Any, value: Any, where: str, problems: _Problems, depth: i
             raise _wrong_type(value, shape, where)
         _check_size(value, len(value), shape, where, problems)
         if shape.enum and problems.enums and value not in shape.enum:
-            problems.add(value, where, "satisfy enum value set: [" + ", ".join(shape.enum) + "]")
+            order = AWS_ENUM_ORDER.get(shape.name, shape.enum)
+            problems.add(value, where, "satisfy enum value set: [" + ", ".join(order) + "]")
     elif kind in ("integer", "long"):
         if isinstance(value, bool) or not (
                 isinstance(value, int) or (isinstance(value, float) and value.is_integer())):

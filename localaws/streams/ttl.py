@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from moto.dynamodb.exceptions import MockValidationException, ResourceNotFoundException
+from moto.dynamodb.exceptions import MockValidationException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 
@@ -38,9 +38,7 @@ class TtlValidationError(MockValidationException):
 
 def _update_time_to_live(self: DynamoDBBackend, table_name: str,
                          ttl_spec: dict[str, Any]) -> None:
-    table = self.tables.get(table_name)
-    if table is None:
-        raise ResourceNotFoundException(table_name=table_name)
+    table = self.get_table(table_name)  # a name or, as on AWS, the table's ARN
     if not isinstance(ttl_spec, dict) or "Enabled" not in ttl_spec \
             or "AttributeName" not in ttl_spec:
         raise TtlValidationError(

@@ -6,7 +6,9 @@ import json
 import os
 import stat
 
+import botocore.parsers
 import pytest
+from botocore.awsrequest import HeadersDict
 
 from localaws.errors import RequestError
 from localaws.gate import (
@@ -17,6 +19,7 @@ from localaws.gate import (
     read_admin_token,
     write_admin_token,
 )
+from localaws.protocols import service_model
 from tests.unit.wsgi import PORT, call, signed
 
 
@@ -44,6 +47,48 @@ def test_any_other_host_is_refused_with_403(gate, host):
     assert status == 403
     assert json.loads(body)["__type"] == "AccessDeniedException"
     assert not any(k.lower().startswith("access-control-") for k in headers)
+
+
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize(("service", "protocol", "extra", "code"), [
+    ("iam", "query", _FORM, "AccessDenied"),
+    ("sts", "query", _FORM, "AccessDenied"),
+    ("sns", "query", _FORM, "AccessDenied"),
+    ("cloudwatch", "query", _FORM, "AccessDenied"),
+    ("cloudwatch", "json", {"X-Amz-Target": "GraniteServiceVersion20100801.ListMetrics"},
+     "AccessDenied"),
+    ("sqs", "json", {"X-Amz-Target": "AmazonSQS.ListQueues"}, "AccessDenied"),
+    ("dynamodb", "json", {"X-Amz-Target": "DynamoDB_20120810.ListTables"},
+     "AccessDeniedException"),
+    ("logs", "json", {"X-Amz-Target": "Logs_20140328.DescribeLogGroups"},
+     "AccessDeniedException"),
+    ("lambda", "rest-json", {}, "AccessDeniedException"),
+])
+def test_a_refused_host_is_answered_in_the_shape_its_sdk_parses(gate, service, protocol,
+                                                                  extra, code):
+    # given: an SDK call for the service, sent with a foreign Host
+    signing_name = "monitoring" if service == "cloudwatch" else service
+    headers = signed(signing_name, Host="workshop.box:4690", **extra)
+    path = "/2015-03-31/functions" if service == "lambda" else "/"
+    # when
+    response = gate.check_host(call(path=path, headers=headers))
+    # then: botocore reads the code and our message (before, IAM, STS, SNS and
+    # CloudWatch clients got "Unable to parse response ... invalid XML received")
+    assert response[0] == 403
+    error = _parse(service, protocol, response)["Error"]
+    assert error["Code"] == code
+    assert "--allow-host" in error["Message"]
+
+
+def _parse(service: str, protocol: str, response: tuple) -> dict:
+    status, headers, body = response
+    model = service_model(service)
+    operation = model.operation_model(model.operation_names[0])
+    parser = botocore.parsers.create_parser(protocol)
+    return parser.parse({"status_code": status, "headers": HeadersDict(headers.items()),
+                         "body": body}, operation.output_shape)
 
 
 def test_allow_host_adds_a_name_for_our_port_or_an_exact_host():

@@ -124,6 +124,11 @@ def _ddb(operation: str, body: bytes):
      "2 validation errors detected"),
     ("Scan", b'{"TableName": "tab", "Select": "EVERYTHING"}', "invalid-value",
      "Member must satisfy enum value set"),
+    # AWS's order, not the model's (moto's aws_verified test_select_values_are_case_sensitive)
+    ("Query", b'{"TableName": "tab", "Select": "count"}', "invalid-value",
+     "1 validation error detected: Value 'count' at 'select' failed to satisfy constraint: "
+     "Member must satisfy enum value set: [SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, "
+     "ALL_PROJECTED_ATTRIBUTES]"),
 ])
 def test_json_input_that_does_not_fit_the_model_is_refused(operation, body, kind, text):
     with pytest.raises(RequestError) as err:
