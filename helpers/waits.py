@@ -67,6 +67,7 @@ def wait_for(
     total: int | None = None,
     unit: str = "poll",
     progress: bool = True,
+    max_interval: float | None = None,
 ) -> T:
     """Call ``poll`` until ``until(value)`` holds, showing a progress bar.
 
@@ -91,6 +92,10 @@ def wait_for(
         The bar's unit.
     progress : bool
         Show the bar (it appears only after a second, see :mod:`helpers.progress`).
+    max_interval : float, optional
+        With ``total``: poll less often while the count grows, up to this many seconds
+        between polls, at the time its rate says it will be complete (see
+        :func:`count_poll_delay`). By default every poll is ``interval`` apart.
 
     Returns
     -------
@@ -105,10 +110,17 @@ def wait_for(
     describe = seen or (lambda value: str(value))
     deadline = time.monotonic() + timeout
     best: int | None = None
+    first: tuple[float, int] | None = None
+    delay = interval
     with tqdm(total=total, desc=what, unit=unit, disable=not progress) as bar:
         while True:
             value = poll()
             if total is not None:
+                now = time.monotonic()
+                first = first or (now, int(value))
+                if max_interval is not None:
+                    delay = count_poll_delay(first, (now, int(value)), total,
+                                             interval=interval, max_interval=max_interval)
                 bar.n = min(int(value), total)  # type: ignore[call-overload]
                 bar.refresh()
                 if best is None or int(value) > best:
@@ -125,7 +137,45 @@ def wait_for(
                 raise WaitTimeoutError(
                     f"{what}: not reached {since} {timeout:.0f} s (last seen: {describe(value)})"
                 )
-            time.sleep(interval)
+            time.sleep(delay)
+
+
+def count_poll_delay(first: tuple[float, int], last: tuple[float, int], total: int, *,
+                     interval: float, max_interval: float) -> float:
+    """Seconds until the next poll of a growing count: when its rate says it will be complete.
+
+    A count is often a whole-table ``Scan`` that competes with what it watches (the
+    replicator's writes wait for the table while it runs), so while the count grows
+    the next poll comes when the rate so far predicts ``total``: never sooner than
+    ``interval``, never later than ``max_interval``. A count that has not grown yet
+    is polled every ``interval``.
+
+    Parameters
+    ----------
+    first, last : tuple of (float, int)
+        ``(time.monotonic(), count)`` of the first poll and of the latest.
+    total : int
+        The count awaited.
+    interval, max_interval : float
+        The shortest and the longest delay, seconds.
+
+    Returns
+    -------
+    float
+        Seconds.
+
+    Examples
+    --------
+    >>> count_poll_delay((0.0, 0), (2.0, 600), 2000, interval=0.25, max_interval=1.0)
+    1.0
+    >>> round(count_poll_delay((0.0, 0), (6.0, 1800), 2000, interval=0.25, max_interval=1.0), 2)
+    0.67
+    """
+    (t0, n0), (t1, n1) = first, last
+    if n1 <= n0 or t1 <= t0:
+        return interval
+    eta = (total - n1) / ((n1 - n0) / (t1 - t0))
+    return min(max_interval, max(interval, eta))
 
 
 def run_waiter(backend: Backend, client: Any, name: str, *, what: str, timeout: float,
@@ -264,6 +314,8 @@ def wait_until(
     interval : float, optional
         Seconds between polls: the backend's pace, at least 0.25 s (a check is
         often a whole-table count, which should not slow down what it watches).
+        While a count grows, polls come when its rate predicts ``total``, up to 1 s
+        apart (or ``interval``, if longer): :func:`count_poll_delay`.
 
     Returns
     -------
@@ -279,13 +331,15 @@ def wait_until(
         return value >= total if total is not None else bool(value)
 
     wanted = f"{total} {unit}s" if total is not None else "True"
+    interval = max(0.25, backend.pacing.poll_s) if interval is None else interval
     return wait_for(
         check,
         what=desc,
         timeout=backend.pacing.patience_s if timeout is None else timeout,
-        interval=max(0.25, backend.pacing.poll_s) if interval is None else interval,
+        interval=interval,
         until=reached,
         seen=lambda value: f"{value} (wanted {wanted})",
         total=total,
         unit=unit,
+        max_interval=max(1.0, interval),
     )

@@ -6,6 +6,8 @@ import inspect
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto.core import responses, utils
 from moto.dynamodb.responses import DynamoHandler
 from moto.moto_server import werkzeug_app
@@ -146,3 +148,143 @@ def test_a_partiql_statement_on_a_missing_table_is_refused_as_before(partiql_tab
         ddb.execute_statement(Statement="SELECT * FROM \"nowhere\" WHERE pk = 'a'")
     # then
     assert error.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def _serializers(service: str, operation: str):
+    """moto's JSON serializer for ``operation``, tuned and as moto ships it."""
+    from moto.core.serialize import JSONSerializer, XFormedAttributePicker
+    from moto.core.utils import get_service_model
+
+    moto_tuning.install()
+
+    class Untuned(JSONSerializer):
+        _serialize_type_structure = JSONSerializer._serialize_type_structure.__wrapped__
+
+    model = get_service_model(service).operation_model(operation)
+    return (JSONSerializer(model, value_picker=XFormedAttributePicker()),
+            Untuned(model, value_picker=XFormedAttributePicker()))
+
+
+_scalars = st.one_of(
+    st.builds(lambda s: {"S": s}, st.text(max_size=5)),
+    st.builds(lambda n: {"N": str(n)}, st.integers()),
+    st.builds(lambda b: {"B": b}, st.binary(max_size=5)),
+    st.builds(lambda ss: {"SS": ss}, st.lists(st.text(max_size=3), min_size=1, max_size=3)),
+    st.builds(lambda ns: {"NS": [str(n) for n in ns]}, st.lists(st.integers(), min_size=1,
+                                                                   max_size=3)),
+    st.builds(lambda bs: {"BS": bs}, st.lists(st.binary(max_size=3), min_size=1, max_size=3)),
+    st.just({"NULL": True}),
+    st.builds(lambda b: {"BOOL": b}, st.booleans()),
+)
+_attribute_values = st.recursive(_scalars, lambda inner: st.one_of(
+    st.builds(lambda m: {"M": m}, st.dictionaries(st.text(min_size=1, max_size=3),
+                                                  st.one_of(inner, st.none()), max_size=3)),
+    st.builds(lambda xs: {"L": xs}, st.lists(st.one_of(inner, st.none()), max_size=3)),
+), max_leaves=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(items=st.lists(st.dictionaries(st.text(min_size=1, max_size=4), _attribute_values,
+                                      max_size=4), max_size=3))
+def test_scanned_items_are_written_byte_for_byte_as_moto_writes_them(items):
+    # given moto's serializer for a Scan answer, with and without the direct path
+    tuned, untuned = _serializers("dynamodb", "Scan")
+    result = {"Items": items, "Count": len(items), "ScannedCount": len(items)}
+    # when both write the answer
+    ours, theirs = tuned.serialize(result), untuned.serialize(result)
+    # then the bodies are the same bytes (binary base64-encoded once, member order kept)
+    assert ours["body"] == theirs["body"]
+    assert ours["headers"] == theirs["headers"]
+
+
+@pytest.mark.parametrize("value", [
+    {"S": "x", "Extra": "y"},           # a key the model does not have
+    {"M": {"a": {"S": "x", "s": "y"}}},  # one nested deeper
+    {"L": ["not an attribute value"]},
+])
+def test_a_value_of_another_form_goes_through_moto_as_before(value):
+    # given
+    tuned, untuned = _serializers("dynamodb", "GetItem")
+    result = {"Item": {"k": value}}
+    # when / then
+    assert tuned.serialize(result)["body"] == untuned.serialize(result)["body"]
+
+
+def test_a_nested_empty_map_key_keeps_its_value_where_moto_lost_it():
+    # given a map holding a value under the empty key
+    tuned, untuned = _serializers("dynamodb", "GetItem")
+    result = {"Item": {"doc": {"M": {"": {"S": "kept"}, "b": {"N": "1"}}}}}
+    # when both write it
+    ours, theirs = (json.loads(s.serialize(result)["body"]) for s in (tuned, untuned))
+    # then ours returns the item as stored; moto wrote the value's members into the map
+    assert ours == {"Item": {"doc": {"M": {"": {"S": "kept"}, "b": {"N": "1"}}}}}
+    assert theirs == {"Item": {"doc": {"M": {"S": "kept", "b": {"N": "1"}}}}}
+
+
+def test_stream_records_are_written_as_moto_writes_them():
+    # given a GetRecords answer of DynamoDB Streams, binary keys and nested images
+    tuned, untuned = _serializers("dynamodbstreams", "GetRecords")
+    image = {"pk": {"B": b"\x00\xff"}, "doc": {"M": {"n": {"N": "1"}, "l": {"L": [{"S": "a"}]}}}}
+    result = {"Records": [{"eventName": "INSERT", "dynamodb": {
+        "Keys": {"pk": image["pk"]}, "NewImage": image, "SequenceNumber": "1",
+        "SizeBytes": 10, "StreamViewType": "NEW_IMAGE"}}]}
+    # when / then
+    assert tuned.serialize(result)["body"] == untuned.serialize(result)["body"]
+
+
+def _stored(value):
+    """An attribute value as moto stores it (binary as base64 text, as from the wire)."""
+    import base64
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    def wire(v):
+        kind, inner = next(iter(v.items()))
+        if kind == "B":
+            return {"B": base64.b64encode(inner).decode()}
+        if kind == "BS":
+            return {"BS": [base64.b64encode(b).decode() for b in inner]}
+        if kind == "M":
+            return {"M": {k: wire(x) for k, x in inner.items() if x is not None}}
+        if kind == "L":
+            return {"L": [wire(x) for x in inner if x is not None]}
+        return v
+
+    return DynamoType(wire(value))
+
+
+def _moto(cls, name):
+    moto_tuning.install()
+    return getattr(cls, name).__wrapped__
+
+
+@settings(max_examples=200, deadline=None)
+@given(attrs=st.dictionaries(st.text(min_size=1, max_size=4), _attribute_values, max_size=5))
+def test_an_item_is_measured_and_copied_as_moto_measures_and_copies_it(attrs):
+    # given a stored item, and moto's own size and copy
+    import copy
+
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    item = Item(DynamoType({"S": "key"}), None, {k: _stored(v).to_json() for k, v in
+                                                 attrs.items()})
+    # when
+    ours, theirs = copy.deepcopy(item), _moto(Item, "__deepcopy__")(item, {})
+    # then: the same size, equal copies, and no mutable value shared with the table
+    assert item.size() == _moto(Item, "size")(item)
+    assert all(v.size() == _moto(DynamoType, "size")(v) for v in item.attrs.values())
+    assert ours == theirs == item
+    assert ours.to_json() == theirs.to_json()
+    for key, value in item.attrs.items():
+        assert ours.attrs[key] is not value
+        if isinstance(value.value, list | dict):
+            assert ours.attrs[key].value is not value.value
+
+
+def test_the_endpoint_collects_garbage_less_often():
+    # when
+    moto_tuning.install()
+    # then
+    import gc
+
+    assert gc.get_threshold()[0] == moto_tuning.GC_FIRST_GENERATION

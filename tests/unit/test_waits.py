@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -200,3 +202,36 @@ def test_a_count_that_stops_growing_times_out_saying_so(monkeypatch):
                        until=lambda n: n >= 5, total=5, progress=False)
     # then
     assert "without progress for 15 s" in str(error.value)
+
+
+@pytest.mark.parametrize(("last", "expected"), [
+    ((2.0, 600), 1.0),    # 300 items/s, 1,400 to go: 4.7 s away, so the longest delay
+    ((6.0, 1800), 2 / 3),  # 200 to go: polled when they should be there
+    ((6.6, 1990), 0.25),   # 10 to go: never sooner than the interval
+    ((3.0, 0), 0.25),      # not grown yet: every interval
+])
+def test_a_growing_count_is_polled_when_its_rate_says_it_will_be_complete(last, expected):
+    # when
+    delay = waits.count_poll_delay((0.0, 0), last, 2000, interval=0.25, max_interval=1.0)
+    # then
+    assert delay == pytest.approx(expected)
+
+
+def test_wait_until_polls_a_growing_count_less_often_than_its_interval(monkeypatch):
+    # given: 100 items a second on a fake clock, counted by each poll
+    clock = _Clock()
+    monkeypatch.setattr(waits.time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(waits.time, "sleep", clock.sleep)
+    polls = []
+
+    def count() -> int:
+        polls.append(clock.now)
+        return min(500, int(clock.now * 100))
+
+    backend = StubBackend(pacing=Pacing(poll_s=0.0, patience_s=60.0))
+    # when
+    got = waits.wait_until(backend, count, total=500, desc="items", unit="item")
+    # then: the count is reached with 1-s polls while far, then when due, not 20 polls at 0.25 s
+    assert got == 500
+    assert len(polls) < 10
+    assert max(b - a for a, b in itertools.pairwise(polls)) == pytest.approx(1.0)
