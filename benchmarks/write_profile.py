@@ -62,7 +62,8 @@ def _app(target: str) -> Any:
     from benchmarks.harness import free_port
     from localaws.server import Endpoint
 
-    endpoint = Endpoint(free_port())  # built, never served: its Router is called directly
+    # built, never served: its Router is called directly, by clients of 127.0.0.1:4566
+    endpoint = Endpoint(free_port(), allow_hosts=["127.0.0.1:4566"])
     return endpoint.app
 
 
