@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +47,49 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         key = item.nodeid.split("::", 1)[0]
         rank[key] = min(rank.get(key, 3), _rank(item))
     items.sort(key=lambda item: rank[item.nodeid.split("::", 1)[0]])  # stable: keeps order
+
+
+TIMELINE = ROOT / "build" / "test-timeline.json"
+_spans: dict[str, list[float]] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """Note when each test file starts and ends on this worker (fixtures included)."""
+    start = time.time()
+    yield
+    span = _spans.setdefault(item.nodeid.split("::", 1)[0], [start, start, 0])
+    span[1], span[2] = time.time(), span[2] + 1
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Write ``build/test-timeline.json``: which files each worker ran, and when.
+
+    Each xdist worker writes its own part; the controller (or a run without xdist)
+    merges the parts into one document sorted by start time per worker.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    part = TIMELINE.with_name(f"test-timeline-{worker}.part.json")
+    if _spans:
+        part.parent.mkdir(parents=True, exist_ok=True)
+        part.write_text(json.dumps({path: span for path, span in _spans.items()}))
+    if worker != "main":
+        return
+    timeline: dict[str, list[dict]] = {}
+    for piece in sorted(TIMELINE.parent.glob("test-timeline-*.part.json")):
+        name = piece.name.removeprefix("test-timeline-").removesuffix(".part.json")
+        spans = json.loads(piece.read_text())
+        piece.unlink()
+        timeline[name] = sorted(
+            ({"file": path, "start": start, "end": end, "tests": count}
+             for path, (start, end, count) in spans.items()), key=lambda s: s["start"])
+    if timeline:
+        origin = min(s["start"] for spans in timeline.values() for s in spans)
+        for spans in timeline.values():
+            for span in spans:
+                span["start"] = round(span["start"] - origin, 1)
+                span["end"] = round(span["end"] - origin, 1)
+        TIMELINE.write_text(json.dumps(timeline, indent=1) + "\n")
 
 
 def _free_port() -> int:
