@@ -21,6 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 EVENTS = Path(__file__).with_name("events")
 
 
+TIMELINE = ROOT / "build" / "test-timeline.json"
+DURATIONS = TIMELINE.with_name("test-durations.json")  # every file's last measured length
+# Without a previous run's timeline, a module's rank guesses its length (seconds).
+GUESS = {0: float("inf"), 1: 30.0, 2: 5.0, 3: 1.0}
+
+
 def _rank(item: pytest.Item) -> int:
     """Where a test's module goes in the run: the longest work first."""
     module = item.module.__name__ if getattr(item, "module", None) else ""
@@ -33,23 +39,33 @@ def _rank(item: pytest.Item) -> int:
     return 3
 
 
+def _measured() -> dict[str, float]:
+    """Each file's length (seconds) in the last run that ran it (``build/test-durations.json``)."""
+    try:
+        return json.loads(DURATIONS.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Longest modules first, each module's tests in their own order.
 
     ``pytest -n N --dist loadfile --no-loadscope-reorder`` (``make test``) hands the
     modules to the workers in this order, so the notebook runs (a few minutes each)
     start at once on workers of their own while the others work through the rest,
-    and the last units handed out are short ones. A module's rank is that of its
-    longest test (a module with a slow test goes before one without).
+    and the last units handed out are short ones. A module's length is what the last
+    run measured (``build/test-durations.json``), else a guess from its longest
+    test's rank (a module with a slow test goes before one without).
     """
-    rank: dict[str, int] = {}
+    measured = _measured()
+    length: dict[str, float] = {}
     for item in items:
         key = item.nodeid.split("::", 1)[0]
-        rank[key] = min(rank.get(key, 3), _rank(item))
-    items.sort(key=lambda item: rank[item.nodeid.split("::", 1)[0]])  # stable: keeps order
+        guess = GUESS[_rank(item)] if key not in measured else measured[key]
+        length[key] = max(length.get(key, 0.0), guess)
+    items.sort(key=lambda item: -length[item.nodeid.split("::", 1)[0]])  # stable
 
 
-TIMELINE = ROOT / "build" / "test-timeline.json"
 _spans: dict[str, list[float]] = {}
 
 
@@ -90,6 +106,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                 span["start"] = round(span["start"] - origin, 1)
                 span["end"] = round(span["end"] - origin, 1)
         TIMELINE.write_text(json.dumps(timeline, indent=1) + "\n")
+        lengths = _measured() | {span["file"]: round(span["end"] - span["start"], 1)
+                                 for spans in timeline.values() for span in spans}
+        DURATIONS.write_text(json.dumps(dict(sorted(lengths.items())), indent=1) + "\n")
 
 
 def _free_port() -> int:
