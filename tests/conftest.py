@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = Path(__file__).with_name("events")
+
+
+TIMELINE = ROOT / "build" / "test-timeline.json"
+DURATIONS = TIMELINE.with_name("test-durations.json")  # every file's last measured length
+# Without a previous run's timeline, a module's rank guesses its length (seconds).
+GUESS = {0: float("inf"), 1: 30.0, 2: 5.0, 3: 1.0}
 
 
 def _rank(item: pytest.Item) -> int:
@@ -32,20 +39,76 @@ def _rank(item: pytest.Item) -> int:
     return 3
 
 
+def _measured() -> dict[str, float]:
+    """Each file's length (seconds) in the last run that ran it (``build/test-durations.json``)."""
+    try:
+        return json.loads(DURATIONS.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Longest modules first, each module's tests in their own order.
 
     ``pytest -n N --dist loadfile --no-loadscope-reorder`` (``make test``) hands the
     modules to the workers in this order, so the notebook runs (a few minutes each)
     start at once on workers of their own while the others work through the rest,
-    and the last units handed out are short ones. A module's rank is that of its
-    longest test (a module with a slow test goes before one without).
+    and the last units handed out are short ones. A module's length is what the last
+    run measured (``build/test-durations.json``), else a guess from its longest
+    test's rank (a module with a slow test goes before one without).
     """
-    rank: dict[str, int] = {}
+    measured = _measured()
+    length: dict[str, float] = {}
     for item in items:
         key = item.nodeid.split("::", 1)[0]
-        rank[key] = min(rank.get(key, 3), _rank(item))
-    items.sort(key=lambda item: rank[item.nodeid.split("::", 1)[0]])  # stable: keeps order
+        guess = GUESS[_rank(item)] if key not in measured else measured[key]
+        length[key] = max(length.get(key, 0.0), guess)
+    items.sort(key=lambda item: -length[item.nodeid.split("::", 1)[0]])  # stable
+
+
+_spans: dict[str, list[float]] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """Note when each test file starts and ends on this worker (fixtures included)."""
+    start = time.time()
+    yield
+    span = _spans.setdefault(item.nodeid.split("::", 1)[0], [start, start, 0])
+    span[1], span[2] = time.time(), span[2] + 1
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Write ``build/test-timeline.json``: which files each worker ran, and when.
+
+    Each xdist worker writes its own part; the controller (or a run without xdist)
+    merges the parts into one document sorted by start time per worker.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    part = TIMELINE.with_name(f"test-timeline-{worker}.part.json")
+    if _spans:
+        part.parent.mkdir(parents=True, exist_ok=True)
+        part.write_text(json.dumps({path: span for path, span in _spans.items()}))
+    if worker != "main":
+        return
+    timeline: dict[str, list[dict]] = {}
+    for piece in sorted(TIMELINE.parent.glob("test-timeline-*.part.json")):
+        name = piece.name.removeprefix("test-timeline-").removesuffix(".part.json")
+        spans = json.loads(piece.read_text())
+        piece.unlink()
+        timeline[name] = sorted(
+            ({"file": path, "start": start, "end": end, "tests": count}
+             for path, (start, end, count) in spans.items()), key=lambda s: s["start"])
+    if timeline:
+        origin = min(s["start"] for spans in timeline.values() for s in spans)
+        for spans in timeline.values():
+            for span in spans:
+                span["start"] = round(span["start"] - origin, 1)
+                span["end"] = round(span["end"] - origin, 1)
+        TIMELINE.write_text(json.dumps(timeline, indent=1) + "\n")
+        lengths = _measured() | {span["file"]: round(span["end"] - span["start"], 1)
+                                 for spans in timeline.values() for span in spans}
+        DURATIONS.write_text(json.dumps(dict(sorted(lengths.items())), indent=1) + "\n")
 
 
 def _free_port() -> int:

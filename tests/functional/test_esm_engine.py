@@ -460,7 +460,10 @@ def test_partial_response_is_ignored_unless_report_batch_item_failures_is_on(pip
 
 
 @pytest.mark.slow
+@pytest.mark.wall_clock  # AWS's least MaximumRecordAgeInSeconds is 60: a minute of retries
 def test_records_older_than_maximum_record_age_go_to_the_destination(pipe):
+    # unit twin: tests/unit/test_esm_delivery.py
+    # test_a_poison_record_too_old_goes_to_the_destination_and_the_shard_moves_on
     # given: a record that fails forever unless its age ends it
     url, arn = pipe.queue()
     pipe.put("poison", "raise")

@@ -312,6 +312,31 @@ def test_records_older_than_the_maximum_age_go_to_the_destination_without_respon
     assert report.failed_to_destination == 1
 
 
+def test_a_poison_record_too_old_goes_to_the_destination_and_the_shard_moves_on():
+    # given: the over-the-wire test's scenario (tests/functional/test_esm_engine.py,
+    # ``make test-slow``): batch size 1, infinite retries, 60 s maximum age, "after"
+    # written behind the poison some retries later; the clock moves with the waits
+    harness = Harness(by_mode, mapping(maximum_record_age=60, maximum_retry_attempts=-1,
+                                       batch_size=1), stop_after_waits=500)
+    poison, after = record(1, mode="raise"), record(2, created=T0 + 4)
+    # when: the shard delivers its batches one after the other
+    first = harness.delivery().deliver([poison])
+    second = harness.delivery().deliver([after])
+    # then: the poison goes to the destination with the number of times it was really
+    # invoked, and the next batch is the record behind it
+    pks = [pk for batch in harness.batches() for pk in batch]
+    assert pks[-1] == "r2" and set(pks[:-1]) == {"r1"} and len(pks) > 2
+    (message,) = harness.sent
+    assert list(message) == ["requestContext", "version", "timestamp", "DDBStreamBatchInfo"]
+    assert message["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert message["requestContext"]["approximateInvokeCount"] == len(pks) - 1
+    info = message["DDBStreamBatchInfo"]
+    assert info["startSequenceNumber"] == info["endSequenceNumber"] == seq(poison)
+    assert info["batchSize"] == 1
+    assert (first.failed_to_destination, first.processed) == (1, 0)
+    assert (second.processed, second.failed_to_destination) == (1, 0)
+
+
 def test_a_record_already_too_old_is_never_sent_to_the_function():
     # given
     harness = Harness(by_mode, mapping(maximum_record_age=60), now=T0 + 61)
