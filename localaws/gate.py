@@ -26,6 +26,7 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
+from localaws.authz import DENIALS
 from localaws.errors import RequestError, ServiceError
 from localaws.paths import token_file
 from localaws.protocols import (
@@ -36,9 +37,6 @@ from localaws.protocols import (
     render_error,
     unknown_service_message,
 )
-
-# Services whose AWS denial code is ``AccessDenied`` (as in ``localaws.authz.DENIALS``).
-_QUERY_DENIAL_SERVICES = frozenset({"iam", "sts", "sns", "sqs", "cloudwatch"})
 
 ADMIN_PATH = "/_workshop/"
 ADMIN_HEADER = "X-Workshop-Token"
@@ -260,13 +258,14 @@ def _safe_operation(call: Call) -> str | None:
 def _forbidden(call: Call, message: str) -> Response:
     """403 in the shape of the service the request names, so its SDK shows ``message``.
 
-    The query services (and the JSON ones that are query-compatible) call it
-    ``AccessDenied``, the others ``AccessDeniedException``; a request that names no
-    service gets the JSON shape.
+    The code is the one the service uses for a denied request (``authz.DENIALS``:
+    ``AccessDenied`` for IAM, STS, SQS and CloudWatch, ``AuthorizationError`` for SNS,
+    ``AccessDeniedException`` for the others); a request that names no service gets
+    the JSON shape.
     """
     try:
         service = call.service
     except RequestError:
         service = None
-    code = "AccessDenied" if service in _QUERY_DENIAL_SERVICES else "AccessDeniedException"
+    code = DENIALS.get(service, ("AccessDeniedException",))[0]
     return render_error(call, ServiceError(code, message, status=403))

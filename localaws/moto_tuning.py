@@ -325,16 +325,21 @@ def copy_value(value: Any, memo: dict[int, Any]) -> Any:
     result.type = kind = value.type
     inner = value.value
     if kind == "L":
-        result.value = [copy_value(v, memo) if type(v) is DynamoType else copy.deepcopy(v, memo)
-                        for v in inner]
+        result.value = [_copy_inner(v, memo) for v in inner]
     elif kind == "M":
-        result.value = {k: copy_value(v, memo) if type(v) is DynamoType
-                        else copy.deepcopy(v, memo) for k, v in inner.items()}
+        result.value = {k: _copy_inner(v, memo) for k, v in inner.items()}
     elif kind in _SETS:
         result.value = list(inner)
     else:
         result.value = inner
     return result
+
+
+def _copy_inner(value: Any, memo: dict[int, Any]) -> Any:
+    """A value held in a list, map or item: :func:`copy_value` for a ``DynamoType``."""
+    if type(value) is DynamoType:
+        return copy_value(value, memo)
+    return copy.deepcopy(value, memo)
 
 
 def _items_measured_and_copied_directly() -> None:
@@ -358,8 +363,7 @@ def _items_measured_and_copied_directly() -> None:
         attrs = LimitedSizeDict.__new__(LimitedSizeDict)
         dict.__init__(attrs)
         for key, value in self.attrs.items():
-            dict.__setitem__(attrs, key, copy_value(value, memo) if type(value) is DynamoType
-                             else copy.deepcopy(value, memo))
+            dict.__setitem__(attrs, key, _copy_inner(value, memo))
         result.attrs = attrs
         return result
 

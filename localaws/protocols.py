@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
+from localaws import unserved
 from localaws.errors import RequestError, ServiceError
 
 Response = tuple[int, dict[str, str], bytes]
@@ -410,8 +411,6 @@ def render_error(call: Call, error: ServiceError) -> Response:
     protocol = call.protocol if _service_known(call) else "unknown"
     if isinstance(error, RequestError):
         if error.kind == "unknown-service" or protocol == "unknown":
-            from localaws import unserved
-
             signing_name = call.credential.signing_name if call.credential else None
             return unserved.render(signing_name, error.message, call.request_id)
         code, status = _KIND_CODES[protocol][error.kind]

@@ -55,7 +55,7 @@ _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 @pytest.mark.parametrize(("service", "protocol", "extra", "code"), [
     ("iam", "query", _FORM, "AccessDenied"),
     ("sts", "query", _FORM, "AccessDenied"),
-    ("sns", "query", _FORM, "AccessDenied"),
+    ("sns", "query", _FORM, "AuthorizationError"),
     ("cloudwatch", "query", _FORM, "AccessDenied"),
     ("cloudwatch", "json", {"X-Amz-Target": "GraniteServiceVersion20100801.ListMetrics"},
      "AccessDenied"),
