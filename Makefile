@@ -118,13 +118,15 @@ notebooks: setup
 	$(PYTEST) tests/notebooks
 
 # Line coverage of helpers/, localaws/ and lambda_src/ (subprocesses included): a table per
-# module and the total in build/coverage/.
+# module and the total in build/coverage/; fails when a module is under 80 % (COVERAGE_FLOOR).
+COVERAGE_FLOOR ?= 80
 coverage: setup
 	rm -rf build/coverage && mkdir -p build/coverage
 	$(BIN)/python -m coverage run -m pytest $(XDIST)
 	$(BIN)/python -m coverage combine --quiet
 	$(BIN)/python -m coverage report
 	$(BIN)/python -m coverage html --quiet -d build/coverage/html
+	$(BIN)/python -m tools.coverage_floor --floor $(COVERAGE_FLOOR)
 
 # Both fuzz tests with new random requests each run (`make test` runs the same ones each time).
 fuzz: setup
