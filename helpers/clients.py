@@ -364,6 +364,36 @@ def unless_missing(call: Callable[[], T]) -> T | None:
         raise
 
 
+def existed(call: Callable[[], object], *, missing: str = "ResourceNotFoundException") -> bool:
+    """Run ``call`` (a delete, say): False when the service answers ``missing``, else True.
+
+    Parameters
+    ----------
+    call : callable
+        No arguments, e.g. ``lambda: client.delete_function(FunctionName=name)``.
+    missing : str
+        The error code that means there was nothing to act on (IAM says
+        ``NoSuchEntity``).
+
+    Returns
+    -------
+    bool
+        True when ``call`` ran, False when the resource did not exist.
+
+    Raises
+    ------
+    botocore.exceptions.ClientError
+        Any other refusal.
+    """
+    try:
+        call()
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) == missing:
+            return False
+        raise
+    return True
+
+
 def error_code(exc: Exception) -> str:
     """The AWS error code of a botocore ``ClientError`` (``""`` for anything else)."""
     response = getattr(exc, "response", None) or {}

@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from botocore.exceptions import ClientError
 
-from helpers.clients import Backend, error_code, unless_missing
+from helpers.clients import Backend, existed, unless_missing
 from helpers.display import settings_table
 from helpers.naming import workshop_tag_map
 from helpers.packaging import function_source_dir, package_function, workshop_function
@@ -251,13 +250,8 @@ def configuration_table(backend: Backend, name: str) -> pd.DataFrame:
 
 def delete_function(backend: Backend, name: str) -> bool:
     """Delete a function; False when it did not exist."""
-    try:
-        backend.client("lambda").delete_function(FunctionName=name)
-    except ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            return False
-        raise
-    return True
+    client = backend.client("lambda")
+    return existed(lambda: client.delete_function(FunctionName=name))
 
 
 # --------------------------------------------------------------------------- invoke

@@ -33,9 +33,8 @@ from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import pandas as pd
-from botocore.exceptions import ClientError
 
-from helpers.clients import Backend, error_code
+from helpers.clients import Backend, existed
 from helpers.naming import Names
 from localaws.policy import evaluate
 
@@ -55,6 +54,9 @@ LAMBDA_TRUST_POLICY: dict[str, Any] = {
 
 MANAGED_STREAM_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
 """The AWS-managed policy the source page attaches (``Resource: "*"``)."""
+
+NO_SUCH_ENTITY = "NoSuchEntity"
+"""What IAM answers when a role or policy to remove is not there."""
 
 STREAM_READ_ACTIONS = (
     "dynamodb:DescribeStream",
@@ -244,26 +246,18 @@ def put_policy(backend: Backend, role: str, policy_name: str, document: Mapping)
 
 def remove_policy(backend: Backend, role: str, policy_name: str) -> bool:
     """Delete an inline policy; returns False when the role did not have it."""
-    try:
-        backend.client("iam").delete_role_policy(RoleName=role, PolicyName=policy_name)
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
-            return False
-        raise
-    return True
+    iam = backend.client("iam")
+    return existed(lambda: iam.delete_role_policy(RoleName=role, PolicyName=policy_name),
+                   missing=NO_SUCH_ENTITY)
 
 
 def detach_managed_policy(
     backend: Backend, role: str, arn: str = MANAGED_STREAM_POLICY_ARN
 ) -> bool:
     """Detach a managed policy; returns False when it was not attached."""
-    try:
-        backend.client("iam").detach_role_policy(RoleName=role, PolicyArn=arn)
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
-            return False
-        raise
-    return True
+    iam = backend.client("iam")
+    return existed(lambda: iam.detach_role_policy(RoleName=role, PolicyArn=arn),
+                   missing=NO_SUCH_ENTITY)
 
 
 def revoke_stream_read(backend: Backend, role: str) -> bool:
@@ -275,7 +269,8 @@ def revoke_stream_read(backend: Backend, role: str) -> bool:
 def delete_role(backend: Backend, name: str) -> bool:
     """Delete a role with its inline and attached policies; False when it did not exist."""
     iam = backend.client("iam")
-    try:
+
+    def strip_and_delete() -> None:
         for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
             for policy in page["PolicyNames"]:
                 iam.delete_role_policy(RoleName=name, PolicyName=policy)
@@ -283,11 +278,8 @@ def delete_role(backend: Backend, name: str) -> bool:
             for policy in page["AttachedPolicies"]:
                 iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
         iam.delete_role(RoleName=name)
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
-            return False
-        raise
-    return True
+
+    return existed(strip_and_delete, missing=NO_SUCH_ENTITY)
 
 
 # --------------------------------------------------------------------------- reading

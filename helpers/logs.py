@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from botocore.exceptions import ClientError
 
-from helpers.clients import Backend, error_code
+from helpers.clients import Backend, unless_missing
 
 
 def log_group(function: str) -> str:
@@ -50,15 +49,9 @@ def log_events(
         kwargs["endTime"] = _epoch_ms(until)
     if pattern:
         kwargs["filterPattern"] = pattern
-    client = backend.client("logs")
-    events: list[dict[str, Any]] = []
-    try:
-        # The paginator follows nextToken through the empty pages AWS may return.
-        for page in client.get_paginator("filter_log_events").paginate(**kwargs):
-            events.extend(page.get("events", []))
-    except ClientError as exc:
-        if error_code(exc) != "ResourceNotFoundException":
-            raise
+    # The paginator follows nextToken through the empty pages AWS may return.
+    pages = backend.client("logs").get_paginator("filter_log_events").paginate(**kwargs)
+    events = unless_missing(lambda: [e for page in pages for e in page.get("events", [])]) or []
     columns = ["time", "stream", "message", "event_id"]
     if not events:
         return pd.DataFrame(columns=columns)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
 
-from helpers.clients import BackendConfigError, get_backend
+from helpers.clients import BackendConfigError, existed, get_backend
 
 
 @pytest.fixture(autouse=True)
@@ -91,3 +92,26 @@ def test_clients_disable_the_account_id_endpoint_mode():
     # then
     assert client.meta.config.account_id_endpoint_mode == "disabled"
     assert client.meta.endpoint_url == "http://127.0.0.1:1"
+
+
+def test_existed_is_false_only_for_the_missing_code_and_raises_other_refusals():
+    # given: a call that finds nothing, one that is refused, and one that runs
+    def refused(code: str):
+        def call():
+            raise ClientError({"Error": {"Code": code, "Message": code}}, "DeleteThing")
+        return call
+
+    ran: list[str] = []
+    # when
+    gone = existed(refused("ResourceNotFoundException"))
+    gone_iam = existed(refused("NoSuchEntity"), missing="NoSuchEntity")
+    done = existed(lambda: ran.append("called"))
+    # then
+    assert gone is False
+    assert gone_iam is False
+    assert done is True
+    assert ran == ["called"]
+    with pytest.raises(ClientError, match="AccessDenied"):
+        existed(refused("AccessDenied"))
+    with pytest.raises(ClientError, match="NoSuchEntity"):
+        existed(refused("NoSuchEntity"))

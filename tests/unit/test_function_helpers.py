@@ -116,3 +116,18 @@ def test_metric_series_asks_for_the_period_the_backend_serves_and_fills_empty_pe
     # then
     assert frame["Invocations"].tolist() == [0.0, 3.0, 0.0]
     backend.assert_all_used()
+
+
+def test_deleting_a_function_that_is_not_there_answers_false():
+    # given: one function that exists and one that does not
+    backend = StubBackend("lambda")
+    stub = backend.stub("lambda")
+    stub.add_response("delete_function", {}, {"FunctionName": "here"})
+    stub.add_client_error("delete_function", "ResourceNotFoundException", "no such function", 404)
+    # when
+    deleted = functions.delete_function(backend, "here")
+    missing = functions.delete_function(backend, "gone")
+    # then
+    backend.assert_all_used()
+    assert deleted is True
+    assert missing is False

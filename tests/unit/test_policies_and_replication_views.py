@@ -9,6 +9,7 @@ from urllib.parse import quote
 import matplotlib
 import pandas as pd
 import pytest
+from botocore.exceptions import ClientError
 
 from helpers import iam, replication
 from tests.unit.stubs import StubBackend
@@ -110,7 +111,7 @@ def test_a_refusal_other_than_no_such_entity_is_raised(call, method):
     backend = StubBackend("iam")
     backend.stub("iam").add_client_error(method, "AccessDenied", "denied", 403)
     # when / then
-    with pytest.raises(iam.ClientError, match="AccessDenied"):
+    with pytest.raises(ClientError, match="AccessDenied"):
         call(backend)
 
 
