@@ -47,6 +47,19 @@ def endpoint(env: dict[str, str] | None = None) -> Iterator[tuple[Backend, dict[
         os.environ.update(saved)
 
 
+# A handler body's lines that copy each record's NewImage into the table named by
+# REPLICA, 25 items a BatchWriteItem; the handler's module imports ``os`` and has a
+# DynamoDB client ``_ddb``.
+COPY_NEW_IMAGES = '''
+    items = [r["dynamodb"]["NewImage"] for r in event["Records"]]
+    for i in range(0, len(items), 25):
+        request = {os.environ["REPLICA"]: [{"PutRequest": {"Item": it}}
+                                           for it in items[i:i + 25]]}
+        while request:
+            request = _ddb.batch_write_item(RequestItems=request).get("UnprocessedItems")
+'''
+
+
 def zip_code(files: dict[str, str]) -> bytes:
     """A zip with ``files`` (name -> source)."""
     buf = io.BytesIO()

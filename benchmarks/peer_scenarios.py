@@ -13,7 +13,7 @@ import time
 import uuid
 from typing import Any
 
-from benchmarks.harness import TRUST, percentiles, zip_code
+from benchmarks.harness import COPY_NEW_IMAGES, TRUST, percentiles, zip_code
 from helpers.clients import Backend, get_backend
 
 PAYLOAD_1KB = "x" * 1000
@@ -42,14 +42,7 @@ import boto3
 _ddb = boto3.client("dynamodb")
 
 
-def handler(event, context):
-    items = [r["dynamodb"]["NewImage"] for r in event["Records"]]
-    for i in range(0, len(items), 25):
-        request = {os.environ["REPLICA"]: [{"PutRequest": {"Item": it}}
-                                           for it in items[i:i + 25]]}
-        while request:
-            request = _ddb.batch_write_item(RequestItems=request).get("UnprocessedItems")
-'''
+def handler(event, context):''' + COPY_NEW_IMAGES
 
 
 class NotApplicableError(Exception):

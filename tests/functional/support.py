@@ -11,6 +11,7 @@ import json
 import time
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 TRUST = json.dumps({
@@ -19,6 +20,9 @@ TRUST = json.dumps({
                    "Action": "sts:AssumeRole"}],
 })
 STREAM_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
+# What a mapping's on-failure destination needs of the function's role.
+DESTINATIONS = [{"Effect": "Allow", "Action": ["sqs:SendMessage", "sns:Publish"],
+                 "Resource": "*"}]
 
 # A handler whose behaviour is chosen by data: each record's NewImage (or Keys)
 # attribute "mode" may say raise / sleep / report / exit / oom / respond:<json> /
@@ -76,19 +80,27 @@ def handler(event, context):
     return {"batchItemFailures": failures}
 '''
 
-# A handler that journals the whole event it received, as JSON text (one item per
-# invocation in the table named by JOURNAL_TABLE).
-EVENT_JOURNAL_HANDLER = '''
+# Handler source that journals the whole event it received, as JSON text (one item
+# per invocation in the table named by JOURNAL_TABLE): ``journal_event(event, context)``.
+# A handler that does more begins with it (EVENT_JOURNAL + its own ``handler``).
+EVENT_JOURNAL = '''
 import json, os, time
 import boto3
 
 
-def handler(event, context):
+def journal_event(event, context):
     boto3.client("dynamodb").put_item(TableName=os.environ["JOURNAL_TABLE"], Item={
         "id": {"S": context.aws_request_id},
         "at": {"N": repr(time.time())},
         "event": {"S": json.dumps(event)},
     })
+'''
+
+# A handler that only journals the whole event it received.
+EVENT_JOURNAL_HANDLER = EVENT_JOURNAL + '''
+
+def handler(event, context):
+    journal_event(event, context)
 '''
 
 
@@ -146,6 +158,85 @@ def make_table(backend: Any, name: str, *, view_type: str | None = "NEW_AND_OLD_
         AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST", **args)["TableDescription"]
     return table.get("LatestStreamArn")
+
+
+@dataclass(frozen=True)
+class Journaled:
+    """A deployed function that journals its invocations, with its two tables."""
+
+    name: str  #: the function's name
+    function_arn: str
+    table: str  #: the source table
+    stream: str | None  #: the source table's stream ARN
+    journal_table: str  #: where the function journals (``JOURNAL_TABLE``)
+
+
+def journaled_function(backend: Any, name: str, *, role: str, handler: str = JOURNAL_HANDLER,
+                       source: str = "source", view_type: str | None = "NEW_AND_OLD_IMAGES",
+                       **settings: Any) -> Journaled:
+    """Deploy ``handler`` as function ``name`` with its journal and a source table.
+
+    Parameters
+    ----------
+    backend
+        The backend whose clients make the resources.
+    name
+        The function's name; the tables are ``<name>-journal`` and ``<name>-<source>``.
+    role
+        The function's execution role ARN.
+    handler
+        The source of ``app.py``; it reads the journal table's name from ``JOURNAL_TABLE``.
+    source
+        The source table's name after ``<name>-``.
+    view_type
+        The source table's stream view type (``None``: no stream).
+    **settings
+        Further CreateFunction parameters (``Timeout``, ``MemorySize``, ...).
+
+    Returns
+    -------
+    Journaled
+        The function's name and ARN, and the names of its tables and the stream ARN.
+    """
+    journal_table = f"{name}-journal"
+    make_table(backend, journal_table, view_type=None, key="id")
+    function = deploy(backend, name, {"app.py": handler}, role=role,
+                      Environment={"Variables": {"JOURNAL_TABLE": journal_table}}, **settings)
+    table = f"{name}-{source}"
+    stream = make_table(backend, table, view_type=view_type)
+    return Journaled(name, function["FunctionArn"], table, stream, journal_table)
+
+
+def map_stream(backend: Any, function: str, stream: str, *,
+               starting_position: str = "TRIM_HORIZON", state: str = "Enabled",
+               **settings: Any) -> str:
+    """Map ``stream`` to ``function`` and wait until the mapping is ``state``.
+
+    Parameters
+    ----------
+    backend
+        The backend whose Lambda client makes the mapping.
+    function
+        The function's name or ARN.
+    stream
+        The stream ARN.
+    starting_position
+        Where the mapping starts reading.
+    state
+        The state to wait for (``Disabled`` for a mapping made with ``Enabled=False``).
+    **settings
+        Further CreateEventSourceMapping parameters.
+
+    Returns
+    -------
+    str
+        The mapping's UUID.
+    """
+    uuid = backend.client("lambda").create_event_source_mapping(
+        FunctionName=function, EventSourceArn=stream, StartingPosition=starting_position,
+        **settings)["UUID"]
+    wait_for_state(backend, uuid, state)
+    return uuid
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05,

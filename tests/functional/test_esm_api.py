@@ -15,38 +15,25 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.functional.support import (
-    JOURNAL_HANDLER,
-    deploy,
+    Journaled,
     journal,
+    journaled_function,
     make_role,
-    make_table,
+    map_stream,
     wait_for,
     wait_for_state,
 )
 
 pytestmark = pytest.mark.functional
 
-DESTINATIONS = [{"Effect": "Allow", "Action": ["sqs:SendMessage", "sns:Publish"],
-                 "Resource": "*"}]
 MISSING_STREAM = ("arn:aws:dynamodb:us-east-1:123456789012:table/no-such-table/stream/"
                   "2024-01-01T00:00:00.000")
 
 
-@pytest.fixture(scope="module")
-def role(backend) -> str:
-    return make_role(backend, "esm-api-tests-role", extra=DESTINATIONS)
-
-
 @pytest.fixture
-def source(backend, role, unique) -> dict[str, str]:
+def source(backend, role, unique) -> Journaled:
     """A function (the journal handler) and a table with a stream."""
-    name = f"esm-api-{unique}"
-    make_table(backend, f"{name}-journal", view_type=None, key="id")
-    fn = deploy(backend, name, {"app.py": JOURNAL_HANDLER}, role=role,
-                Environment={"Variables": {"JOURNAL_TABLE": f"{name}-journal"}})
-    stream = make_table(backend, f"{name}-source")
-    return {"function": name, "function_arn": fn["FunctionArn"], "stream": stream,
-            "table": f"{name}-source", "journal": f"{name}-journal"}
+    return journaled_function(backend, f"esm-api-{unique}", role=role)
 
 
 def _raw_lambda(backend):
@@ -68,7 +55,7 @@ def test_create_fills_in_aws_defaults_and_answers_202_creating(backend, source):
     lam = backend.client("lambda")
     # when
     response = lam.create_event_source_mapping(
-        FunctionName=source["function"], EventSourceArn=source["stream"],
+        FunctionName=source.name, EventSourceArn=source.stream,
         StartingPosition="TRIM_HORIZON")
     # then
     assert response.pop("ResponseMetadata")["HTTPStatusCode"] == 202
@@ -80,8 +67,8 @@ def test_create_fills_in_aws_defaults_and_answers_202_creating(backend, source):
         "BatchSize": 100,
         "MaximumBatchingWindowInSeconds": 0,
         "ParallelizationFactor": 1,
-        "EventSourceArn": source["stream"],
-        "FunctionArn": source["function_arn"],
+        "EventSourceArn": source.stream,
+        "FunctionArn": source.function_arn,
         "LastProcessingResult": "No records processed",
         "State": "Creating",
         "StateTransitionReason": "User action",
@@ -104,7 +91,7 @@ def test_create_echoes_every_setting_given(backend, source, unique):
     pattern = json.dumps({"eventName": ["INSERT"]})
     # when
     response = backend.client("lambda").create_event_source_mapping(
-        FunctionName=source["function"], EventSourceArn=source["stream"],
+        FunctionName=source.name, EventSourceArn=source.stream,
         StartingPosition="LATEST", BatchSize=7, MaximumBatchingWindowInSeconds=2,
         ParallelizationFactor=3, MaximumRetryAttempts=4, MaximumRecordAgeInSeconds=120,
         BisectBatchOnFunctionError=True, FunctionResponseTypes=["ReportBatchItemFailures"],
@@ -130,7 +117,7 @@ def test_empty_filter_list_is_accepted_and_left_out_of_the_response(backend, sou
     lam = backend.client("lambda")
     # when
     created = lam.create_event_source_mapping(
-        FunctionName=source["function"], EventSourceArn=source["stream"],
+        FunctionName=source.name, EventSourceArn=source.stream,
         StartingPosition="LATEST", FilterCriteria={"Filters": []})
     # then
     assert "FilterCriteria" not in created
@@ -180,8 +167,8 @@ def test_values_outside_the_api_ranges_are_refused(backend, source, settings, co
     lam = _raw_lambda(backend)
     # when
     with pytest.raises(ClientError) as err:
-        lam.create_event_source_mapping(FunctionName=source["function"],
-                                        EventSourceArn=source["stream"],
+        lam.create_event_source_mapping(FunctionName=source.name,
+                                        EventSourceArn=source.stream,
                                         StartingPosition="LATEST", **settings)
     # then
     assert _error(err) == (code, message, 400)
@@ -193,8 +180,8 @@ def test_record_age_between_0_and_59_is_refused(backend, source, age):
     lam = _raw_lambda(backend)
     # when
     with pytest.raises(ClientError) as err:
-        lam.create_event_source_mapping(FunctionName=source["function"],
-                                        EventSourceArn=source["stream"],
+        lam.create_event_source_mapping(FunctionName=source.name,
+                                        EventSourceArn=source.stream,
                                         StartingPosition="LATEST", MaximumRecordAgeInSeconds=age)
     # then
     code, message, status = _error(err)
@@ -238,22 +225,22 @@ def test_record_age_between_0_and_59_is_refused(backend, source, age):
 def test_invalid_requests_get_aws_codes_and_messages(backend, source, settings, code, message):
     # given
     lam = _raw_lambda(backend)
-    args = {"FunctionName": source["function"], "EventSourceArn": source["stream"],
+    args = {"FunctionName": source.name, "EventSourceArn": source.stream,
             "StartingPosition": "TRIM_HORIZON", **settings}
     args = {k: v for k, v in args.items() if v is not None}
     # when
     with pytest.raises(ClientError) as err:
         lam.create_event_source_mapping(**args)
     # then
-    assert _error(err) == (code, message.format(stream=source["stream"]), 400)
+    assert _error(err) == (code, message.format(stream=source.stream), 400)
 
 
 def test_tumbling_window_is_accepted_and_echoed(backend, source):
     # given
     lam = backend.client("lambda")
     # when
-    created = lam.create_event_source_mapping(FunctionName=source["function"],
-                                              EventSourceArn=source["stream"],
+    created = lam.create_event_source_mapping(FunctionName=source.name,
+                                              EventSourceArn=source.stream,
                                               StartingPosition="LATEST",
                                               TumblingWindowInSeconds=60)
     # then
@@ -268,18 +255,18 @@ def test_tumbling_window_is_accepted_and_echoed(backend, source):
 def test_second_mapping_of_a_function_to_the_same_stream_is_a_409_conflict(backend, source):
     # given
     lam = backend.client("lambda")
-    first = lam.create_event_source_mapping(FunctionName=source["function"],
-                                            EventSourceArn=source["stream"],
+    first = lam.create_event_source_mapping(FunctionName=source.name,
+                                            EventSourceArn=source.stream,
                                             StartingPosition="LATEST")
     # when
     with pytest.raises(ClientError) as err:
-        lam.create_event_source_mapping(FunctionName=source["function"],
-                                        EventSourceArn=source["stream"],
+        lam.create_event_source_mapping(FunctionName=source.name,
+                                        EventSourceArn=source.stream,
                                         StartingPosition="TRIM_HORIZON")
     # then
     assert _error(err) == (
         "ResourceConflictException",
-        f'The event source arn (" {source["stream"]} ") and function (" {source["function"]} '
+        f'The event source arn (" {source.stream} ") and function (" {source.name} '
         '") provided mapping already exists. Please update or delete the existing mapping '
         f'with UUID {first["UUID"]}',
         409)
@@ -288,13 +275,11 @@ def test_second_mapping_of_a_function_to_the_same_stream_is_a_409_conflict(backe
 def test_role_without_stream_permissions_cannot_access_the_stream(backend, unique):
     # given
     role = make_role(backend, f"no-stream-{unique}", stream_access=False)
-    name = f"no-stream-{unique}"
-    deploy(backend, name, {"app.py": JOURNAL_HANDLER}, role=role)
-    stream = make_table(backend, f"no-stream-{unique}")
+    stream = journaled_function(backend, f"no-stream-{unique}", role=role).stream
     # when
     with pytest.raises(ClientError) as err:
         backend.client("lambda").create_event_source_mapping(
-            FunctionName=name, EventSourceArn=stream, StartingPosition="LATEST")
+            FunctionName=f"no-stream-{unique}", EventSourceArn=stream, StartingPosition="LATEST")
     # then
     assert _error(err) == (
         "InvalidParameterValueException",
@@ -317,8 +302,7 @@ def test_role_that_cannot_reach_the_failure_destination_is_refused(backend, uniq
     # given: a role that can read streams but not send to the destination
     role = make_role(backend, f"no-dest-{service}-{unique}")
     name = f"no-dest-{unique}"
-    deploy(backend, name, {"app.py": JOURNAL_HANDLER}, role=role)
-    stream = make_table(backend, f"no-dest-{unique}")
+    stream = journaled_function(backend, name, role=role).stream
     if service == "sqs":
         url = backend.client("sqs").create_queue(QueueName=f"no-dest-{unique}")["QueueUrl"]
         destination = backend.client("sqs").get_queue_attributes(
@@ -341,8 +325,8 @@ def test_new_mapping_goes_from_creating_to_enabled(backend, source):
     # given
     lam = backend.client("lambda")
     # when
-    created = lam.create_event_source_mapping(FunctionName=source["function"],
-                                              EventSourceArn=source["stream"],
+    created = lam.create_event_source_mapping(FunctionName=source.name,
+                                              EventSourceArn=source.stream,
                                               StartingPosition="LATEST")
     # then
     assert created["State"] == "Creating"
@@ -353,10 +337,7 @@ def test_new_mapping_goes_from_creating_to_enabled(backend, source):
 def test_update_answers_updating_then_settles_enabled_with_the_new_value(backend, source):
     # given
     lam = backend.client("lambda")
-    uuid = lam.create_event_source_mapping(FunctionName=source["function"],
-                                           EventSourceArn=source["stream"],
-                                           StartingPosition="LATEST")["UUID"]
-    wait_for_state(backend, uuid, "Enabled")
+    uuid = map_stream(backend, source.name, source.stream, starting_position="LATEST")
     # when
     updated = lam.update_event_source_mapping(UUID=uuid, BatchSize=10)
     # then
@@ -365,41 +346,28 @@ def test_update_answers_updating_then_settles_enabled_with_the_new_value(backend
     assert wait_for_state(backend, uuid, "Enabled")["BatchSize"] == 10
 
 
-def test_disabling_answers_disabling_then_settles_disabled(backend, source):
+@pytest.mark.parametrize(
+    ("enabled", "state", "passing", "settled"),
+    [(True, "Enabled", "Disabling", "Disabled"), (False, "Disabled", "Enabling", "Enabled")],
+    ids=["disabling", "enabling_a_disabled_mapping"],
+)
+def test_switching_enabled_answers_the_passing_state_then_settles(
+        backend, source, enabled, state, passing, settled):
     # given
     lam = backend.client("lambda")
-    uuid = lam.create_event_source_mapping(FunctionName=source["function"],
-                                           EventSourceArn=source["stream"],
-                                           StartingPosition="LATEST")["UUID"]
-    wait_for_state(backend, uuid, "Enabled")
+    uuid = map_stream(backend, source.name, source.stream, starting_position="LATEST",
+                      state=state, Enabled=enabled)
     # when
-    updated = lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+    updated = lam.update_event_source_mapping(UUID=uuid, Enabled=not enabled)
     # then
-    assert updated["State"] == "Disabling"
-    wait_for_state(backend, uuid, "Disabled")
-
-
-def test_enabling_a_disabled_mapping_answers_enabling_then_settles_enabled(backend, source):
-    # given
-    lam = backend.client("lambda")
-    uuid = lam.create_event_source_mapping(FunctionName=source["function"],
-                                           EventSourceArn=source["stream"],
-                                           StartingPosition="LATEST", Enabled=False)["UUID"]
-    wait_for_state(backend, uuid, "Disabled")
-    # when
-    updated = lam.update_event_source_mapping(UUID=uuid, Enabled=True)
-    # then
-    assert updated["State"] == "Enabling"
-    wait_for_state(backend, uuid, "Enabled")
+    assert updated["State"] == passing
+    wait_for_state(backend, uuid, settled)
 
 
 def test_delete_answers_deleting_and_the_mapping_is_then_gone(backend, source):
     # given
     lam = backend.client("lambda")
-    uuid = lam.create_event_source_mapping(FunctionName=source["function"],
-                                           EventSourceArn=source["stream"],
-                                           StartingPosition="LATEST")["UUID"]
-    wait_for_state(backend, uuid, "Enabled")
+    uuid = map_stream(backend, source.name, source.stream, starting_position="LATEST")
     # when
     deleted = lam.delete_event_source_mapping(UUID=uuid)
     # then
@@ -442,17 +410,17 @@ def test_unknown_uuid_is_a_404(backend, operation):
 def test_last_processing_result_reports_the_last_batch(backend, source, mode, result):
     # given
     lam = backend.client("lambda")
-    uuid = lam.create_event_source_mapping(FunctionName=source["function"],
-                                           EventSourceArn=source["stream"],
+    uuid = lam.create_event_source_mapping(FunctionName=source.name,
+                                           EventSourceArn=source.stream,
                                            StartingPosition="LATEST",
                                            MaximumRetryAttempts=0)["UUID"]
     before = wait_for_state(backend, uuid, "Enabled")["LastProcessingResult"]
     # when
-    backend.client("dynamodb").put_item(TableName=source["table"],
+    backend.client("dynamodb").put_item(TableName=source.table,
                                         Item={"pk": {"S": "a"}, "mode": {"S": mode}})
     # then
     assert before == "No records processed"
-    wait_for(lambda: journal(backend, source["journal"]), message="an invocation")
+    wait_for(lambda: journal(backend, source.journal_table), message="an invocation")
     wait_for(lambda: lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] == result,
              message=f"LastProcessingResult {result!r}")
 
@@ -464,10 +432,9 @@ def test_last_processing_result_reports_the_last_batch(backend, source, mode, re
 def three_mappings(backend, role, unique) -> dict[str, object]:
     """Functions f1, f2 and streams s1, s2 mapped as f1-s1, f1-s2, f2-s1."""
     lam = backend.client("lambda")
-    functions = [f"list-{unique}-f{i}" for i in (1, 2)]
-    for name in functions:
-        deploy(backend, name, {"app.py": JOURNAL_HANDLER}, role=role)
-    streams = [make_table(backend, f"list-{unique}-s{i}") for i in (1, 2)]
+    pairs = [journaled_function(backend, f"list-{unique}-{i}", role=role) for i in (1, 2)]
+    functions = [pair.name for pair in pairs]
+    streams = [pair.stream for pair in pairs]
     uuids = {}
     for f, s in ((0, 0), (0, 1), (1, 0)):
         uuids[(f, s)] = lam.create_event_source_mapping(

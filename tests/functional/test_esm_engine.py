@@ -21,11 +21,10 @@ from botocore.exceptions import ClientError
 from tests.functional.support import (
     EVENT_JOURNAL_HANDLER,
     JOURNAL_HANDLER,
-    deploy,
     journal,
     journaled_events,
-    make_role,
-    make_table,
+    journaled_function,
+    map_stream,
     queue_messages,
     wait_for,
     wait_for_state,
@@ -33,15 +32,8 @@ from tests.functional.support import (
 
 pytestmark = pytest.mark.functional
 
-DESTINATIONS = [{"Effect": "Allow", "Action": ["sqs:SendMessage", "sns:Publish"],
-                 "Resource": "*"}]
 ISO_MILLIS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 ISO_SECONDS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
-
-
-@pytest.fixture(scope="module")
-def role(backend) -> str:
-    return make_role(backend, "esm-engine-tests-role", extra=DESTINATIONS)
 
 
 @dataclass
@@ -68,11 +60,8 @@ class Pipeline:
 
     def map(self, starting_position: str = "TRIM_HORIZON", **settings: Any) -> str:
         """Create the mapping and wait until it is enabled; returns its UUID."""
-        uuid = self.backend.client("lambda").create_event_source_mapping(
-            FunctionName=self.name, EventSourceArn=self.stream,
-            StartingPosition=starting_position, **settings)["UUID"]
-        wait_for_state(self.backend, uuid, "Enabled")
-        return uuid
+        return map_stream(self.backend, self.name, self.stream,
+                          starting_position=starting_position, **settings)
 
     def queue(self) -> tuple[str, str]:
         """A new SQS queue: ``(url, arn)``."""
@@ -108,12 +97,8 @@ class Pipeline:
 
 
 def _pipeline(backend, role, unique, handler: str = JOURNAL_HANDLER, **settings) -> Pipeline:
-    name = f"esm-{unique}"
-    make_table(backend, f"{name}-journal", view_type=None, key="id")
-    fn = deploy(backend, name, {"app.py": handler}, role=role,
-                Environment={"Variables": {"JOURNAL_TABLE": f"{name}-journal"}}, **settings)
-    stream = make_table(backend, f"{name}-source")
-    return Pipeline(backend, name, fn["FunctionArn"], stream)
+    made = journaled_function(backend, f"esm-{unique}", role=role, handler=handler, **settings)
+    return Pipeline(backend, made.name, made.function_arn, made.stream)
 
 
 @pytest.fixture
@@ -713,10 +698,7 @@ def test_changing_the_function_to_one_already_mapped_is_a_conflict(backend, role
     first = _pipeline(backend, role, f"a-{unique}")
     second = _pipeline(backend, role, f"b-{unique}")
     uuid = first.map()
-    second_uuid = backend.client("lambda").create_event_source_mapping(
-        FunctionName=second.name, EventSourceArn=first.stream,
-        StartingPosition="TRIM_HORIZON")["UUID"]
-    wait_for_state(backend, second_uuid, "Enabled")
+    map_stream(backend, second.name, first.stream)
     # when: the first mapping is pointed at the function already mapped to that stream
     with pytest.raises(ClientError) as err:
         backend.client("lambda").update_event_source_mapping(UUID=uuid,

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from tests.functional.support import (
-    deploy,
+    EVENT_JOURNAL,
+    Journaled,
     journaled_events,
-    make_role,
-    make_table,
+    journaled_function,
+    map_stream,
     queue_messages,
     wait_for,
-    wait_for_state,
 )
 
 pytestmark = pytest.mark.functional
@@ -29,17 +29,10 @@ pytestmark = pytest.mark.functional
 WINDOW_S = 2
 # Journals the event, then adds each record's "amount" to the window's state; a
 # record whose "mode" is "raise" makes the invocation fail.
-TOTALS_HANDLER = '''
-import json, os, time
-import boto3
-
+TOTALS_HANDLER = EVENT_JOURNAL + '''
 
 def handler(event, context):
-    boto3.client("dynamodb").put_item(TableName=os.environ["JOURNAL_TABLE"], Item={
-        "id": {"S": context.aws_request_id},
-        "at": {"N": repr(time.time())},
-        "event": {"S": json.dumps(event)},
-    })
+    journal_event(event, context)
     state = dict(event["state"])
     for record in event["Records"]:
         image = record["dynamodb"]["NewImage"]
@@ -51,34 +44,20 @@ def handler(event, context):
 '''
 
 
-@pytest.fixture(scope="module")
-def role(backend) -> str:
-    return make_role(backend, "esm-window-tests-role", extra=[
-        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "*"}])
-
-
 @pytest.fixture
-def totals(backend, role, unique) -> dict[str, Any]:
-    name = f"win-{unique}"
-    make_table(backend, f"{name}-journal", view_type=None, key="id")
-    deploy(backend, name, {"app.py": TOTALS_HANDLER}, role=role,
-           Environment={"Variables": {"JOURNAL_TABLE": f"{name}-journal"}})
-    stream = make_table(backend, f"{name}-orders", view_type="NEW_IMAGE")
-    return {"name": name, "stream": stream, "table": f"{name}-orders",
-            "journal": f"{name}-journal"}
+def totals(backend, role, unique) -> Journaled:
+    return journaled_function(backend, f"win-{unique}", role=role, handler=TOTALS_HANDLER,
+                              source="orders", view_type="NEW_IMAGE")
 
 
 def _put(backend, totals, pk: str, amount: int, mode: str = "ok") -> None:
-    backend.client("dynamodb").put_item(TableName=totals["table"], Item={
+    backend.client("dynamodb").put_item(TableName=totals.table, Item={
         "pk": {"S": pk}, "amount": {"N": str(amount)}, "mode": {"S": mode}})
 
 
 def _map(backend, totals, **settings: Any) -> str:
-    uuid = backend.client("lambda").create_event_source_mapping(
-        FunctionName=totals["name"], EventSourceArn=totals["stream"],
-        StartingPosition="TRIM_HORIZON", TumblingWindowInSeconds=WINDOW_S, **settings)["UUID"]
-    wait_for_state(backend, uuid, "Enabled")
-    return uuid
+    return map_stream(backend, totals.name, totals.stream, TumblingWindowInSeconds=WINDOW_S,
+                      **settings)
 
 
 def _by_window(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -90,7 +69,7 @@ def _by_window(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 def _finals(backend, totals, count: int) -> list[dict[str, Any]]:
     return wait_for(
-        lambda: (events := journaled_events(backend, totals["journal"]))
+        lambda: (events := journaled_events(backend, totals.journal_table))
         and len([e for e in events if e["isFinalInvokeForWindow"]]) >= count and events,
         message=f"{count} final window invocation(s)")
 
@@ -102,7 +81,7 @@ def _settled(backend, totals, records: int) -> list[dict[str, Any]]:
     machine: the test then sees two windows, each closed by its own final invoke.
     """
     def done() -> list[dict[str, Any]] | None:
-        events = journaled_events(backend, totals["journal"])
+        events = journaled_events(backend, totals.journal_table)
         delivered = sum(len(e["Records"]) for e in events)
         windows = _by_window(events)
         closed = all(any(e["isFinalInvokeForWindow"] for e in w) for w in windows.values())
@@ -136,7 +115,7 @@ def test_state_is_carried_through_a_window_and_closed_by_a_final_invoke(backend,
                 seen += 1
     assert seen == 3
     first = events[0]
-    assert first["eventSourceARN"] == totals["stream"]
+    assert first["eventSourceARN"] == totals.stream
     assert first["shardId"].startswith("shardId-")
     assert first["isWindowTerminatedEarly"] is False
 
@@ -164,7 +143,7 @@ def test_a_failing_record_inside_a_window_is_given_up_and_left_out_of_the_state(
         backend, totals):
     # given: a poison order between two good ones, no retries, bisect on
     sqs = backend.client("sqs")
-    url = sqs.create_queue(QueueName=f"{totals['name']}-dlq")["QueueUrl"]
+    url = sqs.create_queue(QueueName=f"{totals.name}-dlq")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
     _put(backend, totals, "good-1", 10)

@@ -16,7 +16,6 @@ from botocore.exceptions import ClientError
 from tests.functional.support import (
     deploy,
     log_text,
-    make_role,
     make_table,
     wait_for,
     zip_code,
@@ -56,11 +55,6 @@ FAILING = {
     "oom": "def handler(e, c):\n    hog = [bytearray(32 * 1024 * 1024) for _ in range(16)]\n"
            "    return len(hog)\n",
 }
-
-
-@pytest.fixture(scope="module")
-def role(backend) -> str:
-    return make_role(backend, "executor-tests-role")
 
 
 def _invoke(backend, name: str, payload: dict | None = None, **kwargs) -> tuple[dict, dict]:

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ROOT
-from tests.functional.support import deploy, make_role, make_table, wait_for
+from tests.functional.support import deploy, make_table, wait_for
 
 pytestmark = pytest.mark.functional
 
@@ -74,12 +74,6 @@ def write_figures():
     previous = json.loads(out.read_text()) if out.exists() else {}
     previous.update(FIGURES)
     out.write_text(json.dumps(previous, indent=2))
-
-
-@pytest.fixture(scope="module")
-def role(backend) -> str:
-    return make_role(backend, "faults-role", extra=[
-        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "*"}])
 
 
 class Pipeline:

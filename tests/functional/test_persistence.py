@@ -19,9 +19,9 @@ from localaws.paths import log_file
 from tests.conftest import ROOT, _free_port
 from tests.functional.persistence_support import Restartable
 from tests.functional.support import (
-    JOURNAL_HANDLER,
     deploy,
     journal,
+    journaled_function,
     make_role,
     make_table,
     wait_for,
@@ -163,18 +163,16 @@ def test_a_mapping_mid_stream_resumes_with_no_duplicate_and_no_gap(endpoint_with
     target = endpoint_with_state
     backend = target.backend()
     role = make_role(backend, "resume-role")
-    stream_arn = make_table(backend, "resume-src")
-    make_table(backend, "resume-journal", view_type=None, key="id")
-    deploy(backend, "resume-fn", {"app.py": JOURNAL_HANDLER}, role=role, Timeout=30,
-           Environment={"Variables": {"JOURNAL_TABLE": "resume-journal"}})
+    resume = journaled_function(backend, "resume", role=role, Timeout=30)
+    stream_arn = resume.stream
     lam, ddb = backend.client("lambda"), backend.client("dynamodb")
     mapping = lam.create_event_source_mapping(
-        FunctionName="resume-fn", EventSourceArn=stream_arn, StartingPosition="TRIM_HORIZON",
+        FunctionName=resume.name, EventSourceArn=stream_arn, StartingPosition="TRIM_HORIZON",
         BatchSize=5)
     for i in range(60):
-        ddb.put_item(TableName="resume-src", Item={"pk": {"S": f"k{i:03d}"},
+        ddb.put_item(TableName=resume.table, Item={"pk": {"S": f"k{i:03d}"},
                                                    "mode": {"S": "pause:0.1"}})
-    wait_for(lambda: len(journal(backend, "resume-journal")) >= 2,
+    wait_for(lambda: len(journal(backend, resume.journal_table)) >= 2,
              message="the first batches")
 
     # when: a clean stop in the middle of the stream, then a start
@@ -183,7 +181,7 @@ def test_a_mapping_mid_stream_resumes_with_no_duplicate_and_no_gap(endpoint_with
     backend = target.backend()
     wanted = _stream_sequence_numbers(backend, stream_arn)
     delivered = wait_for(
-        lambda: (seqs := [s for i in journal(backend, "resume-journal") for s in i["seqs"]])
+        lambda: (seqs := [s for i in journal(backend, resume.journal_table) for s in i["seqs"]])
         and len(seqs) >= len(wanted) and seqs, timeout=60, message="every record")
 
     # then: each record exactly once, in order

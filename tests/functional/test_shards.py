@@ -17,13 +17,12 @@ from botocore.exceptions import ClientError
 from helpers.streams import stream_shards
 from tests.functional.stream_endpoint import short_streams_fixture  # noqa: F401
 from tests.functional.support import (
-    JOURNAL_HANDLER,
-    deploy,
     journal,
+    journaled_function,
     make_role,
     make_table,
+    map_stream,
     wait_for,
-    wait_for_state,
 )
 
 pytestmark = pytest.mark.functional
@@ -136,15 +135,9 @@ def test_a_mapping_delivers_every_record_across_rollovers_in_per_key_order(
     # given
     backend = short_streams
     name = f"lineage-{parallelization}-{unique}"
-    arn = make_table(backend, f"{name}-source")
-    make_table(backend, f"{name}-journal", view_type=None, key="id")
     role = make_role(backend, f"{name}-role")
-    deploy(backend, name, {"app.py": JOURNAL_HANDLER}, role=role, Timeout=30,
-           Environment={"Variables": {"JOURNAL_TABLE": f"{name}-journal"}})
-    uuid = backend.client("lambda").create_event_source_mapping(
-        FunctionName=name, EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
-        BatchSize=10, ParallelizationFactor=parallelization)["UUID"]
-    wait_for_state(backend, uuid, "Enabled")
+    arn = journaled_function(backend, name, role=role, Timeout=30).stream
+    map_stream(backend, name, arn, BatchSize=10, ParallelizationFactor=parallelization)
     ddb = backend.client("dynamodb")
     keys = [f"k{i}" for i in range(12)]
     # when: writes keep coming while at least two rollovers happen

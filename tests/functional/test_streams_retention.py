@@ -15,11 +15,11 @@ from botocore.exceptions import ClientError
 
 from tests.functional.stream_endpoint import short_streams_fixture  # noqa: F401
 from tests.functional.support import (
-    JOURNAL_HANDLER,
-    deploy,
     journal,
+    journaled_function,
     make_role,
     make_table,
+    map_stream,
     queue_messages,
     wait_for,
     wait_for_state,
@@ -36,13 +36,9 @@ def _retention(backend) -> float:
 
 
 def _pipeline(backend, name: str) -> str:
-    arn = make_table(backend, f"{name}-source")
-    make_table(backend, f"{name}-journal", view_type=None, key="id")
     role = make_role(backend, f"{name}-role", extra=[
         {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}])
-    deploy(backend, name, {"app.py": JOURNAL_HANDLER}, role=role, Timeout=30,
-           Environment={"Variables": {"JOURNAL_TABLE": f"{name}-journal"}})
-    return arn
+    return journaled_function(backend, name, role=role, Timeout=30).stream
 
 
 def _put(backend, name: str, pk: str, mode: str = "ok") -> None:
@@ -92,9 +88,7 @@ def test_a_mapping_behind_the_horizon_skips_what_expired_and_iterator_age_shows_
     name = f"behind-{unique}"
     arn = _pipeline(backend, name)
     lam = backend.client("lambda")
-    uuid = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn,
-                                           StartingPosition="TRIM_HORIZON")["UUID"]
-    wait_for_state(backend, uuid, "Enabled")
+    uuid = map_stream(backend, name, arn)
     _put(backend, name, "seen")
     wait_for(lambda: _delivered(backend, name) == ["seen"], message="the first record")
     lam.update_event_source_mapping(UUID=uuid, Enabled=False)
@@ -126,11 +120,8 @@ def test_a_failing_record_is_retried_until_it_expires_from_the_stream(short_stre
     url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
-    lam = backend.client("lambda")
-    uuid = lam.create_event_source_mapping(
-        FunctionName=name, EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=1,
-        DestinationConfig={"OnFailure": {"Destination": queue_arn}})["UUID"]
-    wait_for_state(backend, uuid, "Enabled")
+    map_stream(backend, name, arn, BatchSize=1,
+               DestinationConfig={"OnFailure": {"Destination": queue_arn}})
     # when
     _put(backend, name, "poison", "raise")
     time.sleep(_retention(backend) / 2)

@@ -85,6 +85,14 @@ def replicator(load_lambda_module: Callable[[str, str], ModuleType]) -> ModuleTy
     return load_lambda_module("replicator", "ddbreplica_lambda")
 
 
+@pytest.fixture
+def sleeps(production: ModuleType, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The pauses of the module's ``production`` function, recorded instead of slept."""
+    slept: list[float] = []
+    monkeypatch.setattr(production, "_sleep", slept.append)
+    return slept
+
+
 @pytest.fixture(autouse=True)
 def _no_partial_mode_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     # A developer's shell must not change what the handlers do under test.

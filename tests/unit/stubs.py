@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -43,3 +44,13 @@ class StubBackend:
     def assert_all_used(self) -> None:
         for stub in self.stubs.values():
             stub.assert_no_pending_responses()
+
+
+@dataclass
+class Result:
+    """What a fake executor answers for one invocation: the fields a mapping reads."""
+
+    payload: bytes
+    function_error: str | None = None
+    request_id: str = "req"
+    executed_version: str = "$LATEST"

@@ -365,34 +365,25 @@ def test_missing_data_is_treated_as_the_cloudwatch_documentation_tables_show(
     assert state_of(aws, "orders-errors") == retained
 
 
-@pytest.mark.parametrize(("values", "expected"), [
-    ([1000, 45000, 2000], "ALARM"),
-    ([1000, 30000, 2000], "OK"),
+@pytest.mark.parametrize(("alarm", "metric", "statistic", "threshold", "values", "expected"), [
+    pytest.param("orders-iterator-age", "IteratorAge", "Maximum", 30000.0,
+                 [1000, 45000, 2000], "ALARM", id="maximum_iterator_age_above_30_s"),
+    pytest.param("orders-iterator-age", "IteratorAge", "Maximum", 30000.0,
+                 [1000, 30000, 2000], "OK", id="maximum_iterator_age_at_30_s"),
+    pytest.param("orders-duration", "Duration", "Average", 20000.0,
+                 [10000, 40000], "ALARM", id="average_duration_above_20_s"),
+    pytest.param("orders-duration", "Duration", "Average", 20000.0,
+                 [10000, 20000, 30000], "OK", id="average_duration_at_20_s"),
 ])
-def test_maximum_iterator_age_above_30_seconds_alarms(aws, evaluator, values, expected):
+def test_a_statistic_above_its_threshold_alarms(aws, evaluator, alarm, metric, statistic,
+                                                threshold, values, expected):
     # given
-    put_alarm(aws, "orders-iterator-age", MetricName="IteratorAge", Statistic="Maximum",
-              Threshold=30000.0)
-    put_values(aws, "IteratorAge", values, NOW - timedelta(seconds=20), unit="Milliseconds")
+    put_alarm(aws, alarm, MetricName=metric, Statistic=statistic, Threshold=threshold)
+    put_values(aws, metric, values, NOW - timedelta(seconds=20), unit="Milliseconds")
     # when
     evaluator.evaluate_once()
     # then
-    assert state_of(aws, "orders-iterator-age") == expected
-
-
-@pytest.mark.parametrize(("values", "expected"), [
-    ([10000, 40000], "ALARM"),
-    ([10000, 20000, 30000], "OK"),
-])
-def test_average_duration_above_20_seconds_alarms(aws, evaluator, values, expected):
-    # given
-    put_alarm(aws, "orders-duration", MetricName="Duration", Statistic="Average",
-              Threshold=20000.0)
-    put_values(aws, "Duration", values, NOW - timedelta(seconds=20), unit="Milliseconds")
-    # when
-    evaluator.evaluate_once()
-    # then
-    assert state_of(aws, "orders-duration") == expected
+    assert state_of(aws, alarm) == expected
 
 
 @pytest.mark.parametrize(("comparison", "expected"), [

@@ -20,6 +20,7 @@ from localaws.errors import ServiceError
 from localaws.esm.config import MappingConfig
 from localaws.esm.processor import BatchDelivery, DeliveryHooks, DeliveryStoppedError
 from localaws.esm.windows import Window, returned_state, window_of
+from tests.unit.stubs import Result
 
 STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2025-11-25T10:00:00.000"
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:f"
@@ -46,14 +47,6 @@ def record(n: int, *, created: float = T0, mode: str = "ok") -> dict[str, Any]:
 
 def seq(rec: dict[str, Any]) -> str:
     return rec["dynamodb"]["SequenceNumber"]
-
-
-@dataclass
-class Result:
-    payload: bytes
-    function_error: str | None = None
-    request_id: str = "req"
-    executed_version: str = "$LATEST"
 
 
 @dataclass

@@ -16,6 +16,7 @@ from localaws.esm.config import MappingConfig
 from localaws.esm.poller import ShardState
 from localaws.esm.windows import WindowStore
 from localaws.esm.worker import MappingWorker
+from tests.unit.stubs import Result
 
 STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2025-11-25T10:00:00.000"
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:f"
@@ -29,14 +30,6 @@ def record(n: int, created: float, size: int = 1) -> dict[str, Any]:
         "ApproximateCreationDateTime": float(created), "Keys": {"pk": {"S": f"r{n}"}},
         "NewImage": {"pk": {"S": f"r{n}"}, "size": {"N": str(size)}},
         "SequenceNumber": f"{100000000000000000000 + n}", "SizeBytes": 10}}
-
-
-@dataclass
-class Result:
-    payload: bytes
-    function_error: str | None = None
-    request_id: str = "req"
-    executed_version: str = "$LATEST"
 
 
 @dataclass

@@ -299,14 +299,6 @@ def production(load_lambda_module):
     return load_lambda_module("replicator_production", "ddbreplica_lambda")
 
 
-@pytest.fixture
-def sleeps(production, monkeypatch) -> list[float]:
-    """The production replicator's pauses, recorded instead of slept."""
-    slept: list[float] = []
-    monkeypatch.setattr(production, "_sleep", slept.append)
-    return slept
-
-
 def use_client(production, monkeypatch, client: FakeDynamoDB) -> FakeDynamoDB:
     monkeypatch.setattr(production, "replica_client", lambda: client)
     return client

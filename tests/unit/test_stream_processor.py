@@ -192,14 +192,6 @@ def production(load_lambda_module):
     return load_lambda_module("stream_processor_production", "app")
 
 
-@pytest.fixture
-def sleeps(production, monkeypatch) -> list[float]:
-    """The production function's pauses, recorded instead of slept."""
-    slept: list[float] = []
-    monkeypatch.setattr(production, "_sleep", slept.append)
-    return slept
-
-
 def batch_of(make_record, *fail_modes: str | None) -> dict:
     """One INSERT per entry, sequence numbers 1, 2, …; ``fail_mode`` set where given."""
     records = []
