@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import socket
 import statistics
 import tempfile
 import time
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,15 +56,6 @@ COPY_NEW_IMAGES = '''
         while request:
             request = _ddb.batch_write_item(RequestItems=request).get("UnprocessedItems")
 '''
-
-
-def zip_code(files: dict[str, str]) -> bytes:
-    """A zip with ``files`` (name -> source)."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as archive:
-        for name, source in sorted(files.items()):
-            archive.writestr(name, source)
-    return buf.getvalue()
 
 
 def role(backend: Backend, name: str, statements: list[dict[str, Any]] | None = None) -> str:

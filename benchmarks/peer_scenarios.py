@@ -13,8 +13,9 @@ import time
 import uuid
 from typing import Any
 
-from benchmarks.harness import COPY_NEW_IMAGES, TRUST, percentiles, zip_code
+from benchmarks.harness import COPY_NEW_IMAGES, TRUST, percentiles
 from helpers.clients import Backend, get_backend
+from helpers.packaging import zip_sources
 
 PAYLOAD_1KB = "x" * 1000
 
@@ -154,7 +155,7 @@ def _function(backend: Backend, name: str, code: str, role: str,
               variables: dict[str, str]) -> None:
     lam = backend.client("lambda")
     lam.create_function(FunctionName=name, Runtime="python3.12", Role=role,
-                        Handler="app.handler", Code={"ZipFile": zip_code({"app.py": code})},
+                        Handler="app.handler", Code={"ZipFile": zip_sources({"app.py": code})},
                         Timeout=30, Environment={"Variables": variables})
     deadline = time.monotonic() + 60
     while lam.get_function(FunctionName=name)["Configuration"].get("State") not in (

@@ -18,9 +18,9 @@ from benchmarks.harness import (
     role,
     table,
     wait_until,
-    zip_code,
 )
 from helpers.clients import Backend
+from helpers.packaging import zip_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +53,7 @@ NOOP = "def handler(event, context):\n    return None\n"
 def _deploy(backend: Backend, name: str, code: str, role_arn: str, **settings: Any) -> None:
     backend.client("lambda").create_function(
         FunctionName=name, Runtime="python3.12", Role=role_arn, Handler="app.handler",
-        Code={"ZipFile": zip_code({"app.py": code})}, **settings)
+        Code={"ZipFile": zip_sources({"app.py": code})}, **settings)
 
 
 def _write_steady(backend: Backend, table_name: str, n: int, rate: float, prefix: str) -> None:
@@ -152,7 +152,7 @@ def throughput(n: int = 3000, writers: int = 4) -> dict[str, Any]:
         keyed_table(backend, "logfile_replica", stream=False)
         role_arn = role(backend, "bench-replicator", [{
             "Effect": "Allow", "Action": ["dynamodb:BatchWriteItem"], "Resource": "*"}])
-        package = zip_code({"ddbreplica_lambda.py": (
+        package = zip_sources({"ddbreplica_lambda.py": (
             ROOT / "lambda_src" / "replicator" / "ddbreplica_lambda.py").read_text()})
         backend.client("lambda").create_function(
             FunctionName="ddbreplica_lambda", Runtime="python3.12", Role=role_arn,

@@ -237,6 +237,24 @@ def _entry(name: str) -> zipfile.ZipInfo:
     return info
 
 
+def zip_sources(files: dict[str, str]) -> bytes:
+    """A deployment package holding ``files`` (name -> source text), byte-stable.
+
+    For code written inline (tests, benchmarks); a workshop function is packaged
+    from its folder by :func:`package_function`.
+
+    Examples
+    --------
+    >>> zip_sources({"app.py": "x = 1"}) == zip_sources({"app.py": "x = 1"})
+    True
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, source in sorted(files.items()):
+            archive.writestr(_entry(name), source)
+    return buffer.getvalue()
+
+
 def build_zip(source_dir: Path) -> FunctionPackage:
     """Zip a function's folder reproducibly.
 

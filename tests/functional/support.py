@@ -6,13 +6,13 @@ learner's own code would.
 
 from __future__ import annotations
 
-import io
 import json
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from helpers.packaging import zip_sources as zip_code
 
 TRUST = json.dumps({
     "Version": "2012-10-17",
@@ -102,15 +102,6 @@ EVENT_JOURNAL_HANDLER = EVENT_JOURNAL + '''
 def handler(event, context):
     journal_event(event, context)
 '''
-
-
-def zip_code(files: dict[str, str]) -> bytes:
-    """A deployment package with ``files`` (name -> source)."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as archive:
-        for name, source in sorted(files.items()):
-            archive.writestr(name, source)
-    return buf.getvalue()
 
 
 # What the test handlers do with their own credentials (journal and replica tables).

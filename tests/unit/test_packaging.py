@@ -471,3 +471,17 @@ def test_a_folder_is_never_taken_for_another_folder_ending_with_its_name():
     # then
     assert folder.name == "region_replicator"
     assert workshop_function("region_replicator") is None
+
+
+def test_inline_sources_zip_the_same_bytes_every_time_with_each_file_readable():
+    # given
+    from helpers.packaging import zip_sources
+
+    files = {"app.py": "def handler(e, c):\n    return 1\n", "lib/util.py": "X = 2\n"}
+    # when
+    first, second = zip_sources(files), zip_sources(dict(reversed(files.items())))
+    # then
+    assert first == second
+    with zipfile.ZipFile(io.BytesIO(first)) as archive:
+        assert archive.namelist() == ["app.py", "lib/util.py"]
+        assert archive.read("lib/util.py") == b"X = 2\n"
