@@ -272,6 +272,14 @@ class ExecutionEnvironment:
             if message["type"] == "log":
                 into.append((int(time.time() * 1000), message["message"]))
 
+    def _out_of_memory(self, outcome: Outcome, rid: str) -> None:
+        """Lambda's answer when the runtime is killed for using more than its memory."""
+        outcome.error = {
+            "errorType": "Runtime.OutOfMemory",
+            "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: signal: killed",
+        }
+        outcome.max_memory_mb = self.spec.memory_mb
+
     def _abnormal_end(self, outcome: Outcome, why: Any, start_wall: float,
                       timeout_s: float) -> Outcome:
         rid = outcome.request_id
@@ -285,12 +293,7 @@ class ExecutionEnvironment:
             outcome.logs.append((int(time.time() * 1000),
                                  f"{stamp} {rid} Task timed out after {timeout_s:.2f} seconds\n"))
         elif why == "oom":
-            outcome.error = {
-                "errorType": "Runtime.OutOfMemory",
-                "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: "
-                                "signal: killed",
-            }
-            outcome.max_memory_mb = self.spec.memory_mb
+            self._out_of_memory(outcome, rid)
         else:
             self._drain_logs(outcome.logs)
             code = self._proc.poll() if self._proc else None
@@ -300,12 +303,7 @@ class ExecutionEnvironment:
                 except subprocess.TimeoutExpired:
                     code = None
             if code == 137:  # the worker caught MemoryError and exited
-                outcome.error = {
-                    "errorType": "Runtime.OutOfMemory",
-                    "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: "
-                                    "signal: killed",
-                }
-                outcome.max_memory_mb = self.spec.memory_mb
+                self._out_of_memory(outcome, rid)
             else:
                 detail = (f"signal: {signal.Signals(-code).name.lower().removeprefix('sig')}"
                           if code is not None and code < 0 else f"exit status {code}")
