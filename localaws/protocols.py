@@ -329,22 +329,32 @@ class Call:
         return action
 
     def json_body(self) -> dict[str, Any]:
-        """The body as a JSON object (``{}`` when empty).
+        """The body as a JSON object (``{}`` when empty), parsed once per body.
+
+        The pipeline's steps (validation, rules, the state's change tracking) share
+        the one parsed object: read it, never change it (``replace_body`` hands on a
+        new body, which is parsed afresh).
 
         Raises
         ------
         RequestError
             ``malformed`` when it is not a JSON object.
         """
-        if not self.body.strip():
-            return {}
-        try:
-            value = json.loads(self.body.decode("utf-8"))
-        except (ValueError, RecursionError) as exc:
-            raise RequestError("malformed", f"The request body is not valid JSON: {exc}"
-                               ) from None
-        if not isinstance(value, dict):
-            raise RequestError("malformed", "The request body must be a JSON object")
+        body = self.body
+        parsed = self.__dict__.get("_json_body")
+        if parsed is not None and parsed[0] is body:
+            return parsed[1]
+        if not body.strip():
+            value: dict[str, Any] = {}
+        else:
+            try:
+                value = json.loads(body.decode("utf-8"))
+            except (ValueError, RecursionError) as exc:
+                raise RequestError("malformed", f"The request body is not valid JSON: {exc}"
+                                   ) from None
+            if not isinstance(value, dict):
+                raise RequestError("malformed", "The request body must be a JSON object")
+        self.__dict__["_json_body"] = (body, value)
         return value
 
     def query_params(self) -> dict[str, str]:

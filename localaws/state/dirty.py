@@ -27,8 +27,10 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+
+from localaws.errors import RequestError
 
 Key = tuple[Any, ...]
 
@@ -118,7 +120,7 @@ class DirtyParts:
 
         found = None if call.path.startswith("/moto-api") else request_keys(
             call.service, account_of(call.access_key_id), call.region,
-            call.header("x-amz-target"), call.body)
+            call.header("x-amz-target"), call.body, call.json_body)
         frames = getattr(self._local, "frames", None)
         if found is None or not frames:
             self.mark_everything()
@@ -186,7 +188,8 @@ def install() -> None:
 
 # -- requests -----------------------------------------------------------------------------
 def request_keys(service: str | None, account: str, region: str, target: str | None,
-                 body: bytes) -> tuple[set[Key], dict[tuple[str, str], set[str]]] | None:
+                 body: bytes, parsed: Callable[[], Mapping[str, Any]] | None = None,
+                 ) -> tuple[set[Key], dict[tuple[str, str], set[str]]] | None:
     """What a changing request may change: ``(keys, table hints)``; ``None`` for "anything".
 
     Parameters
@@ -200,6 +203,9 @@ def request_keys(service: str | None, account: str, region: str, target: str | N
         The ``X-Amz-Target`` header (DynamoDB's operation).
     body : bytes
         The request body (a DynamoDB item write names its tables there).
+    parsed : callable, optional
+        Gives the body as parsed JSON (``Call.json_body``, parsed once for the whole
+        pipeline), so that an item write's body is not parsed again here.
     """
     if not service:
         return None
@@ -208,23 +214,24 @@ def request_keys(service: str | None, account: str, region: str, target: str | N
     keys: set[Key] = {(service, account, region)}
     operation = (target or "").rsplit(".", 1)[-1]
     if service == DYNAMODB and operation in ITEM_WRITES:
-        names = item_write_tables(operation, body)
+        names = item_write_tables(operation, body, parsed)
         if names is not None:
             return keys, {(account, region): names}
     return keys, {}
 
 
-def item_write_tables(operation: str, body: bytes) -> set[str] | None:
+def item_write_tables(operation: str, body: bytes,
+                      parsed: Callable[[], Mapping[str, Any]] | None = None) -> set[str] | None:
     """The tables a DynamoDB item write names; ``None`` when the body does not say."""
     try:
-        params = json.loads(body or b"{}")
+        params = parsed() if parsed is not None else json.loads(body or b"{}")
         if operation == "BatchWriteItem":
             names = set(params["RequestItems"])
         elif operation == "TransactWriteItems":
             names = {next(iter(item.values()))["TableName"] for item in params["TransactItems"]}
         else:
             names = {params["TableName"]}
-    except (ValueError, KeyError, TypeError, AttributeError, StopIteration):
+    except (RequestError, ValueError, KeyError, TypeError, AttributeError, StopIteration):
         return None
     # A table named by its ARN may live elsewhere: the whole backend is marked then.
     if not all(isinstance(name, str) and not name.startswith("arn:") for name in names):

@@ -247,3 +247,22 @@ def test_a_request_naming_no_service_gets_a_400_that_says_so():
     assert status == 400
     assert json.loads(body) == {"__type": "UnrecognizedServiceException",
                                 "message": "which service?"}
+
+
+def test_the_json_body_is_parsed_once_and_again_after_the_body_is_replaced(monkeypatch):
+    # given
+    from localaws import protocols
+
+    request = call(headers=signed("dynamodb"), body=b'{"TableName": "orders"}')
+    loads = []
+    real_loads = json.loads
+    monkeypatch.setattr(protocols.json, "loads", lambda text: loads.append(text) or
+                        real_loads(text))
+    # when
+    first, second = request.json_body(), request.json_body()
+    request.replace_body(b'{"TableName": "logfile"}')
+    third = request.json_body()
+    # then
+    assert first is second and first == {"TableName": "orders"}
+    assert third == {"TableName": "logfile"}
+    assert len(loads) == 2

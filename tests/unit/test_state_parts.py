@@ -15,6 +15,7 @@ from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 
 from localaws import backends, streams
+from localaws.errors import RequestError
 from localaws.state import codec, dirty
 from localaws.state.backends import capture
 from localaws.state.dirty import DirtyParts, item_write_tables, request_keys
@@ -323,6 +324,9 @@ class _Call:
     def header(self, name: str) -> str | None:
         return self.environ["HTTP_X_AMZ_TARGET"] if name == "x-amz-target" else None
 
+    def json_body(self) -> dict:
+        return json.loads(self.body)
+
 
 def test_a_request_counts_look_ups_only_once_past_its_checks():
     # given
@@ -388,3 +392,21 @@ def test_a_change_through_the_backends_module_marks_what_moto_writes_elsewhere()
     everything, keys = d.take()
     assert not everything
     assert {("sts", account, None), ("iam", account, "aws")} <= keys
+
+
+def test_an_item_write_read_from_the_parsed_body_names_the_same_tables():
+    # given: the body as the pipeline parsed it, and a body that does not parse
+    body = b'{"RequestItems": {"orders": [], "logfile": []}}'
+    target = "DynamoDB_20120810.BatchWriteItem"
+
+    def malformed():
+        raise RequestError("malformed", "The request body is not valid JSON")
+
+    # when
+    from_bytes = request_keys("dynamodb", "1", REGION, target, body)
+    from_parsed = request_keys("dynamodb", "1", REGION, target, b"", lambda: json.loads(body))
+    unclear = request_keys("dynamodb", "1", REGION, target, body, malformed)
+    # then
+    assert from_parsed == from_bytes == ({("dynamodb", "1", REGION)},
+                                         {("1", REGION): {"orders", "logfile"}})
+    assert unclear == ({("dynamodb", "1", REGION)}, {})
