@@ -9,9 +9,10 @@ import os
 import socket
 import statistics
 import tempfile
+import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from helpers.clients import Backend, get_backend
@@ -97,6 +98,30 @@ def count(backend: Backend, name: str) -> int:
     pages = backend.client("dynamodb").get_paginator("scan").paginate(TableName=name,
                                                                        Select="COUNT")
     return sum(page["Count"] for page in pages)
+
+
+def timed_writers(write: Callable[[int], None], writers: int) -> float:
+    """Run ``write(k)`` on ``writers`` threads at once and time them.
+
+    Parameters
+    ----------
+    write
+        The work of one writer; ``k`` (0 to ``writers - 1``) says which part it writes.
+    writers
+        How many threads run at the same time.
+
+    Returns
+    -------
+    float
+        Seconds from the first thread's start until the last one has finished.
+    """
+    start = time.perf_counter()
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
 
 
 def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> float:

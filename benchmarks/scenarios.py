@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from benchmarks.harness import (
     percentiles,
     role,
     table,
+    timed_writers,
     wait_until,
     zip_code,
 )
@@ -129,13 +129,7 @@ def throughput(n: int = 3000, writers: int = 4) -> dict[str, Any]:
                 ddb.put_item(TableName=table_name, Item={
                     "PK": {"S": f"request#{i}"}, "GSI_1_PK": {"S": "host#bench"},
                     "bytessent": {"N": str(i)}, "url": {"S": "/bench/" + "x" * 80}})
-        start = time.perf_counter()
-        threads = [threading.Thread(target=write, args=(k,)) for k in range(writers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return time.perf_counter() - start
+        return timed_writers(write, writers)
 
     def keyed_table(backend: Backend, name: str, stream: bool) -> str | None:
         extra = {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}} \

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import endpoint
+from benchmarks.harness import endpoint, timed_writers
 
 RESULTS = Path(__file__).with_name("results") / "stream_memory.json"
 STEP = 10_000
@@ -68,13 +66,7 @@ def run(items: int = 100_000, retention: float = 60.0, keys: int = 10_000,
                         "pk": {"S": f"item#{i % keys}"}, "n": {"N": str(i)},
                         "payload": {"S": payload}})
 
-            began = time.perf_counter()
-            threads = [threading.Thread(target=write, args=(k,)) for k in range(writers)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            seconds = time.perf_counter() - began
+            seconds = timed_writers(write, writers)
             step = {"written": first + count, "puts_per_s": round(count / seconds, 1),
                     "rss_mb": _rss_mb(status["pid"])}
             steps.append(step)
