@@ -124,6 +124,28 @@ def timed_writers(write: Callable[[int], None], writers: int) -> float:
     return time.perf_counter() - start
 
 
+def memory_mb(pid: int, field: str = "VmRSS") -> float:
+    """One memory figure of process ``pid`` from ``/proc/<pid>/status``, in MB.
+
+    Parameters
+    ----------
+    pid
+        The process.
+    field
+        ``"VmRSS"`` (resident now) or ``"VmHWM"`` (the resident peak so far).
+
+    Returns
+    -------
+    float
+        The figure rounded to 0.1 MB; 0.0 when the status file does not list it.
+    """
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(f"{field}:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
 def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> float:
     """Seconds until ``predicate()`` is true; raises TimeoutError after ``timeout``."""
     start = time.perf_counter()

@@ -13,6 +13,7 @@ from benchmarks.harness import (
     COPY_NEW_IMAGES,
     count,
     endpoint,
+    memory_mb,
     percentiles,
     role,
     table,
@@ -158,7 +159,7 @@ def throughput(n: int = 3000, writers: int = 4) -> dict[str, Any]:
         blast(backend, "logfile")
         wait_until(lambda: count(backend, "logfile_replica") >= n, timeout=600, interval=0.1)
         mapped_seconds = time.perf_counter() - start
-        peak = _peak_rss_mb(status["pid"])
+        peak = memory_mb(status["pid"], "VmHWM")
     raw_rate, mapped_rate = n / raw_seconds, n / mapped_seconds
     return {"records": n, "raw_writes_per_s": round(raw_rate, 1),
             "through_mapping_per_s": round(mapped_rate, 1),
@@ -185,7 +186,7 @@ def invocation(warm_calls: int = 300, cold_functions: int = 5) -> dict[str, Any]
             lam.invoke(FunctionName=f"cold-{k}", Payload=b"{}")
             cold.append((time.perf_counter() - start) * 1000)
         boto3_worker = _boto3_worker_memory(backend, role_arn)
-        endpoint_peak = _peak_rss_mb(status["pid"])
+        endpoint_peak = memory_mb(status["pid"], "VmHWM")
     return {"warm_invoke_ms": percentiles(warm), "cold_start_ms": percentiles(cold),
             "boto3_handler_max_memory_used_mb": boto3_worker,
             "endpoint_peak_rss_mb_after_invokes": endpoint_peak}
@@ -202,14 +203,6 @@ def _boto3_worker_memory(backend: Backend, role_arn: str) -> int:
     used = [int(m) for e in events
             for m in re.findall(r"Max Memory Used: (\d+) MB", e["message"])]
     return max(used)
-
-
-def _peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
 
 
 def workshop() -> dict[str, Any]:
