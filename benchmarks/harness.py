@@ -8,8 +8,9 @@ import os
 import socket
 import statistics
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from helpers.clients import Backend, get_backend
@@ -86,6 +87,52 @@ def count(backend: Backend, name: str) -> int:
     pages = backend.client("dynamodb").get_paginator("scan").paginate(TableName=name,
                                                                        Select="COUNT")
     return sum(page["Count"] for page in pages)
+
+
+def timed_writers(write: Callable[[int], None], writers: int) -> float:
+    """Run ``write(k)`` on ``writers`` threads at once and time them.
+
+    Parameters
+    ----------
+    write
+        The work of one writer; ``k`` (0 to ``writers - 1``) says which part it writes.
+    writers
+        How many threads run at the same time.
+
+    Returns
+    -------
+    float
+        Seconds from the first thread's start until the last one has finished.
+    """
+    start = time.perf_counter()
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
+
+
+def memory_mb(pid: int, field: str = "VmRSS") -> float:
+    """One memory figure of process ``pid`` from ``/proc/<pid>/status``, in MB.
+
+    Parameters
+    ----------
+    pid
+        The process.
+    field
+        ``"VmRSS"`` (resident now) or ``"VmHWM"`` (the resident peak so far).
+
+    Returns
+    -------
+    float
+        The figure rounded to 0.1 MB; 0.0 when the status file does not list it.
+    """
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(f"{field}:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> float:

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from benchmarks.harness import endpoint, percentiles
+from benchmarks.harness import endpoint, percentiles, timed_writers
 from helpers.clients import Backend
 
 RESULTS = Path(__file__).with_name("results") / "scale-latest.json"
@@ -41,13 +40,7 @@ def _put_window(backend: Backend, table: str, start: int, count: int, writers: i
             clients[k].put_item(TableName=table, Item={"pk": {"S": f"item-{i}"},
                                                        "payload": {"S": PAYLOAD}})
 
-    threads = [threading.Thread(target=write, args=(k,)) for k in range(writers)]
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - began
+    return timed_writers(write, writers)
 
 
 def _read_times(streams: Any, arn: str, shard: str, first_seq: str,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,11 @@ from benchmarks.harness import (
     COPY_NEW_IMAGES,
     count,
     endpoint,
+    memory_mb,
     percentiles,
     role,
     table,
+    timed_writers,
     wait_until,
 )
 from helpers.clients import Backend
@@ -129,13 +130,7 @@ def throughput(n: int = 3000, writers: int = 4) -> dict[str, Any]:
                 ddb.put_item(TableName=table_name, Item={
                     "PK": {"S": f"request#{i}"}, "GSI_1_PK": {"S": "host#bench"},
                     "bytessent": {"N": str(i)}, "url": {"S": "/bench/" + "x" * 80}})
-        start = time.perf_counter()
-        threads = [threading.Thread(target=write, args=(k,)) for k in range(writers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return time.perf_counter() - start
+        return timed_writers(write, writers)
 
     def keyed_table(backend: Backend, name: str, stream: bool) -> str | None:
         extra = {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}} \
@@ -164,7 +159,7 @@ def throughput(n: int = 3000, writers: int = 4) -> dict[str, Any]:
         blast(backend, "logfile")
         wait_until(lambda: count(backend, "logfile_replica") >= n, timeout=600, interval=0.1)
         mapped_seconds = time.perf_counter() - start
-        peak = _peak_rss_mb(status["pid"])
+        peak = memory_mb(status["pid"], "VmHWM")
     raw_rate, mapped_rate = n / raw_seconds, n / mapped_seconds
     return {"records": n, "raw_writes_per_s": round(raw_rate, 1),
             "through_mapping_per_s": round(mapped_rate, 1),
@@ -191,7 +186,7 @@ def invocation(warm_calls: int = 300, cold_functions: int = 5) -> dict[str, Any]
             lam.invoke(FunctionName=f"cold-{k}", Payload=b"{}")
             cold.append((time.perf_counter() - start) * 1000)
         boto3_worker = _boto3_worker_memory(backend, role_arn)
-        endpoint_peak = _peak_rss_mb(status["pid"])
+        endpoint_peak = memory_mb(status["pid"], "VmHWM")
     return {"warm_invoke_ms": percentiles(warm), "cold_start_ms": percentiles(cold),
             "boto3_handler_max_memory_used_mb": boto3_worker,
             "endpoint_peak_rss_mb_after_invokes": endpoint_peak}
@@ -208,14 +203,6 @@ def _boto3_worker_memory(backend: Backend, role_arn: str) -> int:
     used = [int(m) for e in events
             for m in re.findall(r"Max Memory Used: (\d+) MB", e["message"])]
     return max(used)
-
-
-def _peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
 
 
 def workshop() -> dict[str, Any]:

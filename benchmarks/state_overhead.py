@@ -14,11 +14,18 @@ import json
 import os
 import statistics
 import tempfile
-import threading
 import time
 from typing import Any
 
-from benchmarks.harness import count, free_port, percentiles, role, table, wait_until
+from benchmarks.harness import (
+    count,
+    free_port,
+    percentiles,
+    role,
+    table,
+    timed_writers,
+    wait_until,
+)
 from benchmarks.scenarios import TIMED_COPY, _deploy, _timings, _write_steady
 from helpers.clients import get_backend
 from localaws import lifecycle
@@ -76,13 +83,7 @@ def _one_run(durable: bool, writes: int, rate: float, puts: int,
                                                    "payload": {"S": "x" * 100}})
 
         cpu_before = _cpu_s(pid)
-        began = time.perf_counter()
-        threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        seconds = time.perf_counter() - began
+        seconds = timed_writers(write, 4)
         put_cpu = _cpu_s(pid) - cpu_before
         health = lifecycle.health(port) or {}
         return {"durable": durable, "handler_start": percentiles(start_lat),

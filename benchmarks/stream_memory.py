@@ -14,23 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import endpoint
+from benchmarks.harness import endpoint, memory_mb, timed_writers
 
 RESULTS = Path(__file__).with_name("results") / "stream_memory.json"
 STEP = 10_000
-
-
-def _rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
 
 
 def run(items: int = 100_000, retention: float = 60.0, keys: int = 10_000,
@@ -57,7 +47,7 @@ def run(items: int = 100_000, retention: float = 60.0, keys: int = 10_000,
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
-        start_rss = _rss_mb(status["pid"])
+        start_rss = memory_mb(status["pid"])
         for first in range(0, items, STEP):
             count = min(STEP, items - first)
 
@@ -68,15 +58,9 @@ def run(items: int = 100_000, retention: float = 60.0, keys: int = 10_000,
                         "pk": {"S": f"item#{i % keys}"}, "n": {"N": str(i)},
                         "payload": {"S": payload}})
 
-            began = time.perf_counter()
-            threads = [threading.Thread(target=write, args=(k,)) for k in range(writers)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            seconds = time.perf_counter() - began
+            seconds = timed_writers(write, writers)
             step = {"written": first + count, "puts_per_s": round(count / seconds, 1),
-                    "rss_mb": _rss_mb(status["pid"])}
+                    "rss_mb": memory_mb(status["pid"])}
             steps.append(step)
             print(f"{step['written']:>7} items  {step['puts_per_s']:>7.1f} puts/s  "
                   f"RSS {step['rss_mb']:>6.1f} MB", flush=True)

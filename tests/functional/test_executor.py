@@ -63,6 +63,14 @@ def _invoke(backend, name: str, payload: dict | None = None, **kwargs) -> tuple[
     return response, json.loads(response["Payload"].read() or b"null")
 
 
+def _invoke_failing(backend, role, name: str, files: dict, **config) -> tuple[dict, dict]:
+    """Deploy ``files`` as ``name``, invoke it once and check it failed as unhandled."""
+    deploy(backend, name, files, role=role, **config)
+    response, body = _invoke(backend, name)
+    assert response["FunctionError"] == "Unhandled"
+    return response, body
+
+
 def test_invoke_runs_the_handler_with_an_aws_shaped_context(backend, role, unique):
     # given
     name = f"echo-{unique}"
@@ -129,12 +137,10 @@ def test_logs_have_start_end_report_lines_in_aws_format(backend, role, unique):
 def test_unhandled_exception_is_a_function_error_with_aws_payload(backend, role, unique):
     # given
     name = f"raise-{unique}"
-    deploy(backend, name, {"app.py": FAILING["raise"]}, role=role)
     # when
-    response, body = _invoke(backend, name)
+    response, body = _invoke_failing(backend, role, name, {"app.py": FAILING["raise"]})
     # then
     assert response["StatusCode"] == 200
-    assert response["FunctionError"] == "Unhandled"
     assert body["errorType"] == "ValueError"
     assert body["errorMessage"] == "broken on purpose"
     assert isinstance(body["stackTrace"], list) and body["stackTrace"]
@@ -146,11 +152,9 @@ def test_unhandled_exception_is_a_function_error_with_aws_payload(backend, role,
 def test_timeout_returns_sandbox_timedout_and_recycles_the_environment(backend, role, unique):
     # given
     name = f"sleep-{unique}"
-    deploy(backend, name, {"app.py": FAILING["sleep"]}, role=role, Timeout=1)
     # when
-    response, body = _invoke(backend, name)
+    _, body = _invoke_failing(backend, role, name, {"app.py": FAILING["sleep"]}, Timeout=1)
     # then
-    assert response["FunctionError"] == "Unhandled"
     assert body["errorType"] == "Sandbox.Timedout"
     assert body["errorMessage"].endswith("Task timed out after 1.00 seconds")
     assert body["errorMessage"].startswith("RequestId: ")
@@ -175,11 +179,9 @@ def test_init_errors_are_reported_like_the_python_runtime(backend, role, unique,
                                                           handler, error_type, message):
     # given
     name = f"init-{unique}"
-    deploy(backend, name, files, role=role, handler=handler)
     # when
-    response, body = _invoke(backend, name)
+    _, body = _invoke_failing(backend, role, name, files, handler=handler)
     # then
-    assert response["FunctionError"] == "Unhandled"
     assert body["errorType"] == error_type
     assert body["errorMessage"].startswith(message)
 
@@ -187,11 +189,9 @@ def test_init_errors_are_reported_like_the_python_runtime(backend, role, unique,
 def test_memory_over_memory_size_kills_the_environment(backend, role, unique):
     # given
     name = f"oom-{unique}"
-    deploy(backend, name, {"app.py": FAILING["oom"]}, role=role, MemorySize=128)
     # when
-    response, body = _invoke(backend, name)
+    _, body = _invoke_failing(backend, role, name, {"app.py": FAILING["oom"]}, MemorySize=128)
     # then
-    assert response["FunctionError"] == "Unhandled"
     assert body["errorType"] == "Runtime.OutOfMemory"
     assert "Runtime exited with error: signal: killed" in body["errorMessage"]
 
@@ -199,11 +199,9 @@ def test_memory_over_memory_size_kills_the_environment(backend, role, unique):
 def test_process_crash_is_an_exit_error_and_the_endpoint_stays_healthy(backend, role, unique):
     # given
     name = f"exit-{unique}"
-    deploy(backend, name, {"app.py": FAILING["exit"]}, role=role)
     # when
-    response, body = _invoke(backend, name)
+    _, body = _invoke_failing(backend, role, name, {"app.py": FAILING["exit"]})
     # then
-    assert response["FunctionError"] == "Unhandled"
     assert body["errorType"] == "Runtime.ExitError"
     assert body["errorMessage"].endswith("Runtime exited with error: exit status 7")
     assert backend.client("sts").get_caller_identity()["Account"]

@@ -37,6 +37,11 @@ PLOTS = {  # notebook -> least number of figures its executed copy must hold
 # --------------------------------------------------------------------------- committed
 
 
+def on_the_executed_run(test):
+    """Mark ``test`` as reading the executed notebooks: slow, with the whole run's timeout."""
+    return pytest.mark.slow(pytest.mark.timeout(1200)(test))
+
+
 def _committed(name: str) -> nbformat.NotebookNode:
     return nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
 
@@ -174,8 +179,7 @@ def _error_outputs(nb: nbformat.NotebookNode) -> list[str]:
     ]
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1200)
+@on_the_executed_run
 @pytest.mark.parametrize("run", ORDER)
 def test_notebook_runs_without_error_outputs(executed: Execution, run: str) -> None:
     nb = executed.notebook(run)
@@ -183,8 +187,7 @@ def test_notebook_runs_without_error_outputs(executed: Execution, run: str) -> N
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code"), "a cell did not run"
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1200)
+@on_the_executed_run
 def test_every_shown_cli_line_sends_the_call_the_cell_makes(executed: Execution) -> None:
     # given: the runs above, each line parsed by the AWS CLI (a line that would send
     # another request fails its cell with CliLineError, and the test above)
@@ -195,8 +198,7 @@ def test_every_shown_cli_line_sends_the_call_the_cell_makes(executed: Execution)
     assert all(e["cli"].startswith(f"aws {e['service']} ") for e in entries)
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1200)
+@on_the_executed_run
 @pytest.mark.parametrize(("name", "least"), sorted(PLOTS.items()))
 def test_notebook_draws_its_plots(executed: Execution, name: str, least: int) -> None:
     images = [
@@ -209,8 +211,7 @@ def test_notebook_draws_its_plots(executed: Execution, name: str, least: int) ->
     assert len(images) >= least
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1200)
+@on_the_executed_run
 def test_setup_loads_exercise_one(executed: Execution) -> None:
     for run in ("00_setup", "00_setup#rerun"):
         figures = executed.figures(run)
@@ -219,8 +220,7 @@ def test_setup_loads_exercise_one(executed: Execution) -> None:
         assert figures["ecommerce_items"] > 0
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1200)
+@on_the_executed_run
 def test_function_notebook(executed: Execution) -> None:
     figures = executed.figures("01_lambda_function")
     assert figures["code_sha256_stable"] is True
@@ -230,8 +230,7 @@ def test_function_notebook(executed: Execution) -> None:
     assert figures["function_lines"] <= 150
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1200)
+@on_the_executed_run
 def test_trigger_notebook(executed: Execution) -> None:
     figures = executed.figures("02_trigger")
     assert figures["missing_permission_error"] == "InvalidParameterValueException"
@@ -242,8 +241,7 @@ def test_trigger_notebook(executed: Execution) -> None:
     assert figures["largest_batch"] == 10
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1200)
+@on_the_executed_run
 def test_processing_notebook(executed: Execution) -> None:
     figures = executed.figures("03_test_processing")
     assert figures["errors"] == 0
@@ -252,8 +250,7 @@ def test_processing_notebook(executed: Execution) -> None:
     assert figures["latency_p50_ms"] > 0
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1200)
+@on_the_executed_run
 def test_failures_notebook(executed: Execution) -> None:
     figures = executed.figures("05_failures_and_destinations")
     assert figures["destination_permission_error"] == "InvalidParameterValueException"
@@ -268,8 +265,7 @@ def test_failures_notebook(executed: Execution) -> None:
     assert figures["filter_processed"] == 1
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1200)
+@on_the_executed_run
 def test_monitoring_notebook(executed: Execution) -> None:
     figures = executed.figures("06_monitoring_and_troubleshooting")
     assert figures["errors_alarm"] == "ALARM"
@@ -289,8 +285,7 @@ def test_monitoring_notebook(executed: Execution) -> None:
     ]
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1200)
+@on_the_executed_run
 def test_replication_notebook(executed: Execution) -> None:
     figures = executed.figures("04_replication_logfile")
     assert figures["logfile_items"] == 6000
@@ -302,8 +297,7 @@ def test_replication_notebook(executed: Execution) -> None:
     assert figures["replicator_lines"] <= 150
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1200)
+@on_the_executed_run
 def test_two_region_notebook(executed: Execution) -> None:
     figures = executed.figures("08_two_region_replication")
     # the naive loop stopped by itself, at the hop limit (20 copies, then one refusal)
@@ -329,8 +323,7 @@ def test_two_region_notebook(executed: Execution) -> None:
 KNOWN_UNUSED_GRANTS = {"demo-stream-processor-role/publish-failures-to-topic: sns:Publish"}
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1200)
+@on_the_executed_run
 def test_every_action_the_notebooks_granted_is_used_by_some_step(executed: Execution) -> None:
     # given: the actions of every inline policy on the workshop's roles, and the actions the
     # endpoint evaluated and allowed for each role while the notebooks ran (requests signed
@@ -349,8 +342,7 @@ def test_every_action_the_notebooks_granted_is_used_by_some_step(executed: Execu
     assert set(unused) <= KNOWN_UNUSED_GRANTS, unused
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1200)
+@on_the_executed_run
 @pytest.mark.parametrize("run", ORDER)
 def test_executed_pages_hold_no_bare_values_or_empty_bars(executed: Execution, run: str) -> None:
     # given: what a reader sees under the cells of the executed notebook

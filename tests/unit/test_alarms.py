@@ -197,13 +197,18 @@ def test_a_new_alarm_without_data_is_insufficient_data_and_sends_nothing(aws, ev
     assert notifications(aws, queue_url) == []
 
 
-def test_the_alarm_keeps_evaluating_its_last_datapoint_while_it_is_in_the_range(aws, evaluator):
+@pytest.mark.parametrize(("treat_missing", "later"), [
+    pytest.param("notBreaching", 2 * MINUTE,
+                 id="the_last_datapoint_is_evaluated_while_it_is_in_the_range"),
+    pytest.param("ignore", 10 * MINUTE, id="ignore_keeps_the_current_state"),
+])
+def test_an_alarm_stays_in_alarm_when_data_stops(aws, evaluator, treat_missing, later):
     # given
-    put_alarm(aws, "orders-errors", TreatMissingData="notBreaching")
+    put_alarm(aws, "orders-errors", TreatMissingData=treat_missing)
     put_values(aws, "Errors", [1], NOW - timedelta(seconds=5))
     evaluator.evaluate_once()
     # when
-    changes = evaluator.evaluate_once(now=NOW + 2 * MINUTE)
+    changes = evaluator.evaluate_once(now=NOW + later)
     # then
     assert changes == []
     assert state_of(aws, "orders-errors") == "ALARM"
@@ -275,18 +280,6 @@ def test_breaching_treats_missing_data_as_breaching(aws, evaluator):
         ("ALARM", "Threshold Crossed: no datapoints were received for 1 period and "
                   "1 missing datapoint was treated as [Breaching].")]
     assert state_of(aws, "heartbeat") == "ALARM"
-
-
-def test_ignore_keeps_the_current_state_when_data_is_missing(aws, evaluator):
-    # given
-    put_alarm(aws, "orders-errors", TreatMissingData="ignore")
-    put_values(aws, "Errors", [1], NOW - timedelta(seconds=5))
-    evaluator.evaluate_once()
-    # when
-    changes = evaluator.evaluate_once(now=NOW + 10 * MINUTE)
-    # then
-    assert changes == []
-    assert state_of(aws, "orders-errors") == "ALARM"
 
 
 def test_alarms_on_dynamodb_metrics_always_ignore_missing_data(aws, evaluator):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import quote
 
 import pytest
 
@@ -171,17 +172,33 @@ def test_a_check_inserted_before_validation_runs_after_authentication():
     assert seen == [("dynamodb", "ListTables", "us-east-1", "testing")]
 
 
-@pytest.mark.parametrize("name", ["RANGE", "dynamodb", "arn:aws:dynamodb:us-east-1:1:table/t"])
-def test_a_service_linked_role_for_something_not_a_service_principal_is_refused(name):
-    # given (moto indexes the name's third-last dot-separated part and crashes)
+_LINKED_ROLE = "Action=CreateServiceLinkedRole&Version=2010-05-08&AWSServiceName="
+_SNS_PAGE = "Action=ListTopics&Version=2010-03-31&NextToken="
+
+
+@pytest.mark.parametrize(("service", "body", "code"), [
+    # a service-linked role for something not a service principal: moto indexes the
+    # name's third-last dot-separated part and crashes
+    *(pytest.param("iam", _LINKED_ROLE + name, b"<Code>InvalidInput</Code>",
+                   id=f"linked_role_for_{label}")
+      for label, name in [("word", "RANGE"), ("service_name", "dynamodb"),
+                          ("arn", "arn:aws:dynamodb:us-east-1:1:table/t")]),
+    # an SNS page token that is not ASCII digits: "\u00b9".isdigit() is true and moto's
+    # int() of it crashes
+    *(pytest.param("sns", _SNS_PAGE + quote(token), b"<Code>InvalidParameter</Code>",
+                   id=f"sns_token_{label}")
+      for label, token in [("superscript", "\u00b9"), ("arabic_indic", "\u0663"),
+                           ("letters", "x1")]),
+])
+def test_a_form_query_moto_would_crash_on_is_refused(service, body, code):
+    # given
     moto = FakeMoto()
-    body = f"Action=CreateServiceLinkedRole&Version=2010-05-08&AWSServiceName={name}".encode()
-    headers = signed("iam", **{"Content-Type": "application/x-www-form-urlencoded"})
+    headers = signed(service, **{"Content-Type": "application/x-www-form-urlencoded"})
     # when
-    status, _, answer = _run(_router(moto), environ(headers=headers, body=body))
+    status, _, answer = _run(_router(moto), environ(headers=headers, body=body.encode()))
     # then
     assert (status, moto.calls) == (400, [])
-    assert b"<Code>InvalidInput</Code>" in answer
+    assert code in answer
 
 
 def test_a_service_linked_role_for_a_service_principal_reaches_moto():
@@ -348,18 +365,3 @@ def test_a_table_without_its_key_is_refused(extra, says):
     # then
     assert (status, moto.calls) == (400, [])
     assert b"ValidationException" in answer and says in answer
-
-
-@pytest.mark.parametrize("token", ["\u00b9", "\u0663", "x1"])
-def test_an_sns_token_that_is_not_ascii_digits_is_refused(token):
-    # given ("¹".isdigit() is true; moto's int() of it crashes)
-    from urllib.parse import quote
-
-    moto = FakeMoto()
-    body = f"Action=ListTopics&Version=2010-03-31&NextToken={quote(token)}".encode()
-    headers = signed("sns", **{"Content-Type": "application/x-www-form-urlencoded"})
-    # when
-    status, _, answer = _run(_router(moto), environ(headers=headers, body=body))
-    # then
-    assert (status, moto.calls) == (400, [])
-    assert b"<Code>InvalidParameter</Code>" in answer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import pytest
 from botocore.exceptions import ClientError
@@ -14,6 +15,22 @@ from tests.unit.stubs import StubBackend
 
 def client_error(code: str, message: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": message}}, "Op")
+
+
+def _failing_create(error: Exception, times: int | None = None) -> tuple[Callable[[], str], list]:
+    """A create call that raises ``error`` its first ``times`` calls (every call if None).
+
+    After those it returns ``"created"``. Returned with the list it appends one item to per call.
+    """
+    calls: list[int] = []
+
+    def create() -> str:
+        calls.append(1)
+        if times is None or len(calls) <= times:
+            raise error
+        return "created"
+
+    return create, calls
 
 
 def test_wait_for_returns_the_first_value_that_meets_the_condition():
@@ -91,15 +108,8 @@ def test_other_errors_are_not_propagation_errors(code, message):
 def test_a_propagation_error_is_retried_on_every_backend_until_the_call_succeeds():
     # given: a local backend (no name check), a role that works on the third try
     backend = StubBackend(pacing=Pacing(poll_s=0.0, propagation_s=60.0))
-    answers = [client_error("InvalidParameterValueException", "cannot be assumed by Lambda")] * 2
-    calls = []
-
-    def create():
-        calls.append(1)
-        if answers:
-            raise answers.pop()
-        return "created"
-
+    create, calls = _failing_create(
+        client_error("InvalidParameterValueException", "cannot be assumed by Lambda"), times=2)
     # when
     got = waits.retry_while_propagating(backend, create)
     # then
@@ -110,10 +120,8 @@ def test_a_propagation_error_is_retried_on_every_backend_until_the_call_succeeds
 def test_a_propagation_error_is_raised_once_the_propagation_window_is_over():
     # given
     backend = StubBackend(pacing=Pacing(poll_s=0.0, propagation_s=0.0))
-
-    def create():
-        raise client_error("InvalidParameterValueException", "cannot be assumed by Lambda")
-
+    create, _ = _failing_create(
+        client_error("InvalidParameterValueException", "cannot be assumed by Lambda"))
     # when / then
     with pytest.raises(ClientError, match="cannot be assumed"):
         waits.retry_while_propagating(backend, create)
@@ -122,12 +130,7 @@ def test_a_propagation_error_is_raised_once_the_propagation_window_is_over():
 def test_another_error_is_raised_at_once():
     # given
     backend = StubBackend(pacing=Pacing(poll_s=0.0, propagation_s=60.0))
-    calls = []
-
-    def create():
-        calls.append(1)
-        raise client_error("ValidationException", "bad")
-
+    create, calls = _failing_create(client_error("ValidationException", "bad"))
     # when / then
     with pytest.raises(ClientError, match="bad"):
         waits.retry_while_propagating(backend, create)
@@ -137,12 +140,8 @@ def test_another_error_is_raised_at_once():
 def test_within_first_answer_nothing_is_retried():
     # given
     backend = StubBackend(pacing=Pacing(poll_s=0.0, propagation_s=60.0))
-    calls = []
-
-    def create():
-        calls.append(1)
-        raise client_error("InvalidParameterValueException", "Cannot access stream x")
-
+    create, calls = _failing_create(
+        client_error("InvalidParameterValueException", "Cannot access stream x"))
     # when
     with waits.first_answer(), pytest.raises(ClientError):
         waits.retry_while_propagating(backend, create)
