@@ -146,7 +146,8 @@ def throughput(n: int = 3000, writers: int = 4) -> dict[str, Any]:
         stream = keyed_table(backend, "logfile", stream=True)
         keyed_table(backend, "logfile_replica", stream=False)
         role_arn = role(backend, "bench-replicator", [{
-            "Effect": "Allow", "Action": ["dynamodb:BatchWriteItem"], "Resource": "*"}])
+            "Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:DeleteItem"],
+            "Resource": "*"}])
         package = zip_sources({"ddbreplica_lambda.py": (
             ROOT / "lambda_src" / "replicator" / "ddbreplica_lambda.py").read_text()})
         backend.client("lambda").create_function(
