@@ -9,6 +9,7 @@ to ``build/faults.json``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -210,10 +211,21 @@ def _order_violations(journal: list[dict[str, Any]]) -> list[str]:
     return sorted(k for k, seqs in first_seen.items() if seqs != sorted(seqs))
 
 
-def _workers(endpoint: dict[str, Any]) -> list[psutil.Process]:
-    parent = psutil.Process(endpoint["pid"])
-    return [p for p in parent.children(recursive=True)
-            if any("bootstrap.py" in part for part in p.cmdline())]
+def _workers(endpoint: dict[str, Any], function: str) -> list[psutil.Process]:
+    """The endpoint's live worker processes for ``function``.
+
+    A worker may exit (recycled, or killed a moment ago) between being listed and
+    being read: it is passed over.
+    """
+    found = []
+    for proc in psutil.Process(endpoint["pid"]).children(recursive=True):
+        try:
+            if (any("bootstrap.py" in part for part in proc.cmdline())
+                    and proc.environ().get("AWS_LAMBDA_FUNCTION_NAME") == function):
+                found.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    return found
 
 
 def _report(name: str, verdict: dict[str, Any], **extra: Any) -> None:
@@ -230,8 +242,8 @@ def test_killing_workers_mid_batch_loses_nothing(backend, endpoint, role, unique
     def killer() -> None:
         nonlocal kills
         while not stop.is_set():
-            for proc in _workers(endpoint):
-                if proc.environ().get("AWS_LAMBDA_FUNCTION_NAME") == f"kill-{unique}":
+            for proc in _workers(endpoint, f"kill-{unique}"):
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(proc.pid, signal.SIGKILL)
                     kills += 1
             stop.wait(0.4)
