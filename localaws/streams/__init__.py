@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from localaws.streams.registry import add_listener, remove_listener
+from localaws.streams.registry import add_listener
 from localaws.streams.settings import StreamSettings, StreamSettingsError
 
 __all__ = ["StreamSettings", "StreamSettingsError", "add_listener", "arrival_time",
-           "install", "last_sequence_numbers", "remove_listener", "serve_get_records"]
+           "install", "last_sequence_numbers", "serve_get_records"]
 
 _LAZY = {"install": "localaws.streams.setup", "arrival_time": "localaws.streams.backend",
          "last_sequence_numbers": "localaws.streams.backend",

@@ -5,8 +5,9 @@ moto's tables; this module keeps the process-wide machinery around them:
 
 * ``LOCK`` serialises every read and change of stream data (engine threads read
   while requests write);
-* ``now()`` is the clock (a seam for tests);
-* listeners are told the ARN of a stream that has new records;
+* ``now()`` is the clock;
+* listeners (the mapping engine, for the endpoint's lifetime) are told the ARN of a
+  stream that has new records;
 * ``settings()`` holds the endpoint's shard lifetime, retention and TTL sweep.
 """
 
@@ -42,23 +43,10 @@ def now() -> float:
     return _clock()
 
 
-def set_clock(clock: Callable[[], float]) -> None:
-    """Replace the clock (tests)."""
-    global _clock
-    _clock = clock
-
-
 def add_listener(listener: Listener) -> None:
     """Call ``listener(stream_arn)`` after every new stream record."""
     with _listeners_lock:
         _listeners.append(listener)
-
-
-def remove_listener(listener: Listener) -> None:
-    """Stop calling ``listener``."""
-    with _listeners_lock:
-        if listener in _listeners:
-            _listeners.remove(listener)
 
 
 def notify(stream_arn: str) -> None:
