@@ -48,7 +48,7 @@ def endpoint(env: dict[str, str] | None = None) -> Iterator[tuple[Backend, dict[
 
 # A handler body's lines that copy each record's NewImage into the table named by
 # REPLICA, 25 items a BatchWriteItem; the handler's module imports ``os`` and has a
-# DynamoDB client ``_ddb``.
+# DynamoDB client ``_ddb``. The images stay in ``items`` for the lines after it.
 COPY_NEW_IMAGES = '''
     items = [r["dynamodb"]["NewImage"] for r in event["Records"]]
     for i in range(0, len(items), 25):

@@ -223,6 +223,7 @@ class Call:
     def replace_body(self, data: bytes) -> None:
         """Hand ``data`` on instead of the body the caller sent (a normalised copy)."""
         self.__dict__["body"] = data
+        self.__dict__.pop("_json_body", None)  # parsed from the body it replaces
         self.environ["wsgi.input"] = io.BytesIO(data)
         self.environ["CONTENT_LENGTH"] = str(len(data))
 
@@ -340,10 +341,10 @@ class Call:
         RequestError
             ``malformed`` when it is not a JSON object.
         """
-        body = self.body
         parsed = self.__dict__.get("_json_body")
-        if parsed is not None and parsed[0] is body:
-            return parsed[1]
+        if parsed is not None:
+            return parsed
+        body = self.body
         if not body.strip():
             value: dict[str, Any] = {}
         else:
@@ -354,7 +355,7 @@ class Call:
                                    ) from None
             if not isinstance(value, dict):
                 raise RequestError("malformed", "The request body must be a JSON object")
-        self.__dict__["_json_body"] = (body, value)
+        self.__dict__["_json_body"] = value
         return value
 
     def query_params(self) -> dict[str, str]:

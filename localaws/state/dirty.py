@@ -25,7 +25,6 @@ with no service) marks everything. A mark is a :data:`Key`:
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -120,7 +119,7 @@ class DirtyParts:
 
         found = None if call.path.startswith("/moto-api") else request_keys(
             call.service, account_of(call.access_key_id), call.region,
-            call.header("x-amz-target"), call.body, call.json_body)
+            call.header("x-amz-target"), call.json_body)
         frames = getattr(self._local, "frames", None)
         if found is None or not frames:
             self.mark_everything()
@@ -188,7 +187,7 @@ def install() -> None:
 
 # -- requests -----------------------------------------------------------------------------
 def request_keys(service: str | None, account: str, region: str, target: str | None,
-                 body: bytes, parsed: Callable[[], Mapping[str, Any]] | None = None,
+                 body: Callable[[], Mapping[str, Any]],
                  ) -> tuple[set[Key], dict[tuple[str, str], set[str]]] | None:
     """What a changing request may change: ``(keys, table hints)``; ``None`` for "anything".
 
@@ -201,11 +200,10 @@ def request_keys(service: str | None, account: str, region: str, target: str | N
         Whose data moto serves it from.
     target : str or None
         The ``X-Amz-Target`` header (DynamoDB's operation).
-    body : bytes
-        The request body (a DynamoDB item write names its tables there).
-    parsed : callable, optional
-        Gives the body as parsed JSON (``Call.json_body``, parsed once for the whole
-        pipeline), so that an item write's body is not parsed again here.
+    body : callable
+        Gives the request body as parsed JSON (``Call.json_body``, parsed once for the
+        whole pipeline); called only for a DynamoDB item write, which names its
+        tables there.
     """
     if not service:
         return None
@@ -214,17 +212,16 @@ def request_keys(service: str | None, account: str, region: str, target: str | N
     keys: set[Key] = {(service, account, region)}
     operation = (target or "").rsplit(".", 1)[-1]
     if service == DYNAMODB and operation in ITEM_WRITES:
-        names = item_write_tables(operation, body, parsed)
+        names = item_write_tables(operation, body)
         if names is not None:
             return keys, {(account, region): names}
     return keys, {}
 
 
-def item_write_tables(operation: str, body: bytes,
-                      parsed: Callable[[], Mapping[str, Any]] | None = None) -> set[str] | None:
+def item_write_tables(operation: str, body: Callable[[], Mapping[str, Any]]) -> set[str] | None:
     """The tables a DynamoDB item write names; ``None`` when the body does not say."""
     try:
-        params = parsed() if parsed is not None else json.loads(body or b"{}")
+        params = body()
         if operation == "BatchWriteItem":
             names = set(params["RequestItems"])
         elif operation == "TransactWriteItems":

@@ -77,7 +77,7 @@ def _snapshotter(tmp_path, d: DirtyParts, **kwargs) -> Snapshotter:
 ])
 def test_an_item_write_changes_only_the_tables_it_names(target, body, tables):
     # when
-    keys, hints = request_keys("dynamodb", "111111111111", REGION, target, body)
+    keys, hints = request_keys("dynamodb", "111111111111", REGION, target, _parsed(body))
 
     # then
     assert keys == {("dynamodb", "111111111111", REGION)}
@@ -88,8 +88,9 @@ def test_an_item_write_changes_only_the_tables_it_names(target, body, tables):
                                   b'{"TableName": "arn:aws:dynamodb:x:1:table/t"}'])
 def test_an_item_write_whose_tables_are_unclear_changes_the_whole_backend(body):
     # when
-    names = item_write_tables("PutItem", body)
-    keys, hints = request_keys("dynamodb", "1", REGION, "DynamoDB_20120810.PutItem", body)
+    names = item_write_tables("PutItem", _parsed(body))
+    keys, hints = request_keys("dynamodb", "1", REGION, "DynamoDB_20120810.PutItem",
+                               _parsed(body))
 
     # then
     assert names is None and hints == {}
@@ -98,9 +99,10 @@ def test_an_item_write_whose_tables_are_unclear_changes_the_whole_backend(body):
 
 def test_other_requests_change_their_service_and_global_ones_every_region():
     # when
-    table_change = request_keys("dynamodb", "1", REGION, "DynamoDB_20120810.UpdateTable", b"{}")
-    iam = request_keys("iam", "1", REGION, None, b"Action=CreateRole")
-    unknown = request_keys(None, "1", REGION, None, b"")
+    table_change = request_keys("dynamodb", "1", REGION, "DynamoDB_20120810.UpdateTable",
+                                _parsed(b"{}"))
+    iam = request_keys("iam", "1", REGION, None, _parsed(b"Action=CreateRole"))
+    unknown = request_keys(None, "1", REGION, None, _parsed(b""))
 
     # then
     assert table_change == ({("dynamodb", "1", REGION)}, {})
@@ -394,8 +396,8 @@ def test_a_change_through_the_backends_module_marks_what_moto_writes_elsewhere()
     assert {("sts", account, None), ("iam", account, "aws")} <= keys
 
 
-def test_an_item_write_read_from_the_parsed_body_names_the_same_tables():
-    # given: the body as the pipeline parsed it, and a body that does not parse
+def test_an_item_write_names_its_tables_from_the_parsed_body_or_marks_the_whole_backend():
+    # given: a body the pipeline parses, and one it refuses as malformed
     body = b'{"RequestItems": {"orders": [], "logfile": []}}'
     target = "DynamoDB_20120810.BatchWriteItem"
 
@@ -403,10 +405,13 @@ def test_an_item_write_read_from_the_parsed_body_names_the_same_tables():
         raise RequestError("malformed", "The request body is not valid JSON")
 
     # when
-    from_bytes = request_keys("dynamodb", "1", REGION, target, body)
-    from_parsed = request_keys("dynamodb", "1", REGION, target, b"", lambda: json.loads(body))
-    unclear = request_keys("dynamodb", "1", REGION, target, body, malformed)
+    named = request_keys("dynamodb", "1", REGION, target, _parsed(body))
+    unclear = request_keys("dynamodb", "1", REGION, target, malformed)
     # then
-    assert from_parsed == from_bytes == ({("dynamodb", "1", REGION)},
-                                         {("1", REGION): {"orders", "logfile"}})
+    assert named == ({("dynamodb", "1", REGION)}, {("1", REGION): {"orders", "logfile"}})
     assert unclear == ({("dynamodb", "1", REGION)}, {})
+
+
+def _parsed(body: bytes):
+    """The body as ``Call.json_body`` gives it (here: not parsed until asked for)."""
+    return lambda: json.loads(body or b"{}")
