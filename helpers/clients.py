@@ -151,6 +151,17 @@ class Backend:
         return self.name == "local"
 
     @property
+    def answers_at_once(self) -> bool:
+        """True on the local endpoint in its default timing profile.
+
+        There a change is visible to the next call, a short SQS poll returns every
+        visible message, and the engine can tell when a mapping has delivered all
+        it can read (``GET /_workshop/mappings/idle``); the waits use that instead
+        of AWS's margins (long polls, quiet periods).
+        """
+        return self.is_local and self.pacing.profile == "default"
+
+    @property
     def session(self) -> boto3.session.Session:
         """The boto3 session for this backend."""
         return self._session

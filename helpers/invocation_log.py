@@ -10,6 +10,8 @@ waits until a function has worked through what its trigger delivered.
 from __future__ import annotations
 
 import time
+import urllib.parse
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -246,7 +248,10 @@ def wait_until_drained(
     With ``expected_records`` it waits for that many log lines holding
     ``record_marker`` (the stream processor logs one ``Processing ... for
     item: ...`` line per record); then, in every case, until no new invocation
-    has started for ``quiet_s`` seconds.
+    has started for ``quiet_s`` seconds. On the local endpoint's default profile
+    it stops as soon as the engine says every mapping of the function has read
+    its stream to the end with no batch in flight (nothing more can come), which
+    is usually well before the quiet period is over.
 
     Parameters
     ----------
@@ -292,6 +297,7 @@ def wait_until_drained(
         )
     quiet_s = backend.pacing.quiet_s if quiet_s is None else quiet_s
     last = {"count": -1, "changed": time.monotonic()}
+    caught_up = _mappings_caught_up(backend, function)
 
     def reports() -> int:
         count = len(log_events(backend, function, since=since, pattern='"REPORT RequestId"'))
@@ -299,12 +305,40 @@ def wait_until_drained(
             last.update(count=count, changed=time.monotonic())
         return count
 
-    return wait_for(
+    wait_for(
         reports,
-        what=f"{function} idle for {quiet_s:g} s",
+        what=f"{function} idle for {quiet_s:g} s" + (" or caught up" if caught_up else ""),
         timeout=timeout,
-        interval=max(0.25, backend.pacing.poll_s),
-        until=lambda _: time.monotonic() - last["changed"] >= quiet_s,
+        interval=max(0.1 if caught_up else 0.25, backend.pacing.poll_s),
+        until=lambda _: time.monotonic() - last["changed"] >= quiet_s
+        or (caught_up is not None and caught_up()),
         seen=lambda count: (f"{count} invocation(s), the last "
                             f"{time.monotonic() - last['changed']:.1f} s ago"),
     )
+    return reports()  # read again: the last invocation may have ended after the last read
+
+
+def _mappings_caught_up(backend: Backend, function: str) -> Callable[[], bool] | None:
+    """On the local endpoint's default profile: whether the function's mappings are idle.
+
+    The engine answers ``GET /_workshop/mappings/idle``: every mapping of the
+    function has read its stream to the end and has no batch in flight. Elsewhere
+    (AWS, the AWS timing profile) there is no such question: ``None``, and the
+    caller waits for a quiet period instead.
+    """
+    if not backend.answers_at_once or not backend.endpoint_url:
+        return None
+    from localaws import lifecycle
+
+    port = urllib.parse.urlsplit(backend.endpoint_url).port or 80
+    path = "/_workshop/mappings/idle?" + urllib.parse.urlencode(
+        {"function": function, "region": backend.region})
+
+    def caught_up() -> bool:
+        try:
+            answer = lifecycle.admin_request(port, path)
+        except (OSError, ValueError):  # an endpoint without the route: the quiet period
+            return False
+        return bool(answer.get("mappings")) and not answer.get("busy")
+
+    return caught_up

@@ -23,11 +23,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from helpers.clients import local_port
+from helpers.kernels import KernelQueue
 from helpers.workshop import (
     BUILD_DIR,
     KERNEL_NAME,
@@ -115,6 +117,8 @@ def run_notebook(
     html: bool = True,
     timeout: int = 600,
     language: str = "en",
+    kernels: KernelQueue | None = None,
+    ahead: bool = False,
 ) -> NotebookRun:
     """Execute one notebook of :data:`NOTEBOOKS_DIR` with papermill.
 
@@ -133,6 +137,10 @@ def run_notebook(
     language : str
         ``"en"``, or an edition's folder of ``notebooks/`` (``"vi"``); the code is the same
         and runs from ``notebooks/`` either way.
+    kernels : KernelQueue, optional
+        Run in the kernel it started ahead (see :func:`kernel_queue`), if it has one.
+    ahead : bool
+        With ``kernels``: start the next notebook's kernel while this one runs.
 
     Returns
     -------
@@ -150,17 +158,33 @@ def run_notebook(
     output = out_dir / f"{name}.ipynb"
     start = time.perf_counter()
     with _jupyter_path(share), _headless():
-        pm.execute_notebook(
-            str(edition_dir(language) / f"{name}.ipynb"),
-            str(output),
-            parameters=dict(parameters or {}),
-            kernel_name=KERNEL_NAME,
-            cwd=str(NOTEBOOKS_DIR),
-            progress_bar=False,
-            execution_timeout=timeout,
-        )
+        kernel = kernels.take() if kernels else None
+        if kernels and ahead:
+            kernels.prepare()
+        try:
+            pm.execute_notebook(
+                str(edition_dir(language) / f"{name}.ipynb"),
+                str(output),
+                parameters=dict(parameters or {}),
+                kernel_name=KERNEL_NAME,
+                cwd=str(NOTEBOOKS_DIR),
+                progress_bar=False,
+                execution_timeout=timeout,
+                km=kernel,
+            )
+        finally:
+            if kernels:
+                kernels.release(kernel)
     seconds = time.perf_counter() - start
     return NotebookRun(name, output, seconds, figures(output), _to_html(output) if html else None)
+
+
+def kernel_queue() -> KernelQueue:
+    """A :class:`~helpers.kernels.KernelQueue` of the workshop's kernel, for :func:`run_notebook`.
+
+    Use it as a context manager: leaving it shuts down every kernel it started.
+    """
+    return KernelQueue(KERNEL_NAME, NOTEBOOKS_DIR)
 
 
 def edition_dir(language: str = "en") -> Path:
@@ -196,15 +220,28 @@ def run_notebooks(
     echo: bool = True,
     language: str = "en",
 ) -> list[NotebookRun]:
-    """Execute notebooks in order; stops at the first failure (papermill raises)."""
-    runs = []
-    for name in notebooks:
-        if echo:
-            print(f"running {name} ...", flush=True)
-        run = run_notebook(name, out_dir, parameters, html=html, language=language)
-        if echo:
-            print(f"  done in {run.seconds:.1f} s", flush=True)
-        runs.append(run)
+    """Execute notebooks in order; stops at the first failure (papermill raises).
+
+    Each notebook's kernel starts while the one before runs, and the HTML copies are
+    written in the background while the next notebooks run.
+    """
+    runs: list[NotebookRun] = []
+    pages: list[Future[Path | None]] = []
+    with kernel_queue() as kernels, ThreadPoolExecutor(max_workers=1) as converter:
+        try:
+            for number, name in enumerate(notebooks, start=1):
+                if echo:
+                    print(f"running {name} ...", flush=True)
+                run = run_notebook(name, out_dir, parameters, html=False, language=language,
+                                   kernels=kernels, ahead=number < len(notebooks))
+                if echo:
+                    print(f"  done in {run.seconds:.1f} s", flush=True)
+                runs.append(run)
+                if html:
+                    pages.append(converter.submit(_to_html, run.output))
+        finally:
+            for run, page in zip(runs, pages, strict=False):
+                run.html = page.result()
     return runs
 
 

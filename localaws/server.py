@@ -10,7 +10,6 @@ Lambda operations that must run code or poll streams go to our providers
 from __future__ import annotations
 
 import http
-import json
 import logging
 import os
 import signal
@@ -37,7 +36,6 @@ from localaws.protocols import (
 log = logging.getLogger("localaws")
 
 HOST = "127.0.0.1"
-HEALTH_PATH = "/_workshop/health"
 GET_RECORDS_TARGET = "DynamoDBStreams_20120810.GetRecords"
 # Every DynamoDB request runs under one lock. moto takes none: two concurrent writes
 # could read the same old image or take the same sequence number, breaking the
@@ -49,8 +47,6 @@ DYNAMODB_TARGET_PREFIX = "DynamoDB_20120810."
 # The services our components also write outside requests (function logs and
 # metrics, under localaws.backends.LOCK): their reads iterate the same dicts.
 TELEMETRY_SERVICES = frozenset({"logs", "cloudwatch"})
-ENGINE_RESTART_PATH = "/_workshop/engine/restart"
-AUTHORIZATION_PATH = "/_workshop/authorization"
 # waitress buffers at most this much of any body (the largest AWS accepts: a zip
 # uploaded in CreateFunction); each operation's own limit is checked earlier.
 MAX_BODY_BYTES = 70 * 1024 * 1024
@@ -89,7 +85,7 @@ class Router:
     status : callable
         Returns the health/status document.
     restart_engine : callable, optional
-        Restarts the ESM engine (``POST /_workshop/engine/restart``).
+        Restarts the ESM engine (``POST /_workshop/engine/restart``, :mod:`localaws.admin`).
     gate : Gate
         Host, origin and admin-token policy.
     """
@@ -162,17 +158,13 @@ class Router:
         return self._moto(call) if response is None else response
 
     def _admin(self, call: Call) -> Response:
-        if call.path == HEALTH_PATH and call.method == "GET":
-            return _json(200, self.status())
-        if call.path == ENGINE_RESTART_PATH and call.method == "POST" \
-                and self.restart_engine is not None:
-            self.restart_engine()
-            return _json(200, self.status())
-        if call.path == AUTHORIZATION_PATH and call.method == "GET":
-            from localaws import authz
+        from localaws import admin
 
-            return _json(200, authz.usage())  # which actions each role was evaluated for
-        return _json(404, {"message": f"no admin route {call.method} {call.path}"})
+        def mappings_idle(region: str, function: str) -> dict[str, Any]:
+            return self.lambda_api.mappings.idle(_account_id(), region, function)
+
+        return admin.serve(call, status=self.status, restart_engine=self.restart_engine,
+                           mappings_idle=mappings_idle)
 
     def _moto(self, call: Call) -> Response:
         captured: dict[str, Any] = {}
@@ -224,10 +216,6 @@ class Router:
             reason = ""
         start_response(f"{status} {reason}", out)
         return [body]
-
-
-def _json(status: int, document: Any) -> Response:
-    return status, {"Content-Type": "application/json"}, json.dumps(document).encode()
 
 
 def _authorize(call: Call) -> Response | None:

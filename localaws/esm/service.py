@@ -94,6 +94,28 @@ class MappingService:
         with self._lock:
             return len(self._configs)
 
+    def idle(self, account_id: str, region: str, function_name: str) -> dict[str, Any]:
+        """Which mappings of a function still have work (``GET /_workshop/mappings/idle``).
+
+        A mapping is busy while it changes state (Creating, Enabling, Updating, ...)
+        or, enabled, until its worker rests with the stream read to its end and
+        nothing in flight (:meth:`MappingWorker.idle`).
+
+        Returns
+        -------
+        dict
+            ``{"function": name, "mappings": n, "busy": [uuid, ...]}``.
+        """
+        wanted = parse_function_name(function_name)[0]
+        with self._lock:
+            mine = {u: c for u, c in self._configs.items()
+                    if self._where.get(u) == (account_id, region) and c.function_name == wanted}
+            workers = {u: self._workers.get(u) for u in mine}
+        busy = [u for u, c in mine.items()
+                if c.state not in ("Enabled", "Disabled")
+                or (c.enabled and (workers[u] is None or not workers[u].idle()))]
+        return {"function": wanted, "mappings": len(mine), "busy": sorted(busy)}
+
     def _spawn(self, uuid: str) -> None:
         worker = MappingWorker(self, uuid, predecessor=self._stopping.pop(uuid, None))
         self._workers[uuid] = worker

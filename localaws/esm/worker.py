@@ -99,6 +99,8 @@ class MappingWorker:
         self._last_refresh = 0.0
         self._lanes: ThreadPoolExecutor | None = None
         self._caught_up: dict[str, float] = {}  # shard -> time of its last short read
+        # Set while the loop waits for a write after a step that found nothing to deliver.
+        self._resting = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"esm-{uuid[:8]}", daemon=True)
 
     # -- control ------------------------------------------------------------------------
@@ -120,6 +122,20 @@ class MappingWorker:
         if self.stopped.wait(seconds):
             return True
         return self._interrupted()
+
+    def idle(self) -> bool:
+        """True when nothing is in flight and nothing readable waits to be delivered.
+
+        That is: the loop rests after a step that found the stream read to its end
+        (every shard's buffer empty, no tumbling window open), or the mapping is
+        disabled; and no write has arrived since. A write wakes the worker before
+        the write is answered, so a caller that wrote and then sees ``True`` knows
+        the write was delivered (or filtered out).
+        """
+        if not self._resting.is_set() or self.wake.is_set():
+            return False
+        poller = self._poller
+        return poller is None or not any(shard.buffer for shard in poller.shards.values())
 
     def _interrupted(self) -> bool:
         # An update (or disable/delete) stops the batch in flight; the round is
@@ -148,8 +164,7 @@ class MappingWorker:
                 continue
             if not cfg.enabled:
                 self._poller = None  # re-read from the checkpoints when enabled again
-                self.wake.wait(1.0)
-                self.wake.clear()
+                self._rest(1.0)
                 continue
             try:
                 worked = self.step(cfg)
@@ -174,11 +189,22 @@ class MappingWorker:
             deadline = self.window_deadline()
             if deadline is not None:  # wake up when a tumbling window is over
                 timeout = min(timeout, max(0.01, deadline - time.time() + 0.01))
-            self.wake.wait(timeout)
-            self.wake.clear()
+                self.wake.wait(timeout)
+                self.wake.clear()
+            else:
+                self._rest(timeout)
             idle += 1
         if self._lanes is not None:
             self._lanes.shutdown(wait=False)
+
+    def _rest(self, timeout: float) -> None:
+        """Wait for a write (or ``timeout``), seen as idle by :meth:`idle` meanwhile."""
+        self._resting.set()
+        try:
+            self.wake.wait(timeout)
+        finally:
+            self._resting.clear()
+        self.wake.clear()
 
     def step(self, cfg: MappingConfig) -> bool:
         """One polling step over every readable shard; True if records were handled."""

@@ -129,19 +129,22 @@ def executed(endpoint: dict, backend: Any,
 def _run_in_order(out: Path, result: Execution, backend: Any) -> None:
     import papermill as pm
 
-    for run in ORDER:
-        name, _, suffix = run.partition("#")
-        folder = out / (suffix or "first")
-        if run == "99_cleanup":
-            result.policies = _role_policies(backend)
-        try:
-            done = notebook_runs.run_notebook(name, folder, {"backend": "local"}, html=False)
-        except pm.PapermillExecutionError as exc:
-            result.failures[run] = f"{exc.ename}: {exc.evalue}\n" + "".join(exc.traceback[-3:])
-            result.paths[run] = folder / f"{name}.ipynb"
-            continue
-        result.paths[run] = done.output
-        result.seconds[run] = done.seconds
+    with notebook_runs.kernel_queue() as kernels:
+        for number, run in enumerate(ORDER, start=1):
+            name, _, suffix = run.partition("#")
+            folder = out / (suffix or "first")
+            if run == "99_cleanup":
+                result.policies = _role_policies(backend)
+            try:
+                done = notebook_runs.run_notebook(name, folder, {"backend": "local"}, html=False,
+                                                  kernels=kernels, ahead=number < len(ORDER))
+            except pm.PapermillExecutionError as exc:
+                result.failures[run] = (f"{exc.ename}: {exc.evalue}\n"
+                                        + "".join(exc.traceback[-3:]))
+                result.paths[run] = folder / f"{name}.ipynb"
+                continue
+            result.paths[run] = done.output
+            result.seconds[run] = done.seconds
 
 
 def _authorization_usage(port: int) -> dict[str, dict[str, list[str]]]:

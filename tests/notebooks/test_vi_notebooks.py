@@ -27,8 +27,11 @@ def executed(endpoint: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     """The executed Vietnamese notebooks, by name (a failure stops the run)."""
     out = tmp_path_factory.mktemp("notebooks-vi")
     runs: dict[str, notebook_runs.NotebookRun] = {}
-    for name in RUNS:
-        runs[name] = notebook_runs.run_notebook(name, out, PARAMETERS, html=False, language="vi")
+    with notebook_runs.kernel_queue() as kernels:
+        for number, name in enumerate(RUNS, start=1):
+            runs[name] = notebook_runs.run_notebook(name, out, PARAMETERS, html=False,
+                                                    language="vi", kernels=kernels,
+                                                    ahead=number < len(RUNS))
     yield runs
 
 

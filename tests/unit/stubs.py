@@ -26,8 +26,10 @@ class StubBackend:
     endpoint_url = "http://127.0.0.1:9"
     is_local = True
 
-    def __init__(self, *services: str, pacing: Pacing = INSTANT) -> None:
+    def __init__(self, *services: str, pacing: Pacing = INSTANT,
+                 answers_at_once: bool = False) -> None:
         self.pacing = pacing
+        self.answers_at_once = answers_at_once
         session = boto3.session.Session(aws_access_key_id="testing",
                                         aws_secret_access_key="testing", region_name=self.region)
         self.clients = {s: session.client(s, endpoint_url=self.endpoint_url) for s in services}

@@ -100,16 +100,20 @@ def test_a_queue_already_subscribed_to_the_topic_is_not_subscribed_twice():
     backend.assert_all_used()
 
 
-def test_draining_a_queue_counts_what_it_deleted():
-    # given
-    backend = StubBackend("sqs")
+@pytest.mark.parametrize(("answers_at_once", "wait_s"), [(False, 1), (True, 0)])
+def test_draining_a_queue_counts_what_it_deleted(answers_at_once, wait_s):
+    # given: long polls on AWS (a short poll may miss messages), short ones where exact
+    backend = StubBackend("sqs", answers_at_once=answers_at_once)
     stub = backend.stub("sqs")
+    polls = {"QueueUrl": QUEUE_URL, "MaxNumberOfMessages": 10, "WaitTimeSeconds": wait_s,
+             "AttributeNames": ["SentTimestamp"]}
     stub.add_response("receive_message", {"Messages": [
-        {"MessageId": "m", "ReceiptHandle": "h", "Body": "{}"}]})
+        {"MessageId": "m", "ReceiptHandle": "h", "Body": "{}"}]}, polls)
     stub.add_response("delete_message", {})
-    stub.add_response("receive_message", {})
+    stub.add_response("receive_message", {}, polls)
     # when / then
     assert messaging.drain_queue(backend, QUEUE_URL) == 1
+    backend.assert_all_used()
 
 
 def test_the_stream_summary_counts_open_shards_and_records():
@@ -192,7 +196,7 @@ def report(n: int) -> dict:
 def test_a_function_is_drained_once_no_invocation_starts_for_the_idle_window():
     # given: two invocations, then nothing new
     backend = StubBackend("logs", pacing=Pacing(poll_s=0.0, patience_s=60.0, quiet_s=0.0))
-    for _ in range(2):
+    for _ in range(3):
         backend.stub("logs").add_response("filter_log_events", {"events": [report(1),
                                                                           report(2)]})
     # when
@@ -200,6 +204,35 @@ def test_a_function_is_drained_once_no_invocation_starts_for_the_idle_window():
         backend, "f", since=datetime(2026, 1, 1, tzinfo=UTC))
     # then
     assert count == 2
+
+
+@pytest.mark.parametrize(("answer", "drained"), [
+    ({"mappings": 1, "busy": []}, True),
+    ({"mappings": 1, "busy": ["uuid-1"]}, False),
+    ({"mappings": 0, "busy": []}, False),  # no mapping: nothing to ask, the quiet period
+])
+def test_on_the_local_default_profile_the_engine_says_when_a_function_is_drained(
+        monkeypatch: pytest.MonkeyPatch, answer, drained):
+    # given: a quiet period longer than the wait's timeout
+    from localaws import lifecycle
+
+    asked: list[tuple[int, str]] = []
+    monkeypatch.setattr(lifecycle, "admin_request",
+                        lambda port, path: asked.append((port, path)) or answer)
+    backend = StubBackend("logs", pacing=Pacing(poll_s=0.0, patience_s=0.0, quiet_s=600.0),
+                          answers_at_once=True)
+    for _ in range(3):
+        backend.stub("logs").add_response("filter_log_events", {"events": [report(1)]})
+    # when
+    if drained:
+        count = invocation_log.wait_until_drained(backend, "f", since=0.0)
+    else:
+        with pytest.raises(WaitTimeoutError, match="f idle for 600 s or caught up"):
+            invocation_log.wait_until_drained(backend, "f", since=0.0)
+    # then
+    assert asked[0] == (9, "/_workshop/mappings/idle?function=f&region=us-east-1")
+    if drained:
+        assert count == 1
 
 
 def test_records_not_processed_in_time_are_a_timeout_that_counts_them():

@@ -8,7 +8,7 @@ import json
 import os
 import signal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import papermill
 import pytest
@@ -47,6 +47,35 @@ class FakePapermill:
         Path(output).write_text(json.dumps(data), encoding="utf-8")
 
 
+class FakeKernelQueue:
+    """Stands for ``helpers.kernels.KernelQueue``: hands out numbered kernels, records the rest."""
+
+    made: ClassVar[list[FakeKernelQueue]] = []
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.prepared = 0
+        FakeKernelQueue.made.append(self)
+
+    def prepare(self) -> None:
+        self.prepared += 1
+        self.events.append(f"prepare kernel-{self.prepared}")
+
+    def take(self) -> str | None:
+        kernel = f"kernel-{self.prepared}" if self.prepared else None
+        self.events.append(f"take {kernel}")
+        return kernel
+
+    def release(self, kernel: str | None) -> None:
+        self.events.append(f"release {kernel}")
+
+    def __enter__(self) -> FakeKernelQueue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.events.append("close")
+
+
 @pytest.fixture
 def workshop_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """``notebooks/`` with two tiny notebooks and a ``vi`` edition; kernelspecs in tmp."""
@@ -56,6 +85,7 @@ def workshop_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         tiny_notebook(folder, name)
         tiny_notebook(folder / "vi", name)
     monkeypatch.setattr(notebook_runs, "NOTEBOOKS_DIR", folder)
+    monkeypatch.setattr(notebook_runs, "kernel_queue", FakeKernelQueue)
     real = notebook_runs.write_kernelspec
     monkeypatch.setattr(notebook_runs, "write_kernelspec", lambda: real(tmp_path / "build"))
     monkeypatch.delenv("JUPYTER_PATH", raising=False)
@@ -121,6 +151,24 @@ def test_notebooks_run_in_order_and_the_first_failure_stops_the_rest(
     # then
     assert len(fake.calls) == 1
     assert capsys.readouterr().out == "running 00_setup ...\n"
+
+
+def test_each_notebook_runs_in_the_kernel_started_while_the_one_before_ran(
+        workshop_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # given
+    fake = FakePapermill()
+    monkeypatch.setattr(papermill, "execute_notebook", fake)
+    FakeKernelQueue.made.clear()
+    # when
+    runs = notebook_runs.run_notebooks(tmp_path / "out", notebooks=["00_setup", "01_next"],
+                                       echo=False)
+    # then: the first starts its own kernel, the second takes the one started ahead
+    assert [call["km"] for call in fake.calls] == [None, "kernel-1"]
+    (queue,) = FakeKernelQueue.made
+    assert queue.events == ["take None", "prepare kernel-1", "release None",
+                            "take kernel-1", "release kernel-1", "close"]
+    # the HTML copies were written in the background, one per notebook
+    assert all(run.html is not None and run.html.exists() for run in runs)
 
 
 class PapermillError(Exception):
