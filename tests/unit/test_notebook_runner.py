@@ -153,6 +153,7 @@ def test_notebooks_run_in_order_and_the_first_failure_stops_the_rest(
     assert capsys.readouterr().out == "running 00_setup ...\n"
 
 
+@pytest.mark.filterwarnings("ignore:Your element with mimetype")
 def test_each_notebook_runs_in_the_kernel_started_while_the_one_before_ran(
         workshop_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # given
