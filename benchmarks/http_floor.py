@@ -121,6 +121,9 @@ def main() -> None:
                         help="measure the fronts only, not our endpoint")
     args = parser.parse_args()
     fronts = [front for front in args.fronts.split(",") if front]
+    unknown = sorted(set(fronts) - set(SERVERS))
+    if unknown:
+        parser.error(f"unknown front(s) {', '.join(unknown)}; known: {', '.join(SERVERS)}")
     missing = [front for front in fronts if not available(front)]
     if missing:
         print(f"skipped (not installed): {', '.join(missing)}")
