@@ -5,8 +5,9 @@ pandas, boto3, matplotlib and the helpers, and a graceful shutdown up to half a
 second more: a few seconds per notebook in which the run does nothing else. A
 :class:`KernelQueue` starts the kernel of the next notebook while the current one
 runs, imports those modules in it (silently: no output, no execution count, no
-name left in the notebook's namespace), and shuts used kernels down in the
-background. The notebook still runs every one of its cells in a kernel of its own.
+name left in the notebook's namespace; in the tests, the AWS CLI's parser too), and
+shuts used kernels down in the background. The notebook still runs every one of
+its cells in a kernel of its own.
 
 A kernel started ahead is used only if the process environment is still the one
 it was started with (a test that sets a variable between two notebooks gets a new
@@ -15,6 +16,7 @@ kernel); otherwise it is shut down and a new one started as papermill would.
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from collections.abc import Sequence
@@ -59,13 +61,28 @@ class TrackedKernelManager(KernelManager):
             self.shutdown_kernel(now=False)
 
 
+def warm(modules: Sequence[str] = WARM_MODULES) -> None:
+    """Import ``modules``; with the tests' CLI-line check on, build the AWS CLI's parser too.
+
+    Run in a kernel started ahead (:func:`warm_code`). The check
+    (``helpers.cli_requests.ENV_CHECK``) parses every shown CLI line with the AWS CLI,
+    whose driver and command table take most of a second to build.
+    """
+    for name in modules:
+        importlib.import_module(name)
+    from helpers import cli_requests
+
+    if os.environ.get(cli_requests.ENV_CHECK) == "1":
+        cli_requests.sent_by_cli("aws sts get-caller-identity", region="us-east-1")
+
+
 def warm_code(modules: Sequence[str] = WARM_MODULES) -> str:
-    """The code run silently in a kernel started ahead: imports that bind no name.
+    """The code run silently in a kernel started ahead: :func:`warm`, binding no name.
 
     >>> warm_code(("json",))
-    "[__import__(m) for m in ('json',)]"
+    "__import__('helpers.kernels', fromlist=['warm']).warm(('json',))"
     """
-    return f"[__import__(m) for m in {tuple(modules)!r}]"
+    return f"__import__('helpers.kernels', fromlist=['warm']).warm({tuple(modules)!r})"
 
 
 class KernelQueue:

@@ -94,3 +94,21 @@ def test_the_warm_up_imports_without_binding_a_name():
 
     assert "email.message" in sys.modules
     assert set(namespace) == {"__builtins__"}
+
+
+@pytest.mark.parametrize(("check", "parsed"), [("1", ["aws sts get-caller-identity"]), (None, [])])
+def test_the_warm_up_builds_the_cli_parser_only_when_the_tests_check_cli_lines(
+        monkeypatch: pytest.MonkeyPatch, check, parsed):
+    # given
+    from helpers import cli_requests
+
+    lines: list[str] = []
+    monkeypatch.setattr(cli_requests, "sent_by_cli", lambda line, **_: lines.append(line))
+    if check is None:
+        monkeypatch.delenv(cli_requests.ENV_CHECK, raising=False)
+    else:
+        monkeypatch.setenv(cli_requests.ENV_CHECK, check)
+    # when
+    kernels.warm(("json",))
+    # then
+    assert lines == parsed
