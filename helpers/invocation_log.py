@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -297,7 +297,7 @@ def wait_until_drained(
         )
     quiet_s = backend.pacing.quiet_s if quiet_s is None else quiet_s
     last = {"count": -1, "changed": time.monotonic()}
-    caught_up = _mappings_caught_up(backend, function)
+    caught_up = mappings_caught_up([backend], function)
 
     def reports() -> int:
         count = len(log_events(backend, function, since=since, pattern='"REPORT RequestId"'))
@@ -318,21 +318,30 @@ def wait_until_drained(
     return reports()  # read again: the last invocation may have ended after the last read
 
 
-def _mappings_caught_up(backend: Backend, function: str) -> Callable[[], bool] | None:
-    """On the local endpoint's default profile: whether the function's mappings are idle.
+def mappings_caught_up(backends: Sequence[Backend],
+                       function: str) -> Callable[[], bool] | None:
+    """On the local endpoint's default profile: a question, are the function's mappings idle?
 
     The engine answers ``GET /_workshop/mappings/idle``: every mapping of the
-    function has read its stream to the end and has no batch in flight. Elsewhere
+    function, in each backend's region, has read its stream to the end and has no
+    batch in flight (nothing more can come unless something writes). Elsewhere
     (AWS, the AWS timing profile) there is no such question: ``None``, and the
     caller waits for a quiet period instead.
+
+    Parameters
+    ----------
+    backends : sequence of Backend
+        The function's regions on one endpoint (two for a two-region replicator).
+    function : str
+        The function's name (the same in each region).
     """
-    if not backend.answers_at_once or not backend.endpoint_url:
+    if not backends or not all(b.answers_at_once and b.endpoint_url for b in backends):
         return None
     from localaws import lifecycle
 
-    port = urllib.parse.urlsplit(backend.endpoint_url).port or 80
+    port = urllib.parse.urlsplit(backends[0].endpoint_url).port or 80
     path = "/_workshop/mappings/idle?" + urllib.parse.urlencode(
-        {"function": function, "region": backend.region})
+        {"function": function, "region": ",".join(sorted({b.region for b in backends}))})
 
     def caught_up() -> bool:
         try:

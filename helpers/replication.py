@@ -23,10 +23,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from helpers.clients import Backend, Pacing
+from helpers.invocation_log import mappings_caught_up
 from helpers.logs import log_events
 from helpers.plots import _show
 
 #: What a replicator logs for each record (see lambda_src/region_replicator/app.py).
+# Seconds between two reads of the logs where the engine says when it is idle
+# (Backend.answers_at_once): the wait is then over within this of the last invocation.
+CAUGHT_UP_POLL_S = 0.2
 RECORD_LINE = re.compile(
     r"(?P<outcome>applied|skipped|older|stopped) (?P<event>INSERT|MODIFY|REMOVE) (?P<item>\S+) "
     r"from (?P<origin>\S+) to (?P<target>\S+): (?P<lag_ms>-?\d+) ms after the write")
@@ -89,7 +93,9 @@ def watch_loop(backends: Sequence[Backend], function: str, *, since: datetime | 
     """Watch the replicators loop until the hop limit stops them, or stop them.
 
     The loop has to stop by itself (a replicator logs ``stopped`` and then nothing more
-    happens for ``quiet_s``). If it goes past ``budget`` invocations or ``deadline_s``
+    happens for ``quiet_s``, or, on the local endpoint's default profile, the engine
+    says both regions' mappings are idle: :func:`helpers.invocation_log.mappings_caught_up`).
+    If it goes past ``budget`` invocations or ``deadline_s``
     seconds, or the wait is interrupted, ``disable`` is called (it disables both
     triggers, with the calls in sight).
 
@@ -99,13 +105,16 @@ def watch_loop(backends: Sequence[Backend], function: str, *, since: datetime | 
     """
     start, ended, seen = time.monotonic(), None, None
     last_count, last_change = -1, start
+    caught_up = mappings_caught_up(backends, function)
     try:
         while True:
+            # asked before the logs are read: once idle, the logs read next hold it all
+            idle = caught_up is not None and caught_up()
             seen = activity(backends, function, since=since)
             count, elapsed = len(seen.invocations), time.monotonic() - start
             if count != last_count:
                 last_count, last_change = count, time.monotonic()
-            if seen.count("stopped") and time.monotonic() - last_change >= quiet_s:
+            if seen.count("stopped") and (idle or time.monotonic() - last_change >= quiet_s):
                 ended = "hop limit"
             elif count >= budget:
                 ended = "budget"
@@ -113,7 +122,7 @@ def watch_loop(backends: Sequence[Backend], function: str, *, since: datetime | 
                 ended = "deadline"
             if ended:
                 return LoopWatch(seen, ended, elapsed)
-            time.sleep(interval)
+            time.sleep(min(interval, CAUGHT_UP_POLL_S) if caught_up else interval)
     finally:
         if ended != "hop limit":
             disable()
@@ -129,7 +138,8 @@ def wait_for(backends: Sequence[Backend], function: str, *, since: datetime | fl
     """Poll both replicators' logs until ``done(activity)`` holds.
 
     With ``quiet_s``, go on until no new invocation came for that long (to show that
-    nothing more happens). ``timeout`` defaults to 120 s, 600 s on AWS (whose logs can
+    nothing more happens), or until the engine says the mappings are idle where it can.
+    ``timeout`` defaults to 120 s, 600 s on AWS (whose logs can
     take a minute to show).
 
     Raises
@@ -141,17 +151,20 @@ def wait_for(backends: Sequence[Backend], function: str, *, since: datetime | fl
         timeout = max((b.pacing.patience_s for b in backends), default=Pacing().patience_s)
     deadline = time.monotonic() + timeout
     done_at: tuple[float, int] | None = None
+    caught_up = mappings_caught_up(backends, function) if quiet_s else None
     while True:
+        idle = caught_up is not None and caught_up()  # before the read: see watch_loop
         seen = activity(backends, function, since=since)
         count = len(seen.invocations)
         if done_at is None or done_at[1] != count:
             done_at = (time.monotonic(), count) if done(seen) else None
-        if done_at and time.monotonic() - done_at[0] >= quiet_s:
+        if done_at and (idle or time.monotonic() - done_at[0] >= quiet_s):
             return seen
         if time.monotonic() > deadline:
             counts = seen.records["outcome"].value_counts().to_dict()
             raise ReplicationTimeoutError(f"replicators not done after {timeout:.0f} s: {counts}")
-        time.sleep(interval)
+        at_once = bool(backends) and all(b.answers_at_once for b in backends)
+        time.sleep(min(interval, CAUGHT_UP_POLL_S) if at_once else interval)
 
 
 def _applied(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:

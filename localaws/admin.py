@@ -5,7 +5,7 @@
 | ``GET /_workshop/health`` | the health and status document (``lifecycle.health``) |
 | ``POST /_workshop/engine/restart`` | restarts the ESM engine, then the status document |
 | ``GET /_workshop/authorization`` | which actions each role was evaluated for (``authz.usage``) |
-| ``GET /_workshop/mappings/idle?function=F&region=R`` | which mappings of F still have work |
+| ``GET /_workshop/mappings/idle?function=F&region=R[,R2]`` | which mappings of F still have work |
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def json_response(status: int, document: Any) -> Response:
 
 def serve(call: Call, *, status: Callable[[], dict[str, Any]],
           restart_engine: Callable[[], None] | None,
-          mappings_idle: Callable[[str, str], dict[str, Any]]) -> Response:
+          mappings_idle: Callable[[list[str], str], dict[str, Any]]) -> Response:
     """Answer an admin route (404 for a path or method that is none).
 
     Parameters
@@ -42,7 +42,7 @@ def serve(call: Call, *, status: Callable[[], dict[str, Any]],
     restart_engine : callable or None
         Restarts the ESM engine.
     mappings_idle : callable
-        ``(region, function name)`` to the engine's answer
+        ``(regions, function name)`` to the engine's answer
         (:meth:`localaws.esm.service.MappingService.idle`).
     """
     route = (call.method, call.path)
@@ -59,5 +59,6 @@ def serve(call: Call, *, status: Callable[[], dict[str, Any]],
         query = parse_query(call.query_string)
         if not query.get("function") or not query.get("region"):
             return json_response(400, {"message": "function and region are required"})
-        return json_response(200, mappings_idle(query["region"], query["function"]))
+        regions = [r for r in query["region"].split(",") if r]
+        return json_response(200, mappings_idle(regions, query["function"]))
     return json_response(404, {"message": f"no admin route {call.method} {call.path}"})

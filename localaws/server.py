@@ -160,8 +160,8 @@ class Router:
     def _admin(self, call: Call) -> Response:
         from localaws import admin
 
-        def mappings_idle(region: str, function: str) -> dict[str, Any]:
-            return self.lambda_api.mappings.idle(_account_id(), region, function)
+        def mappings_idle(regions: list[str], function: str) -> dict[str, Any]:
+            return self.lambda_api.mappings.idle(_account_id(), regions, function)
 
         return admin.serve(call, status=self.status, restart_engine=self.restart_engine,
                            mappings_idle=mappings_idle)

@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -94,12 +94,25 @@ class MappingService:
         with self._lock:
             return len(self._configs)
 
-    def idle(self, account_id: str, region: str, function_name: str) -> dict[str, Any]:
+    def idle(self, account_id: str, regions: Sequence[str],
+             function_name: str) -> dict[str, Any]:
         """Which mappings of a function still have work (``GET /_workshop/mappings/idle``).
 
         A mapping is busy while it changes state (Creating, Enabling, Updating, ...)
         or, enabled, until its worker rests with the stream read to its end and
-        nothing in flight (:meth:`MappingWorker.idle`).
+        nothing in flight (:meth:`MappingWorker.idle`). The mappings are looked at
+        twice: a worker woken in between (by a record another one's invocation wrote,
+        say from one region's replicator into the other's table) is busy too, so an
+        answer with none busy means that nothing was left to deliver at one moment.
+
+        Parameters
+        ----------
+        account_id : str
+            The account.
+        regions : sequence of str
+            The function's regions (a replicator of two regions has a mapping in each).
+        function_name : str
+            Its name (or ARN).
 
         Returns
         -------
@@ -109,11 +122,17 @@ class MappingService:
         wanted = parse_function_name(function_name)[0]
         with self._lock:
             mine = {u: c for u, c in self._configs.items()
-                    if self._where.get(u) == (account_id, region) and c.function_name == wanted}
+                    if self._where.get(u) in {(account_id, r) for r in regions}
+                    and c.function_name == wanted}
             workers = {u: self._workers.get(u) for u in mine}
-        busy = [u for u, c in mine.items()
-                if c.state not in ("Enabled", "Disabled")
-                or (c.enabled and (workers[u] is None or not workers[u].idle()))]
+
+        def looked() -> dict[str, int | None]:  # uuid -> wakes so far, None when busy
+            return {u: w.wakes if w is not None and w.idle() else None
+                    for u, w in workers.items() if mine[u].enabled}
+
+        first, second = looked(), looked()
+        busy = [u for u, c in mine.items() if c.state not in ("Enabled", "Disabled")
+                or (c.enabled and (first[u] is None or first[u] != second[u]))]
         return {"function": wanted, "mappings": len(mine), "busy": sorted(busy)}
 
     def _spawn(self, uuid: str) -> None:

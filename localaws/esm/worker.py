@@ -99,8 +99,10 @@ class MappingWorker:
         self._last_refresh = 0.0
         self._lanes: ThreadPoolExecutor | None = None
         self._caught_up: dict[str, float] = {}  # shard -> time of its last short read
-        # Set while the loop waits for a write after a step that found nothing to deliver.
+        # Set while the loop waits for a write after a step that found nothing to deliver;
+        # ``wakes`` counts the ends of those waits (see MappingService.idle).
         self._resting = threading.Event()
+        self.wakes = 0
         self.thread = threading.Thread(target=self._run, name=f"esm-{uuid[:8]}", daemon=True)
 
     # -- control ------------------------------------------------------------------------
@@ -203,6 +205,7 @@ class MappingWorker:
         try:
             self.wake.wait(timeout)
         finally:
+            self.wakes += 1
             self._resting.clear()
         self.wake.clear()
 

@@ -43,6 +43,11 @@ def test_a_mapping_is_busy_from_the_write_until_the_invocation_has_ended(
     # then: busy as soon as the write was answered; idle only once the REPORT line is written
     assert right_after == {"function": made.name, "mappings": 1, "busy": [uuid]}
     assert log_text(backend, made.name).count("REPORT RequestId") == 1
+    # and a question about two regions counts the mappings of both (here: one)
+    both = lifecycle.admin_request(endpoint["port"], "/_workshop/mappings/idle?" + urllib.parse
+                                   .urlencode({"function": made.name,
+                                               "region": f"{backend.region},eu-west-1"}))
+    assert both == {"function": made.name, "mappings": 1, "busy": []}
 
 
 def test_a_function_without_mappings_has_nothing_busy_and_a_bad_query_is_a_400(

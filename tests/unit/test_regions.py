@@ -185,3 +185,19 @@ def test_regions_are_compared_item_by_item_and_against_the_winners(two_regions):
     assert rows.loc["USER#o#P", B] == "absent" and rows.loc["USER#d#P", A] == "Hue"
     assert check.loc["USER#d#P", f"{A} holds it"] == False  # noqa: E712
     assert check.loc["USER#d#P", f"{B} holds it"] == True  # noqa: E712
+
+
+def test_where_the_engine_says_both_regions_are_idle_no_quiet_period_is_waited_out(monkeypatch):
+    # given: quiet periods far longer than the deadline and the timeout
+    asked = []
+    monkeypatch.setattr(replication, "mappings_caught_up",
+                        lambda backends, function: lambda: asked.append(function) or True)
+    scripted(monkeypatch, invocations(9, line("stopped", "USER#loop#P")))
+    # when
+    watch = replication.watch_loop([], "f", since=0, disable=lambda: None, budget=100,
+                                   deadline_s=1, quiet_s=600, interval=0)
+    seen = replication.wait_for([], "f", since=0, done=lambda s: len(s.invocations) == 9,
+                                quiet_s=600, timeout=1, interval=0)
+    # then: stopped by the hop limit, and done, without waiting for either quiet period
+    assert watch.stopped_by == "hop limit" and len(seen.invocations) == 9
+    assert asked and set(asked) == {"f"}
