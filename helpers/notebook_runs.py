@@ -153,6 +153,8 @@ def run_notebook(
     """
     import papermill as pm
 
+    from helpers.papermill_engine import ENGINE_NAME
+
     out_dir.mkdir(parents=True, exist_ok=True)
     share = write_kernelspec()
     output = out_dir / f"{name}.ipynb"
@@ -171,6 +173,7 @@ def run_notebook(
                 progress_bar=False,
                 execution_timeout=timeout,
                 km=kernel,
+                engine_name=ENGINE_NAME,
             )
         finally:
             if kernels:
