@@ -311,9 +311,9 @@ _MAPPERS = {"sqs": _sqs, "sns": _sns, "cloudwatch": _cloudwatch, "logs": _logs, 
 
 @lru_cache(maxsize=1)
 def _lambda_routes() -> list[tuple[str, re.Pattern[str], str]]:
-    import botocore.session
+    from localaws import sdk_data
 
-    model = botocore.session.get_session().get_service_model("lambda")
+    model = sdk_data.service_model("lambda")
     routes = []
     for name in model.operation_names:
         http = model.operation_model(name).http

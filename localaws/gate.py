@@ -241,11 +241,10 @@ GLOBAL_SERVICES = frozenset({"iam", "sts"})
 def service_regions(service: str) -> frozenset[str]:
     """The regions AWS serves ``service`` in, every partition's (botocore's endpoint data,
     the list moto makes its regional backends for: any other region is unknown to it)."""
-    import botocore.session
+    from localaws import sdk_data
 
-    session = botocore.session.get_session()
-    return frozenset(region for partition in session.get_available_partitions()
-                     for region in session.get_available_regions(service, partition))
+    sdk_data.service_model(service)  # a served service: its model is kept anyway
+    return frozenset(sdk_data.service_regions(service))
 
 
 def _safe_operation(call: Call) -> str | None:

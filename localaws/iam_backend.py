@@ -26,13 +26,58 @@ faster to make. An IAM backend is now made by the first call that needs one.
 from __future__ import annotations
 
 import gc
+import importlib.util
+import os
 import pickle
+import sys
 import threading
+import types
 from typing import Any
 
 _templates: dict[tuple[str, str], bytes] = {}
 _templates_lock = threading.Lock()
 _installed = False
+
+
+_POLICIES_MODULE = "moto.iam.aws_managed_policies"
+
+
+def _policies_path() -> str:
+    import moto
+
+    return os.path.join(os.path.dirname(moto.__file__), "iam", "aws_managed_policies.py")
+
+
+def _policies_json(name: str) -> str:
+    """moto's managed-policy JSON, read afresh from its module's file (none keeps it).
+
+    The module is one triple-quoted string: without a backslash in it, its text is
+    the value (14 ms; compiling the module takes 1-2 s where bytecode is not cached).
+    """
+    if name != "aws_managed_policies_data":
+        raise AttributeError(name)
+    path = _policies_path()
+    with open(path, encoding="utf-8") as source:
+        text = source.read()
+    start, end = text.find('"""') + 3, text.rfind('"""')
+    if 3 <= start < end and "\\" not in text[start:end] and '"""' not in text[start:end]:
+        return text[start:end]
+    spec = importlib.util.spec_from_file_location(_POLICIES_MODULE, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.aws_managed_policies_data)
+
+
+def _lazy_policies_module() -> None:
+    """moto's managed-policy module, made to read its one value only when asked."""
+    module = sys.modules.get(_POLICIES_MODULE)
+    if module is None:
+        module = types.ModuleType(_POLICIES_MODULE, "AWS managed policies, read on demand.")
+        module.__file__ = _policies_path()
+        sys.modules[_POLICIES_MODULE] = module
+    module.__dict__.pop("aws_managed_policies_data", None)
+    module.__getattr__ = _policies_json  # type: ignore[attr-defined]
 
 
 def install() -> None:
@@ -42,9 +87,21 @@ def install() -> None:
         return
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.core.base_backend import BaseBackend
+    # The policies' JSON (a 4.7 MB string) is read only to make a template: it is not
+    # kept, and is read again for an account or partition without one.
+    _lazy_policies_module()
     from moto.iam import models
 
+    models.__dict__.pop("aws_managed_policies_data", None)
     original_init = models.IAMBackend._init_aws_policies
+
+    def parse_policies(self: Any) -> list[Any]:
+        with _templates_lock:
+            models.aws_managed_policies_data = _policies_json("aws_managed_policies_data")
+            try:
+                return original_init(self)
+            finally:
+                del models.aws_managed_policies_data
 
     def init_aws_policies(self: Any) -> list[Any]:
         if not models.load_iam_aws_managed_policies():
@@ -52,7 +109,7 @@ def install() -> None:
         key = (self.account_id, self.region_name)
         blob = _templates.get(key)
         if blob is None:
-            policies = original_init(self)
+            policies = parse_policies(self)
             with _templates_lock:
                 _templates[key] = pickle.dumps(policies, protocol=pickle.HIGHEST_PROTOCOL)
             return policies

@@ -40,8 +40,10 @@ def prepare() -> None:
     from moto.sns.models import SNSBackend
 
     SNSBackend.delete_platform_application = _delete_platform_application  # type: ignore
-    from localaws import iam_backend, moto_tuning
+    from localaws import iam_backend, moto_tuning, sdk_data
 
+    # One botocore session for moto's region lists and service models and ours.
+    sdk_data.install_into_moto()
     iam_backend.install()
     moto_tuning.install()
 

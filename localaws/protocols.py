@@ -110,9 +110,9 @@ _QUERY_INVALID_VALUE = {"sns": "InvalidParameter", "sqs": "InvalidParameterValue
 @cache
 def service_model(service: str) -> Any:
     """botocore's model of ``service`` (the pinned SDK's view of the API)."""
-    import botocore.session
+    from localaws import sdk_data
 
-    return botocore.session.get_session().get_service_model(service)
+    return sdk_data.service_model(service)
 
 
 @cache

@@ -22,12 +22,11 @@ _SUPPORTED = ("json", "rest-json", "query", "rest-xml", "ec2")
 @lru_cache(maxsize=64)  # signing names come from the request: bounded
 def protocol_of(signing_name: str | None) -> str:
     """The protocol an SDK speaks for ``signing_name`` (``"json"`` when unknown)."""
-    import botocore.session
+    from localaws import sdk_data
 
-    session = botocore.session.get_session()
-    if not signing_name or signing_name not in session.get_available_services():
+    metadata = sdk_data.service_metadata(signing_name) if signing_name else None
+    if metadata is None:
         return "json"
-    metadata = session.get_service_model(signing_name).metadata
     for protocol in metadata.get("protocols") or [metadata.get("protocol")]:
         if protocol in _SUPPORTED:
             return protocol

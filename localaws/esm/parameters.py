@@ -14,14 +14,13 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-import botocore.session
-
+from localaws import sdk_data
 from localaws.errors import ServiceError, invalid_parameter, validation_error
 
 
 @functools.lru_cache(maxsize=1)
 def _model() -> Any:
-    return botocore.session.get_session().get_service_model("lambda")
+    return sdk_data.service_model("lambda")
 
 
 def _members(operation: str) -> Mapping[str, Any]:

@@ -103,3 +103,28 @@ def test_without_the_setting_a_backend_has_no_managed_policies(monkeypatch):
     backend = models.iam_backends["777777777777"]["global"]
     # then it has none, as moto would answer
     assert backend.managed_policies == {}
+
+
+def test_no_module_keeps_the_managed_policy_json_once_installed():
+    # given the speed-ups installed (the fixture)
+    import sys
+
+    policies_module = sys.modules["moto.iam.aws_managed_policies"]
+    # when the modules' own namespaces are looked at
+    held = [name for name, module in (("models", models), ("policies", policies_module))
+            if "aws_managed_policies_data" in vars(module)]
+    # then neither holds the 4.7 MB string, and asking for it still reads moto's JSON
+    assert held == []
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    assert STREAM_POLICY.rsplit("/", 1)[1] in aws_managed_policies_data
+
+
+def test_an_account_made_after_install_gets_every_managed_policy():
+    # given the speed-ups installed and the JSON no longer held by moto's modules
+    # when a backend of a new account is made (its template is parsed from the JSON)
+    backend = models.iam_backends["444444444444"]["global"]
+    # then it has moto's managed policies, and the module still does not keep the JSON
+    assert STREAM_POLICY in backend.managed_policies
+    assert len(backend.managed_policies) > 1000
+    assert "aws_managed_policies_data" not in vars(models)
