@@ -15,7 +15,8 @@ answered by the same handler, with the same request object, the same Flask respo
 (default content type, header values, ``HEAD``) and the same treatment of a werkzeug
 ``HTTPException`` and of botocore's ``ClientError`` as moto's Flask path gives it.
 Every other request (DynamoDB Streams, another path, any other service) goes to the
-dispatcher unchanged.
+dispatcher unchanged. One header changes, for the better: an allowed browser origin's
+answer carried ``Vary: Origin`` twice (``flask_cors``' and the gate's), now once.
 """
 
 from __future__ import annotations
