@@ -14,6 +14,9 @@ answer), so the figures split one write into:
 ``--target ours`` profiles our endpoint's ``Router`` (all our patches installed);
 ``--target moto`` profiles plain moto's app in a fresh process (none of them).
 ``--target ours-untuned`` is ours without :mod:`localaws.moto_tuning` (before/after).
+``--state durable`` serves ours with a saved state (a fresh directory under
+``build/profiles/``): every request passes the request gate and notes what it changes
+(snapshots themselves are not taken: the endpoint is built, never started).
 Times are CPU time of the calling thread (``time.thread_time``), which a busy
 machine disturbs far less than wall time.
 """
@@ -46,7 +49,7 @@ class _Body:
         yield self._data
 
 
-def _app(target: str) -> Any:
+def _app(target: str, state: str = "ephemeral") -> Any:
     if target == "ours-untuned":  # before localaws.moto_tuning: install() made a no-op
         from localaws import moto_tuning
 
@@ -62,8 +65,13 @@ def _app(target: str) -> Any:
     from benchmarks.harness import free_port
     from localaws.server import Endpoint
 
+    saved_state = None
+    if state == "durable":
+        import tempfile
+
+        saved_state = Path(tempfile.mkdtemp(prefix="state-", dir=OUT))
     # built, never served: its Router is called directly, by clients of 127.0.0.1:4566
-    endpoint = Endpoint(free_port(), allow_hosts=["127.0.0.1:4566"])
+    endpoint = Endpoint(free_port(), saved_state=saved_state, allow_hosts=["127.0.0.1:4566"])
     return endpoint.app
 
 
@@ -154,13 +162,16 @@ def main(argv: list[str] | None = None) -> int:
     """Profile the writes and print per-call costs and the top functions."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.write_profile")
     parser.add_argument("--target", choices=["ours", "ours-untuned", "moto"], default="ours")
+    parser.add_argument("--state", choices=["ephemeral", "durable"], default="ephemeral",
+                        help="ours only: serve with a saved state (the request gate and "
+                             "change tracking on every request)")
     parser.add_argument("-n", type=int, default=1000, help="calls per operation")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--timing-only", action="store_true",
                         help="no cProfile (its overhead triples the figures): per-call times only")
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
-    app = _app(args.target)
+    app = _app(args.target, args.state)
     setup_seconds: list[float] = []
     ddb = _client("dynamodb", app, None, setup_seconds)
     table = "profiled"
@@ -173,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.n):
         canned.put_item(TableName=table, Item={**ITEM, "pk": {"S": f"c-{i}"}})
     client_us = (time.thread_time() - start) / calls[0] * 1e6
-    print(f"target {args.target} (CPU time of one thread, us): boto3 client alone (canned "
-          f"answer), PutItem: {client_us:.0f} us per call")
+    print(f"target {args.target}, {args.state} state (CPU time of one thread, us): boto3 "
+          f"client alone (canned answer), PutItem: {client_us:.0f} us per call")
     for label, run in _operations(args.n):
         profiler = None if args.timing_only else cProfile.Profile()
         server: list[float] = []
@@ -187,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
               f"call; client+server {total / len(server) * 1e6:.0f} us per call")
         if profiler is not None:
             name = label.split()[0].lower()
-            profiler.dump_stats(OUT / f"{args.target}-{name}.pstats")
+            suffix = "-durable" if args.state == "durable" else ""
+            profiler.dump_stats(OUT / f"{args.target}{suffix}-{name}.pstats")
             print(_top(profiler, args.top))
     return 0
 

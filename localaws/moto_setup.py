@@ -59,12 +59,18 @@ def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
 
 
 def application() -> Any:
-    """moto's WSGI app, with exceptions propagated to the pipeline (not HTML 500s)."""
+    """moto's WSGI app, with exceptions propagated to the pipeline (not HTML 500s).
+
+    DynamoDB requests reach moto's handler without its Flask shell
+    (:mod:`localaws.moto_direct`).
+    """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from localaws.moto_direct import DirectDynamoDB
 
     def create_app(service: Any) -> Any:
         app = create_backend_app(service)
         app.config["PROPAGATE_EXCEPTIONS"] = True
         return app
 
-    return DomainDispatcherApplication(create_app)
+    return DirectDynamoDB(DomainDispatcherApplication(create_app))

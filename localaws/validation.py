@@ -132,6 +132,18 @@ def _check_size(value: Any, size: int, shape: Any, where: str, problems: _Proble
         problems.add(value, where, f"have {kind} less than or equal to {meta['max']}")
 
 
+def _plain_strings(shape: Any) -> frozenset[str]:
+    """A structure's string members with no length bounds, enum or ARN form (``S``, ``N``)."""
+    plain = shape.__dict__.get("_plain_strings")
+    if plain is None:  # once per shape (botocore's shapes live as long as their model)
+        plain = shape.__dict__["_plain_strings"] = frozenset(
+            name for name, member in shape.members.items()
+            if member.type_name == "string" and not member.enum
+            and "min" not in member.metadata and "max" not in member.metadata
+            and not name.lower().endswith("arn"))
+    return plain
+
+
 def check_json(shape: Any, value: Any, where: str, problems: _Problems, depth: int = 0) -> None:
     """Check one JSON value against ``shape`` (raises on a type fault, collects the rest).
 
@@ -157,8 +169,12 @@ def check_json(shape: Any, value: Any, where: str, problems: _Problems, depth: i
         for name in shape.required_members:
             if value.get(name) is None:
                 problems.null(f"{where}.{_camel(name)}" if where else _camel(name))
+        plain = _plain_strings(shape)
         for name, member in shape.members.items():
-            if value.get(name) is not None:
+            item = value.get(name)
+            if item is not None:
+                if type(item) is str and name in plain and depth < MAX_DEPTH:
+                    continue  # check_json and _check_arn would find nothing to say
                 child = f"{where}.{_camel(name)}" if where else _camel(name)
                 check_json(member, value[name], child, problems, depth + 1)
                 _check_arn(name, member, value[name], child, problems)

@@ -3,6 +3,7 @@
 * a table's ``stream_shard`` is our :class:`~localaws.streams.changes.TableStream`
   (moto never sees an event source mapping, so it never invokes or empties it);
 * every write API runs in a change scope (one record per item change);
+  ``BatchWriteItem``'s item writes are written to the stream together, at its end;
 * ``DescribeStream`` lists every shard with its lineage, a page at a time
   (``Limit``, ``ExclusiveStartShardId``, ``LastEvaluatedShardId``, ``ShardFilter``);
 * ``GetShardIterator`` / ``GetRecords`` read shards by sequence number, answer
@@ -29,6 +30,7 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams import models as streams_models
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
@@ -121,9 +123,9 @@ def _update_table_streams(self: Any, table: Table, stream_specification: dict[st
     table.set_stream_specification(stream_specification)
 
 
-def _scoped(method: Any, *, atomic: bool) -> Any:
+def _scoped(method: Any, *, atomic: bool, batch: bool = False) -> Any:
     def run(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with change_scope(atomic=atomic):
+        with change_scope(atomic=atomic, batch=batch):
             return method(self, *args, **kwargs)
 
     run.__name__ = method.__name__
@@ -364,6 +366,9 @@ def install() -> None:
                          ("execute_statement", False), ("execute_transaction", False),
                          ("transact_write_items", True)):
         setattr(DynamoDBBackend, name, _scoped(getattr(DynamoDBBackend, name), atomic=atomic))
+    # moto's handler runs a batch's puts and deletes one backend call at a time
+    DynamoHandler.batch_write_item = _scoped(  # type: ignore[method-assign]
+        DynamoHandler.batch_write_item, atomic=False, batch=True)
     DynamoDBBackend.update_table_streams = _update_table_streams  # type: ignore[method-assign]
     DynamoDBStreamsBackend.__init__ = _backend_init  # type: ignore[method-assign]
     DynamoDBStreamsBackend.get_shard_iterator = _get_shard_iterator  # type: ignore[method-assign]

@@ -8,11 +8,15 @@ inside a :func:`change_scope`: the changes reported meanwhile are merged per ite
 (the image before the first, the image after the last) and written to the stream
 when the request ends, as one record per item that really changed; an atomic
 request that fails writes none.
+
+``BatchWriteItem`` runs its puts and deletes one backend call at a time: each call
+keeps its own scope (its own records, as before), and the batch's scope
+(``batch=True``) writes them all at its end, in order, under one hold of the stream
+lock and with one notification per stream.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from localaws.streams import registry
-from localaws.streams.records import json_default, record_builder
+from localaws.streams.records import record_builder
 from localaws.streams.shards import Stream
 
 _local = threading.local()
@@ -64,15 +68,18 @@ class _Change:
 @dataclass
 class _Scope:
     identity: dict[str, str] | None
-    changes: dict[tuple[int, str], _Change] = field(default_factory=dict)
+    changes: dict[tuple[Any, ...], _Change] = field(default_factory=dict)
+    batch: bool = False
+    done: list[_Change] = field(default_factory=list)  # a batch's finished calls
 
 
 @contextmanager
-def change_scope(*, atomic: bool = False,
-                 identity: dict[str, str] | None = None) -> Iterator[None]:
+def change_scope(*, atomic: bool = False, identity: dict[str, str] | None = None,
+                 batch: bool = False) -> Iterator[None]:
     """Collect the item changes of one write request; write them at the end.
 
-    Scopes nest: only the outermost one writes.
+    Scopes nest: only the outermost one writes. Inside a ``batch`` scope each nested
+    scope keeps its own changes, which the batch writes at its end.
 
     Parameters
     ----------
@@ -80,20 +87,37 @@ def change_scope(*, atomic: bool = False,
         When the request fails, write nothing (moto rolled the tables back).
     identity : dict, optional
         ``userIdentity`` for the records (TTL deletions).
+    batch : bool
+        The request runs several item writes, each in its own scope (``BatchWriteItem``).
     """
-    if getattr(_local, "scope", None) is not None:
+    outer = getattr(_local, "scope", None)
+    if outer is not None and not outer.batch:
         yield
         return
-    scope = _local.scope = _Scope(identity)
+    scope = _local.scope = _Scope(identity, batch=batch)
     try:
         yield
     except BaseException:
-        _local.scope = None
+        _local.scope = outer
         if not atomic:
-            _write(scope)
+            _finish(scope, outer)
         raise
-    _local.scope = None
-    _write(scope)
+    _local.scope = outer
+    _finish(scope, outer)
+
+
+def _finish(scope: _Scope, outer: _Scope | None) -> None:
+    changes = [*scope.done, *scope.changes.values()]
+    if outer is not None:  # one call of a batch: written with the batch's
+        outer.done.extend(changes)
+        return
+    _write(changes, scope.identity)
+
+
+def _change_key(target: TableStream, keys: dict[str, Any]) -> tuple[Any, ...]:
+    """Which item a change is to: the table's stream and the key attributes' values."""
+    return (id(target), *sorted((name, kind, raw) for name, value in keys.items()
+                                for kind, raw in value.items()))
 
 
 def record_change(target: TableStream, old: Any, new: Any) -> None:
@@ -106,9 +130,9 @@ def record_change(target: TableStream, old: Any, new: Any) -> None:
     after = new.to_json()["Attributes"] if new is not None else None
     scope = getattr(_local, "scope", None)
     if scope is None:
-        _write(_Scope(None, {(0, ""): _Change(target, keys, before, after)}))
+        _write([_Change(target, keys, before, after)], None)
         return
-    key = (id(target), json.dumps(keys, sort_keys=True, default=json_default))
+    key = _change_key(target, keys)
     change = scope.changes.get(key)
     if change is None:
         scope.changes[key] = _Change(target, keys, before, after)
@@ -116,22 +140,23 @@ def record_change(target: TableStream, old: Any, new: Any) -> None:
         change.new = after
 
 
-def _write(scope: _Scope) -> None:
+def _write(changes: list[_Change], identity: dict[str, str] | None) -> None:
     touched: dict[str, None] = {}
     settings = registry.settings()
     with registry.LOCK:
-        for change in scope.changes.values():
+        now = registry.now()  # one request's records reach the stream together
+        for change in changes:
             if change.old == change.new:
                 continue  # AWS writes no record for a write that changes nothing
             stream = change.target.stream
             if not stream.enabled:
                 continue
-            now = registry.now()
-            stream.maintain(now, settings.shard_lifetime, settings.stream_retention)
+            if stream.arn not in touched:
+                stream.maintain(now, settings.shard_lifetime, settings.stream_retention)
+                touched[stream.arn] = None
             stream.append(record_builder(region=change.target.region,
                                          view_type=stream.view_type, keys=change.keys,
                                          old=change.old, new=change.new,
-                                         identity=scope.identity), now)
-            touched[stream.arn] = None
+                                         identity=identity), now)
     for arn in touched:
         registry.notify(arn)
