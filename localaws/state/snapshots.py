@@ -289,10 +289,6 @@ class Snapshotter:
             self.stats.parts, self.stats.parts_written = len(captured.names), len(changed)
             log.debug("snapshot %d wrote %d bytes: %s", self.stats.count, written,
                       ", ".join(sorted(changed)))
-            log.warning("TRACE %d forked=%s steps=%s wrote %s", self.stats.count,
-                        captured.forked is not None,
-                        {k: round(v, 2) for k, v in steps.ms.items()},
-                        {n.split("us-east-1")[-1]: captured.sizes.get(n) for n in changed})
             return True
 
     def _failed(self, taken: tuple[bool, set[Any]]) -> None:
