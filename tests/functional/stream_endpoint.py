@@ -7,9 +7,11 @@ own free port and state directory, and is stopped at the end. The retention is
 long enough for a loaded machine's engine to keep up (a record that waits longer
 than the retention expires, as on AWS).
 
-A module that moves the stream clock on (:func:`advance_stream_clock`, instead of
-waiting a retention) starts an endpoint of its own with :func:`short_streams_endpoint`:
-the clock never goes back, and the other modules' waits are on the wall clock.
+Tests age records by moving the endpoint's stream clock on
+(:func:`advance_stream_clock`) instead of waiting a retention or a shard lifetime.
+The clock never goes back, so later tests run on a stream clock ahead of the wall
+clock by what earlier ones added; every stream time (arrival, rollover, trimming,
+record age, TTL) comes from that one clock, so only its differences show.
 """
 
 from __future__ import annotations

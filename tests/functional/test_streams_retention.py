@@ -1,6 +1,6 @@
 """Retention: old records are trimmed, and a mapping behind the horizon goes on as AWS.
 
-Runs on an endpoint of its own that keeps records 20 seconds and rolls shards every 2
+Runs on an endpoint that keeps records 20 seconds and rolls shards every 2
 (``tests/functional/stream_endpoint.py``). Records are aged by moving the endpoint's
 stream clock on (``POST /_workshop/streams/clock``) instead of waiting a retention:
 the engine reads every record's age from that clock.
@@ -9,13 +9,15 @@ the engine reads every record's age from that clock.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.functional.stream_endpoint import advance_stream_clock, short_streams_endpoint
+from tests.functional.stream_endpoint import (  # noqa: F401
+    advance_stream_clock,
+    short_streams_fixture,
+)
 from tests.functional.support import (
     journal,
     journaled_function,
@@ -31,13 +33,6 @@ from tests.functional.test_streams_write_apis import stream_records
 pytestmark = pytest.mark.functional
 
 TRIMMED = "The data you are trying to access has been trimmed."
-
-
-@pytest.fixture(scope="module")
-def short_streams(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    """The module's own short-streams endpoint (its stream clock is moved on here)."""
-    with short_streams_endpoint(tmp_path_factory, "retention") as backend:
-        yield backend
 
 
 def _retention(backend) -> float:
