@@ -146,7 +146,7 @@ class Backend:
     endpoint_url: str | None = None
     _session: Any = field(default=None, compare=False, repr=False)
     pacing: Pacing = field(default_factory=Pacing, compare=False)
-    _clients: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    _clients: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def is_local(self) -> bool:

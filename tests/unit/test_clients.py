@@ -133,3 +133,15 @@ def test_a_backend_makes_each_services_client_once_even_from_several_threads():
     assert configured is not made[0] and configured.meta.region_name == "eu-west-1"
     assert get_backend("endpoint", endpoint_url="http://127.0.0.1:9").client("dynamodb") \
         is not made[0]
+
+
+def test_a_backend_copied_for_another_region_makes_clients_of_its_own():
+    # given: a backend whose client is made, copied as the cleanup copies it
+    import dataclasses
+
+    backend = get_backend("endpoint", endpoint_url="http://127.0.0.1:9")
+    here = backend.client("cloudwatch")
+    # when
+    there = dataclasses.replace(backend, region="eu-west-1").client("cloudwatch")
+    # then
+    assert here.meta.region_name == "us-east-1" and there.meta.region_name == "eu-west-1"
