@@ -128,9 +128,10 @@ coverage: setup
 	$(BIN)/python -m coverage html --quiet -d build/coverage/html
 	$(BIN)/python -m tools.coverage_floor --floor $(COVERAGE_FLOOR)
 
-# Both fuzz tests with new random requests each run (`make test` runs the same ones each time).
+# Both fuzz tests with new random requests each run, twice as many as `make test`'s
+# (which runs the same ones each time).
 fuzz: setup
-	WORKSHOP_FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/functional/test_fuzz.py
+	WORKSHOP_FUZZ_RANDOM=1 WORKSHOP_FUZZ_EXAMPLES=102 $(BIN)/python -m pytest tests/functional/test_fuzz.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -12,7 +12,8 @@ Stream settings (``up`` and ``serve``; each also as an environment variable, whi
 
 Timing (``up`` and ``serve``): ``--profile default|aws`` (``WORKSHOP_LOCAL_PROFILE``)
 and ``--time-scale S`` (``WORKSHOP_LOCAL_TIME_SCALE``, default 1.0): ``aws`` shows
-AWS's intermediate states and delays, each multiplied by ``S`` (:mod:`localaws.profile`).
+AWS's intermediate states and delays, each multiplied by ``S`` (:mod:`localaws.profile`);
+``--max-delay SECONDS`` (``WORKSHOP_LOCAL_PROFILE_MAX_DELAY``) caps each scaled delay.
 
 ``python -m helpers.local`` is an alias kept for older notes.
 """
@@ -61,6 +62,8 @@ def _profile_env(args: argparse.Namespace) -> dict[str, str]:
         env["WORKSHOP_LOCAL_PROFILE"] = args.profile
     if args.time_scale is not None:
         env["WORKSHOP_LOCAL_TIME_SCALE"] = repr(args.time_scale)
+    if args.max_delay is not None:
+        env["WORKSHOP_LOCAL_PROFILE_MAX_DELAY"] = repr(args.max_delay)
     ProfileSettings.from_env({**os.environ, **env})
     return env
 
@@ -88,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=float, default=None, metavar="S",
                         help="multiply every delay of the aws profile by S (default 1.0); "
                              "also WORKSHOP_LOCAL_TIME_SCALE")
+    parser.add_argument("--max-delay", type=float, default=None, metavar="SECONDS",
+                        help="no delay of the aws profile longer than this once scaled "
+                             "(the order of the states, quickly); also "
+                             "WORKSHOP_LOCAL_PROFILE_MAX_DELAY")
     parser.add_argument("--allow-host", action="append", default=[], metavar="HOST",
                         help="also answer requests with this Host header (name or name:port; "
                              "repeatable); default: 127.0.0.1, localhost and [::1] only")
@@ -186,7 +193,8 @@ def _describe_state(state: dict | None) -> str:
 def _describe_profile(profile: dict | None) -> str:
     if not profile or profile.get("name") == "default":
         return "default (no delays)"
-    return (f"{profile['name']} (AWS's delays x {profile['time_scale']}, metric period "
+    cap = f", at most {profile['max_delay_s']} s" if profile.get("max_delay_s") else ""
+    return (f"{profile['name']} (AWS's delays x {profile['time_scale']}{cap}, metric period "
             f"{profile['metric_period_s']} s)")
 
 

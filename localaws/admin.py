@@ -6,6 +6,7 @@
 | ``POST /_workshop/engine/restart`` | restarts the ESM engine, then the status document |
 | ``GET /_workshop/authorization`` | which actions each role was evaluated for (``authz.usage``) |
 | ``GET /_workshop/mappings/idle?function=F&region=R[,R2]`` | which mappings of F still have work |
+| ``POST /_workshop/streams/clock?advance=S`` | moves the stream clock S seconds on: records age |
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ HEALTH_PATH = "/_workshop/health"
 ENGINE_RESTART_PATH = "/_workshop/engine/restart"
 AUTHORIZATION_PATH = "/_workshop/authorization"
 MAPPINGS_IDLE_PATH = "/_workshop/mappings/idle"
+STREAMS_CLOCK_PATH = "/_workshop/streams/clock"
 
 
 def json_response(status: int, document: Any) -> Response:
@@ -61,4 +63,17 @@ def serve(call: Call, *, status: Callable[[], dict[str, Any]],
             return json_response(400, {"message": "function and region are required"})
         regions = [r for r in query["region"].split(",") if r]
         return json_response(200, mappings_idle(regions, query["function"]))
+    if route == ("POST", STREAMS_CLOCK_PATH):
+        return _advance_streams_clock(parse_query(call.query_string).get("advance", ""))
     return json_response(404, {"message": f"no admin route {call.method} {call.path}"})
+
+
+def _advance_streams_clock(raw: str) -> Response:
+    from localaws.streams import registry
+
+    try:
+        offset = registry.advance(float(raw))
+    except ValueError:
+        return json_response(400, {"message": "advance must be a number of seconds >= 0, "
+                                              f"got {raw!r}"})
+    return json_response(200, {"offset_s": offset})

@@ -266,7 +266,8 @@ def _permissions_and_mapping(c: dict[str, Any], o: Observer, role: str, fn: str,
     ddb = c["dynamodb"]
     ddb.put_item(TableName=table, Item={"pk": {"S": "written-before-polling"}})
     o.saw("PutItem written-before-polling (the mapping is Enabled, not yet polling)")
-    time.sleep(1.25 * 35 * _scale(c))  # the longest the first poll can take, then a margin
+    # the longest the first poll can take after Enabled (jitter included), then a margin
+    time.sleep(_longest(c, "mapping_polling") * 7 / 6)
     ddb.put_item(TableName=table, Item={"pk": {"S": "written-later"}})
     o.saw("PutItem written-later")
     group = f"/aws/lambda/{fn}"
@@ -279,8 +280,19 @@ def _permissions_and_mapping(c: dict[str, Any], o: Observer, role: str, fn: str,
     lam.delete_event_source_mapping(UUID=uuid_)
 
 
-def _scale(c: dict[str, Any]) -> float:
-    """The endpoint's time scale, from its health document (1.0 when it has none)."""
+def _longest(c: dict[str, Any], kind: str) -> float:
+    """The longest a delay of ``kind`` can be on the endpoint (its scale, its cap, jitter)."""
+    from localaws.profile.settings import DELAYS, JITTER
+
+    profile = _profile(c)
+    delay = DELAYS[kind].seconds * float(profile.get("time_scale", 1.0))
+    if profile.get("max_delay_s"):
+        delay = min(delay, float(profile["max_delay_s"]))
+    return delay * (1 + JITTER)
+
+
+def _profile(c: dict[str, Any]) -> dict[str, Any]:
+    """The endpoint's profile, from its health document (empty when it has none)."""
     import urllib.request
 
     from localaws.gate import ADMIN_HEADER, read_admin_token
@@ -290,7 +302,7 @@ def _scale(c: dict[str, Any]) -> float:
     request = urllib.request.Request(f"{url}/_workshop/health",
                                      headers={ADMIN_HEADER: read_admin_token(port) or ""})
     with urllib.request.urlopen(request, timeout=5) as answer:
-        return float(json.loads(answer.read()).get("profile", {}).get("time_scale", 1.0))
+        return json.loads(answer.read()).get("profile", {})
 
 
 def _queues(c: dict[str, Any], o: Observer, queue: str) -> None:

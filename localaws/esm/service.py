@@ -36,6 +36,7 @@ from localaws.iam_check import missing_permissions
 log = logging.getLogger("localaws.esm")
 
 _SETTLED = ("Creating", "Enabling", "Updating", "Disabling")
+_UPDATE_ATTEMPTS = 5  # an update re-applied after the engine changed the mapping meanwhile
 DESTINATION_RETRY_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -297,31 +298,36 @@ class MappingService:
 
     def update(self, account_id: str, region: str, uuid: str,
                params: dict[str, Any]) -> dict[str, Any]:
-        """UpdateEventSourceMapping."""
-        current = self._find(account_id, region, uuid)
-        if current.state in (*_SETTLED, "Deleting"):
-            raise ServiceError(
-                "ResourceInUseException",
-                f"Cannot update the event source mapping because it is in use. UUID: {uuid}",
-                status=400)
-        function_arn = None
-        if "FunctionName" in params:
-            function_arn = self._function_arn(account_id, region, params["FunctionName"])
-        with self._lock:
-            others = [c for u, c in self._configs.items()
-                      if u != uuid and self._where.get(u) == (account_id, region)]
-            cfg = update_config(current, params, function_arn=function_arn, existing=others)
-        self._check_role(account_id, region, cfg)
-        with self._lock:
-            if self._configs.get(uuid) is not current:
-                raise ServiceError(
-                    "ResourceInUseException",
-                    f"Cannot update the event source mapping because it is in use. UUID: {uuid}")
-            self._configs[uuid] = cfg
-            worker = self._workers.get(uuid)
-        if worker is not None:
-            worker.notify()
-        return to_response(cfg)
+        """UpdateEventSourceMapping.
+
+        Applied to the mapping as it is when the update is saved: what the engine
+        notes meanwhile (``LastProcessingResult``, a settled state) is not a conflict;
+        another update, or a state in transition, is (``ResourceInUseException``).
+        """
+        for _attempt in range(_UPDATE_ATTEMPTS):
+            current = self._find(account_id, region, uuid)
+            if current.state in (*_SETTLED, "Deleting"):
+                break
+            function_arn = None
+            if "FunctionName" in params:
+                function_arn = self._function_arn(account_id, region, params["FunctionName"])
+            with self._lock:
+                others = [c for u, c in self._configs.items()
+                          if u != uuid and self._where.get(u) == (account_id, region)]
+                cfg = update_config(current, params, function_arn=function_arn, existing=others)
+            self._check_role(account_id, region, cfg)
+            with self._lock:
+                if self._configs.get(uuid) is not current:
+                    continue  # changed meanwhile: apply the update to what it is now
+                self._configs[uuid] = cfg
+                worker = self._workers.get(uuid)
+            if worker is not None:
+                worker.notify()
+            return to_response(cfg)
+        raise ServiceError(
+            "ResourceInUseException",
+            f"Cannot update the event source mapping because it is in use. UUID: {uuid}",
+            status=400)
 
     def delete(self, account_id: str, region: str, uuid: str) -> dict[str, Any]:
         """DeleteEventSourceMapping: returns ``Deleting``; the worker stops at once."""

@@ -393,6 +393,7 @@ class MappingWorker:
             wait=self.wait,
             set_result=lambda text: self.service.set_result(self.uuid, text),
             arrival=lambda record: self._arrival(cfg, record),
+            clock=streams.registry.now,  # the records' clock (ages, record age limit)
         )
 
     def _deliver(self, shard_id: str, cfg: MappingConfig, records: list[dict[str, Any]],
@@ -400,7 +401,7 @@ class MappingWorker:
         account, region = self.service.location_of(self.uuid)
         hooks = self._hooks(cfg)
         # IteratorAge: the last record's age when the batch is sent to the function.
-        age_ms = max(0.0, (time.time() - self._arrival(cfg, records[-1])) * 1000)
+        age_ms = max(0.0, (streams.registry.now() - self._arrival(cfg, records[-1])) * 1000)
         report = BatchDelivery(hooks, shard_id, cfg.event_source_arn).deliver(records, window)
         telemetry.put_metrics(account, region, cfg.function_name, {"IteratorAge": age_ms})
         self._count_delivery(cfg, report)

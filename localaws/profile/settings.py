@@ -15,6 +15,7 @@ from dataclasses import dataclass
 ENV_PROFILE = "WORKSHOP_LOCAL_PROFILE"
 ENV_TIME_SCALE = "WORKSHOP_LOCAL_TIME_SCALE"
 ENV_SEED = "WORKSHOP_LOCAL_PROFILE_SEED"
+ENV_MAX_DELAY = "WORKSHOP_LOCAL_PROFILE_MAX_DELAY"
 PROFILES = ("default", "aws")
 # Even compressed, an intermediate state lasts at least this long (seconds), so a
 # waiter or a retry loop always meets it.
@@ -86,11 +87,17 @@ class ProfileSettings:
         Multiplies every delay of the ``aws`` profile (1.0 = AWS's typical values).
     seed : int
         Seeds the jitter and the empty short polls.
+    max_delay : float or None
+        When given, no delay is longer than this many seconds once scaled (before
+        jitter): the long waits (a GSI backfill, a deleted queue's name, the first
+        poll) shrink to it while the short windows keep their length, so that a
+        check of the *order* of the states takes seconds. ``None``: AWS's ratios.
     """
 
     name: str = "default"
     time_scale: float = 1.0
     seed: int = 12
+    max_delay: float | None = None
 
     def __post_init__(self) -> None:
         if self.name not in PROFILES:
@@ -99,6 +106,10 @@ class ProfileSettings:
         if not isinstance(self.time_scale, int | float) or not self.time_scale > 0:
             raise ProfileSettingsError(
                 f"time-scale must be a positive number, got {self.time_scale!r}")
+        if self.max_delay is not None and not (
+                isinstance(self.max_delay, int | float) and 0 < self.max_delay < float("inf")):
+            raise ProfileSettingsError(
+                f"max-delay must be a positive number of seconds, got {self.max_delay!r}")
 
     @property
     def active(self) -> bool:
@@ -114,16 +125,21 @@ class ProfileSettings:
         """The delay of ``kind`` at this time scale, before jitter (0 when inactive)."""
         if not self.active:
             return 0.0
-        return DELAYS[kind].seconds * self.time_scale
+        scaled = DELAYS[kind].seconds * self.time_scale
+        return scaled if self.max_delay is None else min(scaled, self.max_delay)
 
     def document(self) -> dict[str, object]:
         """The ``profile`` entry of the health document."""
-        return {"name": self.name, "time_scale": self.time_scale,
-                "metric_period_s": self.metric_period_s}
+        document: dict[str, object] = {"name": self.name, "time_scale": self.time_scale,
+                                       "metric_period_s": self.metric_period_s}
+        if self.max_delay is not None:
+            document["max_delay_s"] = self.max_delay
+        return document
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ProfileSettings:
-        """Read ``WORKSHOP_LOCAL_PROFILE``, ``..._TIME_SCALE`` and ``..._PROFILE_SEED``.
+        """Read ``WORKSHOP_LOCAL_PROFILE``, ``..._TIME_SCALE``, ``..._PROFILE_SEED`` and
+        ``..._PROFILE_MAX_DELAY``.
 
         Raises
         ------
@@ -144,9 +160,19 @@ class ProfileSettings:
         except ValueError:
             raise ProfileSettingsError(f"{ENV_SEED} must be an integer, got {raw_seed!r}") \
                 from None
-        return cls(name, scale, seed)
+        raw_cap = env.get(ENV_MAX_DELAY) or ""
+        try:
+            cap = float(raw_cap) if raw_cap else None
+        except ValueError:
+            raise ProfileSettingsError(
+                f"{ENV_MAX_DELAY} must be a positive number of seconds, got {raw_cap!r}") \
+                from None
+        return cls(name, scale, seed, cap)
 
     def to_env(self) -> dict[str, str]:
         """The environment variables that carry these settings to ``serve``."""
-        return {ENV_PROFILE: self.name, ENV_TIME_SCALE: repr(float(self.time_scale)),
-                ENV_SEED: str(self.seed)}
+        env = {ENV_PROFILE: self.name, ENV_TIME_SCALE: repr(float(self.time_scale)),
+               ENV_SEED: str(self.seed)}
+        if self.max_delay is not None:
+            env[ENV_MAX_DELAY] = repr(float(self.max_delay))
+        return env

@@ -5,7 +5,9 @@ moto's tables; this module keeps the process-wide machinery around them:
 
 * ``LOCK`` serialises every read and change of stream data (engine threads read
   while requests write);
-* ``now()`` is the clock;
+* ``now()`` is the clock: the wall clock, plus what :func:`advance` added (the admin
+  route ``POST /_workshop/streams/clock?advance=S`` ages every stream record at once,
+  so that retention and rollover are seen without waiting for them);
 * listeners (the mapping engine, for the endpoint's lifetime) are told the ARN of a
   stream that has new records;
 * ``settings()`` holds the endpoint's shard lifetime, retention and TTL sweep.
@@ -25,6 +27,8 @@ _listeners: list[Listener] = []
 _listeners_lock = threading.Lock()
 _settings = StreamSettings()
 _clock: Callable[[], float] = time.time
+_offset = 0.0
+_offset_lock = threading.Lock()
 
 
 def configure(settings: StreamSettings) -> None:
@@ -39,8 +43,45 @@ def settings() -> StreamSettings:
 
 
 def now() -> float:
-    """Epoch seconds, from the registry's clock."""
-    return _clock()
+    """Epoch seconds, from the registry's clock (moved on by :func:`advance`)."""
+    return _clock() + _offset
+
+
+def advance(seconds: float) -> float:
+    """Move the stream clock ``seconds`` forward, for the rest of the process's life.
+
+    Every record, shard and mapping reads its age from :func:`now`, so records
+    get older at once: the next read trims what is past the retention, rolls
+    shards over and gives up retries past the record age. Only the streams'
+    engine sees it (TTL compares with this clock too); requests' signatures,
+    metrics and logs stay on the wall clock.
+
+    Parameters
+    ----------
+    seconds : float
+        How far; zero or more.
+
+    Returns
+    -------
+    float
+        The clock's whole offset from the wall clock now (seconds).
+
+    Raises
+    ------
+    ValueError
+        ``seconds`` is negative or not a finite number (the clock never goes back).
+    """
+    global _offset
+    if not isinstance(seconds, int | float) or not 0 <= seconds < float("inf"):
+        raise ValueError(f"the stream clock only moves forward: got {seconds!r} seconds")
+    with _offset_lock:
+        _offset += seconds
+        return _offset
+
+
+def offset() -> float:
+    """Seconds the stream clock is ahead of the wall clock (0 unless advanced)."""
+    return _offset
 
 
 def add_listener(listener: Listener) -> None:

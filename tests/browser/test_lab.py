@@ -61,7 +61,7 @@ def lab(endpoint, tmp_path):
                 proc.kill()
                 pytest.fail("JupyterLab did not start: "
                             + (tmp_path / "lab.log").read_text()[-2000:])
-            time.sleep(0.5)
+            time.sleep(0.1)
     yield {"url": url, "token": token}
     proc.terminate()
     try:
@@ -99,7 +99,7 @@ def test_setup_notebook_runs_in_jupyterlab_without_errors_and_draws_a_plot(lab):
                     o => o.output_type === 'error'));
                 return nb.sessionContext.kernelDisplayStatus === 'idle'
                     && (failed || cells.every(c => c.executionCount !== null));
-            }""", timeout=RUN_TIMEOUT_S * 1000, polling=1000)
+            }""", timeout=RUN_TIMEOUT_S * 1000, polling=200)
         errors = page.evaluate(
             """() => [...window.jupyterapp.shell.currentWidget.content.model.cells]
                  .flatMap(c => c.type === 'code' ? c.outputs.toJSON() : [])

@@ -10,8 +10,10 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from helpers.invocation_log import mappings_caught_up
 from helpers.packaging import zip_sources as zip_code
 
 TRUST = json.dumps({
@@ -241,6 +243,33 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {message}")
         time.sleep(interval)
+
+
+def wait_until_idle(backend: Any, function: str, timeout: float = 30.0) -> None:
+    """Wait until the engine has nothing left to deliver to ``function``.
+
+    The engine answers ``GET /_workshop/mappings/idle``: every mapping of the
+    function has read its stream to the end with no batch in flight (a retry's
+    backoff and an on-failure send count as in flight). A write wakes the mapping
+    before it is answered, so once this returns, whatever was written before was
+    delivered, dead-lettered or filtered out, and nothing more comes unless
+    something writes.
+    """
+    caught_up = mappings_caught_up([backend], function)
+    assert caught_up is not None, "the endpoint does not answer /_workshop/mappings/idle"
+    wait_for(caught_up, timeout=timeout, interval=0.02,
+             message=f"the mappings of {function} to be idle")
+
+
+def lambda_metric(backend: Any, function: str, name: str, stat: str) -> list[float]:
+    """A function's ``AWS/Lambda`` datapoints of metric ``name`` (statistic ``stat``),
+    per minute, from five minutes ago to five minutes ahead."""
+    now = datetime.now(UTC)
+    points = backend.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName=name, Statistics=[stat], Period=60,
+        Dimensions=[{"Name": "FunctionName", "Value": function}],
+        StartTime=now - timedelta(minutes=5), EndTime=now + timedelta(minutes=5))["Datapoints"]
+    return [p[stat] for p in points]
 
 
 def journal(backend: Any, table: str) -> list[dict[str, Any]]:

@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import threading
-import time
 from typing import Any
 
 import psutil
@@ -23,14 +22,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ROOT
-from tests.functional.support import deploy, make_table, wait_for
+from tests.functional.support import (
+    deploy,
+    lambda_metric,
+    make_table,
+    wait_for,
+    wait_until_idle,
+)
 
 pytestmark = pytest.mark.functional
 
-# Applies each change to REPLICA in order, journals the delivery, then sleeps
-# DELAY seconds (a window in which a test can kill the worker mid-batch). The
-# item attribute "mode" injures it: raise (whole batch fails) or report (this
-# record fails: reported when PARTIAL=true, raised otherwise).
+# Journals the delivery, applies each change in order to the source table's
+# replica, then sleeps DELAY seconds (a window in which a test can kill the worker
+# mid-batch). The tables are named after the source table: "<name>-src" is
+# replicated into "<name>-dst" and journaled in "<name>-journal", so one function
+# can serve several pipelines. The item attribute "mode" injures it: raise (whole
+# batch fails) or report (this record fails: reported when PARTIAL=true, raised
+# otherwise).
 REPLICATOR = '''
 import json, os, time
 import boto3
@@ -42,9 +50,11 @@ def handler(event, context):
     global _ddb
     if _ddb is None:
         _ddb = boto3.client("dynamodb")
-    replica, partial = os.environ["REPLICA"], os.environ.get("PARTIAL") == "true"
+    partial = os.environ.get("PARTIAL") == "true"
     records = event["Records"]
-    _ddb.put_item(TableName=os.environ["JOURNAL"], Item={
+    name = records[0]["eventSourceARN"].split("/")[1].removesuffix("-src")
+    replica = name + "-dst"
+    _ddb.put_item(TableName=name + "-journal", Item={
         "id": {"S": context.aws_request_id}, "at": {"N": repr(time.time())},
         "seqs": {"S": json.dumps([r["dynamodb"]["SequenceNumber"] for r in records])},
         "keys": {"S": json.dumps([r["dynamodb"]["Keys"]["pk"]["S"] for r in records])}})
@@ -77,12 +87,27 @@ def write_figures():
     out.write_text(json.dumps(previous, indent=2))
 
 
+def deploy_replicator(backend: Any, role: str, name: str, *, delay: float = 0.0,
+                      partial: bool = False) -> str:
+    """Deploy REPLICATOR as function ``name``; returns the name."""
+    deploy(backend, name, {"app.py": REPLICATOR}, role=role, Timeout=10, Environment={
+        "Variables": {"DELAY": str(delay), "PARTIAL": "true" if partial else "false"}})
+    return name
+
+
 class Pipeline:
-    """source --stream--> mapping --> REPLICATOR --> replica (+ journal, + DLQ)."""
+    """source --stream--> mapping --> REPLICATOR --> replica (+ journal, + DLQ).
+
+    ``function`` is a REPLICATOR deployed before (with ``partial`` as it was
+    deployed with) that this pipeline's mapping shares; by default the pipeline
+    deploys its own, named ``name``.
+    """
 
     def __init__(self, backend: Any, role: str, name: str, *, delay: float = 0.0,
-                 partial: bool = False, **mapping: Any) -> None:
+                 partial: bool = False, function: str | None = None, **mapping: Any) -> None:
         self.backend, self.name = backend, name
+        self.function = function or deploy_replicator(backend, role, name, delay=delay,
+                                                      partial=partial)
         self.ddb = backend.client("dynamodb")
         self.stream = make_table(backend, f"{name}-src", view_type="NEW_AND_OLD_IMAGES")
         make_table(backend, f"{name}-dst", view_type=None)
@@ -91,13 +116,10 @@ class Pipeline:
         self.queue = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=[
             "QueueArn"])["Attributes"]["QueueArn"]
-        deploy(backend, name, {"app.py": REPLICATOR}, role=role, Timeout=10, Environment={
-            "Variables": {"REPLICA": f"{name}-dst", "JOURNAL": f"{name}-journal",
-                          "DELAY": str(delay), "PARTIAL": "true" if partial else "false"}})
         if partial:
             mapping["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
         self.mapping = backend.client("lambda").create_event_source_mapping(
-            FunctionName=name, EventSourceArn=self.stream, StartingPosition="TRIM_HORIZON",
+            FunctionName=self.function, EventSourceArn=self.stream, StartingPosition="TRIM_HORIZON",
             DestinationConfig={"OnFailure": {"Destination": queue_arn}}, **mapping)["UUID"]
         self.dead_letters: list[dict[str, Any]] = []
 
@@ -129,7 +151,9 @@ class Pipeline:
         return sorted(rows, key=lambda r: r["at"])
 
     def drain(self, timeout: float = 60.0) -> None:
-        """Wait until the last record was delivered and nothing moved for a while."""
+        """Wait until the last record was delivered (or dead-lettered) and the engine has
+        nothing left in flight for the function: no lane retrying an earlier batch, no
+        failure record on its way (:func:`wait_until_idle`)."""
         records = self.records()
         last = records[-1]["dynamodb"]["SequenceNumber"] if records else None
         sqs = self.backend.client("sqs")
@@ -142,14 +166,12 @@ class Pipeline:
                 <= int(d["DDBStreamBatchInfo"]["endSequenceNumber"]) for d in self.dead_letters)
 
         wait_for(delivered_or_dead, timeout=timeout, interval=0.1, message="the last record")
-        stable, previous = 0, None
-        deadline = time.monotonic() + timeout
-        while stable < 8 and time.monotonic() < deadline:
-            self._collect(sqs)
-            now = (len(self.journal()), len(self.dead_letters))
-            stable = stable + 1 if now == previous else 0
-            previous = now
-            time.sleep(0.15)
+        wait_until_idle(self.backend, self.function, timeout=timeout)
+        self._collect(sqs)
+
+    def close(self) -> None:
+        """Delete the mapping (the tables stay, for a look after a failure)."""
+        self.backend.client("lambda").delete_event_source_mapping(UUID=self.mapping)
 
     def _collect(self, sqs: Any) -> None:
         while True:
@@ -233,6 +255,9 @@ def _report(name: str, verdict: dict[str, Any], **extra: Any) -> None:
                      if k in ("changes", "invocations", "dead_lettered", "lost")} | extra
 
 
+KILLS = 3  # workers killed in the middle of a batch
+
+
 def test_killing_workers_mid_batch_loses_nothing(backend, endpoint, role, unique):
     # given: slow batches, so a kill lands inside an invocation
     pipe = Pipeline(backend, role, f"kill-{unique}", delay=0.15, BatchSize=10)
@@ -240,21 +265,26 @@ def test_killing_workers_mid_batch_loses_nothing(backend, endpoint, role, unique
     stop = threading.Event()
 
     def killer() -> None:
+        # Each time an invocation has begun (it journals first, then works and
+        # sleeps), kill the function's workers: the batch is cut short mid-way.
         nonlocal kills
-        while not stop.is_set():
-            for proc in _workers(endpoint, f"kill-{unique}"):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(proc.pid, signal.SIGKILL)
-                    kills += 1
-            stop.wait(0.4)
+        begun = 0
+        while not stop.is_set() and kills < KILLS:
+            if len(pipe.journal()) > begun:
+                begun = len(pipe.journal())
+                for proc in _workers(endpoint, f"kill-{unique}"):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(proc.pid, signal.SIGKILL)
+                        kills += 1
+            stop.wait(0.05)
 
     thread = threading.Thread(target=killer)
     thread.start()
     # when
     try:
-        for i in range(120):
-            pipe.write(f"k{i % 40}", value=i)
-        time.sleep(2.0)
+        for i in range(60):
+            pipe.write(f"k{i % 20}", value=i)
+        thread.join(timeout=60)
     finally:
         stop.set()
         thread.join()
@@ -274,10 +304,10 @@ def test_restarting_the_engine_mid_batch_loses_nothing(backend, endpoint, role, 
 
     pipe = Pipeline(backend, role, f"restart-{unique}", delay=0.1, BatchSize=5)
     restarts = 0
-    # when
-    for i in range(150):
-        pipe.write(f"k{i % 30}", value=i)
-        if i % 30 == 29:
+    # when: five restarts, each while batches of the last writes are in flight
+    for i in range(75):
+        pipe.write(f"k{i % 15}", value=i)
+        if i % 15 == 14:
             lifecycle.admin_request(endpoint["port"], "/_workshop/engine/restart", "POST",
                                     timeout=60)
             restarts += 1
@@ -287,6 +317,9 @@ def test_restarting_the_engine_mid_batch_loses_nothing(backend, endpoint, role, 
     # then
     assert verdict["lost"] == 0, verdict
     assert verdict["order_violations"] == []
+
+
+BROKEN_RECORDS = 2
 
 
 @pytest.mark.parametrize(
@@ -317,10 +350,11 @@ def test_a_broken_handler_sends_batches_to_the_destination_and_harms_no_one_else
         BisectBatchOnFunctionError=True,
         DestinationConfig={"OnFailure": {"Destination": queue_arn}})
     ddb = backend.client("dynamodb")
-    # when
-    for i in range(4):
+    # when: two broken records, one batch, bisected into one record each (deeper
+    # splits: tests/unit/test_esm_delivery.py and test_esm_engine.py)
+    for i in range(BROKEN_RECORDS):
         ddb.put_item(TableName=f"broken-{unique}-src", Item={"pk": {"S": f"b{i}"}})
-    for i in range(30):
+    for i in range(10):
         healthy.write(f"h{i}", value=i)
     messages: list[dict[str, Any]] = []
 
@@ -328,9 +362,10 @@ def test_a_broken_handler_sends_batches_to_the_destination_and_harms_no_one_else
         for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
             messages.append(json.loads(m["Body"]))
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
-        return sum(m["DDBStreamBatchInfo"]["batchSize"] for m in messages) >= 4
+        return sum(m["DDBStreamBatchInfo"]["batchSize"] for m in messages) >= BROKEN_RECORDS
 
-    wait_for(all_dead_lettered, timeout=90, interval=0.2, message="4 dead-lettered records")
+    wait_for(all_dead_lettered, timeout=90, interval=0.2,
+             message=f"{BROKEN_RECORDS} dead-lettered records")
     healthy.drain()
     verdict = healthy.verdict()
     # then
@@ -340,7 +375,8 @@ def test_a_broken_handler_sends_batches_to_the_destination_and_harms_no_one_else
     assert verdict["lost"] == 0, verdict
     assert backend.client("sts").get_caller_identity()
     FIGURES[f"broken_handler_{request.node.callspec.id}"] = {
-        "dead_lettered": 4, "healthy_changes": verdict["changes"], "lost": verdict["lost"]}
+        "dead_lettered": BROKEN_RECORDS, "healthy_changes": verdict["changes"],
+        "lost": verdict["lost"]}
 
 
 def test_throttled_records_wait_without_using_retries(backend, role, unique):
@@ -349,10 +385,11 @@ def test_throttled_records_wait_without_using_retries(backend, role, unique):
     lam = backend.client("lambda")
     pipe = Pipeline(backend, role, name, BatchSize=10, MaximumRetryAttempts=0)
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
-    # when
+    # when: the mapping has tried, and been throttled, a few times
     for i in range(25):
         pipe.write(f"k{i}", value=i)
-    time.sleep(2.0)
+    wait_for(lambda: sum(lambda_metric(backend, name, "Throttles", "Sum")) >= 3,
+             message="the mapping to be throttled a few times")
     during = len(pipe.journal())
     lam.delete_function_concurrency(FunctionName=name)
     pipe.drain()
@@ -378,19 +415,31 @@ MAPPINGS = st.fixed_dictionaries({
 _counter = iter(range(10_000))
 
 
+@pytest.fixture(scope="module")
+def replicators(backend, role) -> dict[bool, str]:
+    """REPLICATOR deployed twice, shared by every example's pipeline: without and with
+    partial batch responses (so each example costs a mapping and tables, not a cold start)."""
+    return {partial: deploy_replicator(backend, role, f"prop-{os.getpid()}-{tag}",
+                                       partial=partial)
+            for partial, tag in ((False, "whole"), (True, "partial"))}
+
+
 @settings(max_examples=12, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(ops=OPS, mapping=MAPPINGS, partial=st.booleans())
 def test_random_changes_and_failures_keep_the_replica_equal_to_the_source(
-        backend, role, ops, mapping, partial):
+        backend, role, replicators, ops, mapping, partial):
     # given
     pipe = Pipeline(backend, role, f"prop-{next(_counter)}-{os.getpid()}", partial=partial,
-                    **mapping)
+                    function=replicators[partial], **mapping)
     # when
-    for n, (kind, key, mode) in enumerate(ops):
-        pipe.write(key, "delete" if kind == "delete" else "put", mode, value=n)
-    pipe.drain()
-    verdict = pipe.verdict()
+    try:
+        for n, (kind, key, mode) in enumerate(ops):
+            pipe.write(key, "delete" if kind == "delete" else "put", mode, value=n)
+        pipe.drain()
+        verdict = pipe.verdict()
+    finally:
+        pipe.close()
     totals = FIGURES.setdefault("property", {"examples": 0, "changes": 0, "dead_lettered": 0,
                                              "lost": 0, "invocations": 0})
     totals["examples"] += 1

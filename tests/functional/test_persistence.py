@@ -169,9 +169,9 @@ def test_a_mapping_mid_stream_resumes_with_no_duplicate_and_no_gap(endpoint_with
     mapping = lam.create_event_source_mapping(
         FunctionName=resume.name, EventSourceArn=stream_arn, StartingPosition="TRIM_HORIZON",
         BatchSize=5)
-    for i in range(60):
+    for i in range(60):  # 3 s of work in all: the stop comes after the first 0.5 s
         ddb.put_item(TableName=resume.table, Item={"pk": {"S": f"k{i:03d}"},
-                                                   "mode": {"S": "pause:0.1"}})
+                                                   "mode": {"S": "pause:0.05"}})
     wait_for(lambda: len(journal(backend, resume.journal_table)) >= 2,
              message="the first batches")
 

@@ -1,7 +1,10 @@
 """Shards roll over with lineage, and a mapping reads parents before children.
 
 Runs on an endpoint whose shards live 2 seconds and whose records are kept 20
-seconds (``tests/functional/stream_endpoint.py``).
+seconds (``tests/functional/stream_endpoint.py``). Where a test only needs shards to
+have rolled over, it moves the stream clock on by their lifetimes
+(``advance_stream_clock``) instead of waiting; the mapping tests roll over in real
+time, while writes keep coming.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from helpers.streams import stream_shards
-from tests.functional.stream_endpoint import short_streams_fixture  # noqa: F401
+from tests.functional.stream_endpoint import (  # noqa: F401
+    advance_stream_clock,
+    short_streams_fixture,
+)
 from tests.functional.support import (
     journal,
     journaled_function,
@@ -44,6 +50,7 @@ def test_the_open_shard_rolls_over_into_a_child_that_names_its_parent(short_stre
     ddb = backend.client("dynamodb")
     ddb.put_item(TableName=table, Item={"pk": {"S": "before"}})
     # when
+    advance_stream_clock(backend, _lifetime(backend))
     wait_for(lambda: len(_shards(backend, arn)) >= 2, timeout=4 * _lifetime(backend),
              message="a rollover")
     ddb.put_item(TableName=table, Item={"pk": {"S": "after"}})
@@ -63,6 +70,7 @@ def test_a_closed_shard_ends_with_a_null_next_shard_iterator(short_streams, uniq
     table = f"closed-{unique}"
     arn = make_table(backend, table)
     backend.client("dynamodb").put_item(TableName=table, Item={"pk": {"S": "a"}})
+    advance_stream_clock(backend, _lifetime(backend))
     wait_for(lambda: len(_shards(backend, arn)) >= 2, timeout=4 * _lifetime(backend),
              message="a rollover")
     streams = backend.client("dynamodbstreams")
@@ -84,6 +92,7 @@ def test_describe_stream_pages_with_limit_and_exclusive_start(short_streams, uni
     # given
     backend = short_streams
     arn = make_table(backend, f"pages-{unique}")
+    advance_stream_clock(backend, 2 * _lifetime(backend))
     wait_for(lambda: len(_shards(backend, arn)) >= 3, timeout=6 * _lifetime(backend),
              message="three shards")
     # when
@@ -101,6 +110,7 @@ def test_a_shard_filter_lists_the_children_of_a_shard(short_streams, unique):
     # given
     backend = short_streams
     arn = make_table(backend, f"children-{unique}")
+    advance_stream_clock(backend, _lifetime(backend))
     wait_for(lambda: len(_shards(backend, arn)) >= 2, timeout=4 * _lifetime(backend),
              message="a rollover")
     parent = _shards(backend, arn)[0]["ShardId"]

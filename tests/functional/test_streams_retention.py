@@ -1,19 +1,23 @@
 """Retention: old records are trimmed, and a mapping behind the horizon goes on as AWS.
 
 Runs on an endpoint that keeps records 20 seconds and rolls shards every 2
-(``tests/functional/stream_endpoint.py``): the waits here are about one retention.
+(``tests/functional/stream_endpoint.py``). Records are aged by moving the endpoint's
+stream clock on (``POST /_workshop/streams/clock``) instead of waiting a retention:
+the engine reads every record's age from that clock.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.functional.stream_endpoint import short_streams_fixture  # noqa: F401
+from tests.functional.stream_endpoint import (  # noqa: F401
+    advance_stream_clock,
+    short_streams_fixture,
+)
 from tests.functional.support import (
     journal,
     journaled_function,
@@ -63,8 +67,8 @@ def test_records_older_than_the_retention_are_gone_from_the_stream(short_streams
     first_seq = shard["SequenceNumberRange"]["StartingSequenceNumber"]
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
                                           ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-    # when
-    time.sleep(_retention(backend) + 0.5)
+    # when: "old" grows older than the retention
+    advance_stream_clock(backend, _retention(backend) + 0.5)
     ddb.put_item(TableName=table, Item={"pk": {"S": "new"}})
     # then
     with pytest.raises(ClientError) as err:
@@ -95,9 +99,9 @@ def test_a_mapping_behind_the_horizon_skips_what_expired_and_iterator_age_shows_
     wait_for_state(backend, uuid, "Disabled")
     # when: "expired" outlives the retention while the mapping is off
     _put(backend, name, "expired")
-    time.sleep(_retention(backend) / 2)
+    advance_stream_clock(backend, _retention(backend) / 2)
     _put(backend, name, "late")
-    time.sleep(_retention(backend) / 2 + 0.5)
+    advance_stream_clock(backend, _retention(backend) / 2 + 0.5)
     lam.update_event_source_mapping(UUID=uuid, Enabled=True)
     # then
     wait_for(lambda: "late" in _delivered(backend, name), message="the kept record")
@@ -122,10 +126,13 @@ def test_a_failing_record_is_retried_until_it_expires_from_the_stream(short_stre
         "Attributes"]["QueueArn"]
     map_stream(backend, name, arn, BatchSize=1,
                DestinationConfig={"OnFailure": {"Destination": queue_arn}})
-    # when
+    # when: "poison" is retried, then "next" written half a retention after it
     _put(backend, name, "poison", "raise")
-    time.sleep(_retention(backend) / 2)
+    wait_for(lambda: _delivered(backend, name).count("poison") > 1,
+             message="a retry of the poison record")
+    advance_stream_clock(backend, _retention(backend) / 2)
     _put(backend, name, "next")
+    advance_stream_clock(backend, _retention(backend) / 2 + 0.5)
     # then: once "poison" is older than the retention it is given up, and "next" goes on
     wait_for(lambda: "next" in _delivered(backend, name), timeout=4 * _retention(backend),
              message="the record after the poison one")

@@ -2,9 +2,10 @@
 
 The executed runs share one local endpoint (the session's ``endpoint`` fixture, on
 a free port passed to the kernels through ``WORKSHOP_LOCAL_PORT``) and go in the
-workshop's order, 00 and 99 twice each to prove they can be run again. Each
-notebook records its key figures with ``helpers.workshop.record``; the tests
-read them back from the executed copies.
+workshop's order, 00 and 99 twice each to prove they can be run again; notebooks
+that share nothing run at the same time, as ``make workshop`` runs them
+(``helpers.notebook_schedule``). Each notebook records its key figures with
+``helpers.workshop.record``; the tests read them back from the executed copies.
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ from typing import Any
 import nbformat
 import pytest
 
-from helpers import calls, cli_requests, notebook_runs, workshop
+from helpers import calls, cli_requests, notebook_runs, notebook_schedule, workshop
 
 pytestmark = pytest.mark.notebooks
 
 NOTEBOOKS_DIR = workshop.NOTEBOOKS_DIR
-ORDER = [*workshop.NOTEBOOKS[:1], "00_setup#rerun", *workshop.NOTEBOOKS[1:], "99_cleanup#rerun"]
+RERUN = ("00_setup", "99_cleanup")  # run twice in a row: each can be run again
+STAGES = tuple(
+    tuple(tuple(run for name in lane for run in (name, *[f"{name}#rerun"] * (name in RERUN)))
+          for lane in stage)
+    for stage in notebook_schedule.schedule(workshop.NOTEBOOKS))
+ORDER = [run for stage in STAGES for lane in stage for run in lane]
 PLOTS = {  # notebook -> least number of figures its executed copy must hold
     "00_setup": 1,
     "03_test_processing": 4,
@@ -129,22 +135,29 @@ def executed(endpoint: dict, backend: Any,
 def _run_in_order(out: Path, result: Execution, backend: Any) -> None:
     import papermill as pm
 
-    with notebook_runs.kernel_queue() as kernels:
-        for number, run in enumerate(ORDER, start=1):
-            name, _, suffix = run.partition("#")
-            folder = out / (suffix or "first")
-            if run == "99_cleanup":
-                result.policies = _role_policies(backend)
-            try:
-                done = notebook_runs.run_notebook(name, folder, {"backend": "local"}, html=False,
-                                                  kernels=kernels, ahead=number < len(ORDER))
-            except pm.PapermillExecutionError as exc:
-                result.failures[run] = (f"{exc.ename}: {exc.evalue}\n"
-                                        + "".join(exc.traceback[-3:]))
-                result.paths[run] = folder / f"{name}.ipynb"
-                continue
-            result.paths[run] = done.output
-            result.seconds[run] = done.seconds
+    queues = [notebook_runs.kernel_queue() for _ in range(max(map(len, STAGES)))]
+
+    def run_one(run: str, lane: int, ahead: bool) -> None:
+        name, _, suffix = run.partition("#")
+        folder = out / (suffix or "first")
+        if run == "99_cleanup":
+            result.policies = _role_policies(backend)
+        try:
+            done = notebook_runs.run_notebook(name, folder, {"backend": "local"}, html=False,
+                                              kernels=queues[lane], ahead=ahead)
+        except pm.PapermillExecutionError as exc:
+            result.failures[run] = f"{exc.ename}: {exc.evalue}\n" + "".join(exc.traceback[-3:])
+            result.paths[run] = folder / f"{name}.ipynb"
+            return
+        result.paths[run] = done.output
+        result.seconds[run] = done.seconds
+
+    try:
+        with notebook_runs.run_environment():
+            notebook_schedule.run_stages(STAGES, run_one)
+    finally:
+        for queue in queues:
+            queue.close()
 
 
 def _authorization_usage(port: int) -> dict[str, dict[str, list[str]]]:

@@ -115,3 +115,33 @@ def test_existed_is_false_only_for_the_missing_code_and_raises_other_refusals():
         existed(refused("AccessDenied"))
     with pytest.raises(ClientError, match="NoSuchEntity"):
         existed(refused("NoSuchEntity"))
+
+
+def test_a_backend_makes_each_services_client_once_even_from_several_threads():
+    # given
+    from concurrent.futures import ThreadPoolExecutor
+
+    backend = get_backend("endpoint", endpoint_url="http://127.0.0.1:9")
+    # when
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda _: backend.client("dynamodb"), range(16)))
+    other = backend.client("sqs")
+    configured = backend.client("dynamodb", region_name="eu-west-1")
+    # then: one shared client per service; extra arguments make a new one
+    assert all(client is made[0] for client in made)
+    assert other is backend.client("sqs") and other is not made[0]
+    assert configured is not made[0] and configured.meta.region_name == "eu-west-1"
+    assert get_backend("endpoint", endpoint_url="http://127.0.0.1:9").client("dynamodb") \
+        is not made[0]
+
+
+def test_a_backend_copied_for_another_region_makes_clients_of_its_own():
+    # given: a backend whose client is made, copied as the cleanup copies it
+    import dataclasses
+
+    backend = get_backend("endpoint", endpoint_url="http://127.0.0.1:9")
+    here = backend.client("cloudwatch")
+    # when
+    there = dataclasses.replace(backend, region="eu-west-1").client("cloudwatch")
+    # then
+    assert here.meta.region_name == "us-east-1" and there.meta.region_name == "eu-west-1"

@@ -288,3 +288,32 @@ def test_the_endpoint_collects_garbage_less_often():
     import gc
 
     assert gc.get_threshold()[0] == moto_tuning.GC_FIRST_GENERATION
+
+
+def test_a_queue_counts_its_messages_as_moto_counts_them():
+    # given: a queue with messages receivable, in flight and delayed
+    import boto3
+    from moto import mock_aws
+    from moto.sqs.models import Queue, sqs_backends
+
+    moto_tuning.install()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="counted")["QueueUrl"]
+        for i in range(6):
+            sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
+        sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+        sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=60)
+        queue = sqs_backends["123456789012"]["us-east-1"].queues["counted"]
+        # when
+        ours = (queue.messages, queue.approximate_number_of_messages_delayed,
+                queue.approximate_number_of_messages_not_visible)
+        moto = tuple(getattr(Queue, name).fget.__wrapped__.fget(queue) for name in (
+            "messages", "approximate_number_of_messages_delayed",
+            "approximate_number_of_messages_not_visible"))
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    # then
+    assert ours == moto
+    assert (len(ours[0]), ours[1], ours[2]) == (4, 1, 2)
+    assert [attributes[f"ApproximateNumberOfMessages{kind}"]
+            for kind in ("", "Delayed", "NotVisible")] == ["4", "1", "2"]

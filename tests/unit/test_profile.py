@@ -130,6 +130,59 @@ def test_the_same_seed_draws_the_same_delays(clock):
     assert [first.delay("iam") for _ in range(5)] == [second.delay("iam") for _ in range(5)]
 
 
+def test_a_cap_shortens_the_long_delays_and_leaves_the_short_ones_as_scaled(clock):
+    # given
+    settings = ProfileSettings("aws", 0.2, max_delay=2.0)
+    # when
+    scaled = {kind: settings.seconds(kind) for kind in DELAYS}
+    draws = [Timeline(settings, clock).delay("gsi_backfill") for _ in range(50)]
+    # then
+    assert scaled["gsi_backfill"] == scaled["queue_deleted"] == scaled["mapping_polling"] == 2.0
+    assert scaled["iam"] == pytest.approx(1.6)
+    assert scaled["function_update"] == pytest.approx(0.2)
+    assert all(2.0 * (1 - JITTER) <= d <= 2.0 * (1 + JITTER) for d in draws)
+    assert settings.document() == {"name": "aws", "time_scale": 0.2, "metric_period_s": 60,
+                                   "max_delay_s": 2.0}
+    assert ProfileSettings.from_env(settings.to_env()) == settings
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "soon", "inf"])
+def test_settings_refuse_a_cap_that_is_not_a_positive_number_of_seconds(raw):
+    # given
+    env = {"WORKSHOP_LOCAL_PROFILE": "aws", "WORKSHOP_LOCAL_PROFILE_MAX_DELAY": raw}
+    # when
+    with pytest.raises(ProfileSettingsError) as err:
+        ProfileSettings.from_env(env)
+    # then
+    assert "positive number of seconds" in str(err.value)
+
+
+FIDELITY_ROWS = {"IAM propagation": "iam", "Function Pending": "function_pending",
+                 "Function update": "function_update",
+                 "Mapping Creating → Enabled": "mapping_enabled",
+                 "Mapping's first poll": "mapping_polling", "Polling rate": "poll_interval",
+                 "Table CREATING": "table_creating", "Stream ENABLING": "stream_enabling",
+                 "GSI backfilling": "gsi_backfill", "Lambda metrics": "metric_lag",
+                 "Alarm evaluation": "alarm_interval", "Log events": "logs_visible",
+                 "Queue name after DeleteQueue": "queue_deleted"}
+
+
+def test_the_delays_at_scale_one_are_the_figures_of_fidelity_md():
+    # given: the profile's table in FIDELITY.md (behaviour, what, value at S = 1, source)
+    from tests.conftest import ROOT
+
+    text = (ROOT / "FIDELITY.md").read_text().split("## The AWS timing profile", 1)[1]
+    rows = {cells[1].strip(): cells[3].strip() for line in text.split("\n## ", 1)[0].splitlines()
+            if line.startswith("| ") and len(cells := line.split("|")) > 4}
+    # when
+    shown = {kind: float(rows[row].removeprefix("Enabled + ").split(" s", 1)[0])
+             for row, kind in FIDELITY_ROWS.items()}
+    # then: every delay is in the table, with its value at S = 1
+    assert set(shown) == set(DELAYS)
+    assert shown == {kind: delay.seconds for kind, delay in DELAYS.items()}
+    assert ProfileSettings("aws", 1.0).seconds("queue_deleted") == 60.0
+
+
 # --------------------------------------------------------------------------- DynamoDB
 
 def test_a_new_table_is_creating_and_refuses_item_calls_until_it_is_active(clock):
