@@ -348,12 +348,13 @@ def _run_command(args: argparse.Namespace) -> int:
         try:
             runs = run_notebooks(out_dir, parameters, names, html=not args.no_html,
                                  language=args.lang)
+            wall_s = time.perf_counter() - start
         except Exception as exc:  # papermill's execution error names the failing cell
             print(f"\nFAILED: {_first_line(exc)}", file=sys.stderr)
             print(f"the executed notebooks are in {out_dir}", file=sys.stderr)
             return 1
     print()
-    print(summary(runs, time.perf_counter() - start))
+    print(summary(runs, wall_s))
     print(f"\nexecuted notebooks: {out_dir}")
     if not args.no_html and all(run.html is None for run in runs):
         print("(no HTML copies: install nbconvert to get them)")

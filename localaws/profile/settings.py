@@ -110,6 +110,10 @@ class ProfileSettings:
                 isinstance(self.max_delay, int | float) and 0 < self.max_delay < float("inf")):
             raise ProfileSettingsError(
                 f"max-delay must be a positive number of seconds, got {self.max_delay!r}")
+        if self.max_delay is not None and self.name != "aws":
+            raise ProfileSettingsError(
+                "max-delay caps the aws profile's delays; the default profile has none "
+                "(add --profile aws)")
 
     @property
     def active(self) -> bool:

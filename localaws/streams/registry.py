@@ -79,11 +79,6 @@ def advance(seconds: float) -> float:
         return _offset
 
 
-def offset() -> float:
-    """Seconds the stream clock is ahead of the wall clock (0 unless advanced)."""
-    return _offset
-
-
 def add_listener(listener: Listener) -> None:
     """Call ``listener(stream_arn)`` after every new stream record."""
     with _listeners_lock:

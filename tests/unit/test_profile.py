@@ -417,3 +417,11 @@ def test_a_large_queue_is_never_polled_empty(clock):
     answers = [profile.check(sqs("ReceiveMessage", QueueUrl="http://h/1/q")) for _ in range(40)]
     # then
     assert answers == [None] * 40
+
+
+def test_a_delay_cap_without_the_aws_profile_is_refused_not_ignored():
+    # given: the default profile, which has no delays to cap
+    env = {"WORKSHOP_LOCAL_PROFILE_MAX_DELAY": "2"}
+    # when / then
+    with pytest.raises(ProfileSettingsError, match="add --profile aws"):
+        ProfileSettings.from_env(env)
