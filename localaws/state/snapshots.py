@@ -11,6 +11,9 @@ A snapshot costs what changed: moto's data is cut into parts (one per backend an
 per DynamoDB table, :func:`.backends.capture`) and only those marked changed since
 the last commit (:mod:`.dirty`), new ones, and tables whose stream moved (a read
 rolls shards over and trims them) are pickled; the others keep their stored rows.
+What grows inside a part (a table's items, a shard's records, log events, datapoints)
+is saved as pieces (:mod:`.pieces`): only the changed ones are taken under the gate,
+and pickled after it is released.
 Small changes are pickled in place, under the gate; big ones in a forked child
 (:mod:`.writer`), which pickles from its copy-on-write image while the endpoint goes
 on serving, so the gate is held for the time of a fork. The bytes are committed to
@@ -38,7 +41,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from localaws.state import backends, codec
+from localaws.state import backends, codec, dirty
 from localaws.state.backends import PREFIX, SKELETON, MotoParts
 from localaws.state.dirty import DirtyParts
 from localaws.state.gate import RequestGate
@@ -53,6 +56,9 @@ INLINE_BYTES = 256 * 1024
 """Changed parts pickled in place (under the gate) when they were smaller than this last
 time; bigger or new ones go to a forked writer. Pickling 256 KB takes about as long as
 a fork of the endpoint (2-3 ms, quiet machine)."""
+YIELD_S = 0.0001
+"""Pause between two pieces pickled after the gate: the GIL goes to the request
+threads waiting for it, instead of after Python's switch interval (5 ms)."""
 RECENT = 128
 """How many snapshots' hold breakdowns :class:`SnapshotStats` keeps."""
 
@@ -207,6 +213,7 @@ class Snapshotter:
         # What of moto's data is saved as pieces (:mod:`.pieces`), and each part's pieces.
         self.pieces = Pieces()
         self._pieces_of: dict[str, set[str]] = {}
+        self._lazy_at = time.monotonic()  # when lazy marks were last taken
 
     # -- restoring --------------------------------------------------------------------
     def restore(self) -> bool:
@@ -258,7 +265,11 @@ class Snapshotter:
                 held_at = time.perf_counter()
                 steps = _Steps()
                 self.gate.changed.clear()
-                taken = self.dirty.take() if self.dirty is not None else (True, set())
+                lazy = final or time.monotonic() - self._lazy_at >= dirty.LAZY_S
+                taken = (self.dirty.take(lazy=lazy) if self.dirty is not None
+                         else (True, set()))
+                if lazy:
+                    self._lazy_at = time.monotonic()
                 steps.mark("dirty")
                 try:
                     captured = self._capture(taken, steps, forked=self.fork and not final)
@@ -354,8 +365,9 @@ class Snapshotter:
         """
         changed: dict[str, bytes] = {}
         if captured.forked is None:
-            captured.raw.update((name, captured.encode(piece))
-                                for name, piece in captured.plan.dirty.items())
+            for name, piece in captured.plan.dirty.items():
+                captured.raw[name] = captured.encode(piece)
+                time.sleep(YIELD_S)
         for name, data in captured.raw.items():
             digest = hashlib.blake2b(data, digest_size=16).digest()
             if self._digests.get(name) != digest:
