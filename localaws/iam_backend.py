@@ -132,6 +132,8 @@ def install() -> None:
                     return account_id
         return DEFAULT_ACCOUNT_ID
 
+    from localaws.state import dirty
+
     original_mark = models.mark_account_as_visited
 
     def mark_account_as_visited(account_id: str, access_key: str, service: str,
@@ -140,7 +142,9 @@ def install() -> None:
         backend = None if account is None else dict.get(
             account, models.get_partition(region))
         if backend is not None and access_key in backend.access_keys:
-            original_mark(account_id, access_key, service, region)
+            # The key's and its role's last-used time: saved lazily by the state.
+            with dirty.bookkeeping(("iam", account_id, None)):
+                original_mark(account_id, access_key, service, region)
 
     def reset(self: Any) -> None:
         # Called only by BackendDict.reset, which drops the backend right after;

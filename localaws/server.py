@@ -370,7 +370,7 @@ class Endpoint:
                 "hold_ms": round(stats.hold_ms, 2), "forked": stats.forked,
                 "write_ms": round(stats.write_ms, 2), "stored_bytes": stats.stored_bytes,
                 "written_bytes": stats.written_bytes, "parts": stats.parts,
-                "parts_written": stats.parts_written}
+                "parts_written": stats.parts_written, "holds": stats.hold_summary()}
 
     def status(self) -> dict[str, Any]:
         """The health document served on ``/_workshop/health``."""

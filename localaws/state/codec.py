@@ -131,6 +131,52 @@ def _dispatch_table() -> dict[type, Any]:
     return table
 
 
+class _Joined:
+    """In an owner's saved state: a container saved as pieces (:mod:`.pieces`)."""
+
+    def __init__(self, kind: str, pieces: list[Any], factory: Any) -> None:
+        self.kind, self.pieces, self.factory = kind, pieces, factory
+
+    def join(self) -> Any:
+        if self.kind == "list":
+            return [value for piece in self.pieces for value in piece]
+        joined = {} if self.factory is None else collections.defaultdict(self.factory)
+        for piece in self.pieces:
+            joined.update(piece)
+        return joined
+
+
+class _PieceRef:
+    """Pickled as a reference to the piece ``name`` (loaded by :func:`load_parts`)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __reduce__(self) -> Any:
+        return _part, (self.name,)
+
+
+def _set_state(obj: Any, state: dict[str, Any]) -> None:
+    """Unpickling an owner: its state, each container joined from its pieces."""
+    obj.__dict__.update({key: value.join() if isinstance(value, _Joined) else value
+                         for key, value in state.items()})
+
+
+def _owner_reducer(plan: Any) -> Any:
+    owners = plan.owners
+
+    def reduce(obj: Any) -> Any:
+        entry = owners.get(id(obj))
+        if entry is None or entry[0] is not obj:
+            return obj.__reduce_ex__(PROTOCOL)
+        state = dict(vars(obj))
+        for attribute, (kind, names, factory) in entry[1].items():
+            state[attribute] = _Joined(kind, [_PieceRef(name) for name in names], factory)
+        return copyreg.__newobj__, (type(obj),), state, None, None, _set_state
+
+    return reduce
+
+
 class References:
     """The roots of the parts of a snapshot, for pickling one part with references to the rest.
 
@@ -138,23 +184,43 @@ class References:
     ----------
     roots : dict
         Part name -> the object it holds (each object in one part only).
+    plan : pieces.Plan, optional
+        The containers saved as pieces: their owners are pickled with references to them.
     """
 
-    def __init__(self, roots: dict[str, Any]) -> None:
+    def __init__(self, roots: dict[str, Any], plan: Any = None) -> None:
         self.names = {id(root): name for name, root in roots.items()}
         self._roots = roots  # keeps the objects (and so their ids) alive
         self._types = {type(root) for root in roots.values()}
+        self.plan = plan
+        self._root: Any = None
+        self._table: dict[type, Any] | None = None
 
     def dispatch_table(self, root: Any) -> dict[type, Any]:
-        """The codec's dispatch table, where every other part's root is a reference."""
+        """The codec's dispatch table, where every other part's root is a reference.
+
+        Built once per :class:`References`; the table returned last serves ``root``
+        (pickle one part at a time with it).
+        """
+        self._root = root
+        if self._table is None:
+            self._table = self._build()
+        return self._table
+
+    def _build(self) -> dict[type, Any]:
         table = dict(_dispatch_table())
+        if self.plan is not None and self.plan.owners:
+            from localaws.state.pieces import owner_types
+
+            reduce_owner = _owner_reducer(self.plan)
+            table.update(dict.fromkeys(owner_types(), reduce_owner))
         names = self.names
         for kind in self._types:
             base = table.get(kind)
 
             def reduce(obj: Any, base: Any = base) -> Any:
                 name = names.get(id(obj))
-                if name is not None and obj is not root:
+                if name is not None and obj is not self._root:
                     return _part, (name,)
                 return base(obj) if base is not None else obj.__reduce_ex__(PROTOCOL)
 
@@ -174,6 +240,8 @@ def _part(name: str) -> Any:
 
 def load_parts(blobs: dict[str, bytes]) -> dict[str, Any]:
     """Unpickle every part, each once, references between them made into the objects.
+
+    Pieces (:mod:`.pieces`) are joined into their owners and not returned themselves.
 
     Raises
     ------
@@ -205,7 +273,9 @@ def load_parts(blobs: dict[str, bytes]) -> dict[str, Any]:
             resolve(name)
     finally:
         _resolve_part = None
-    return loaded
+    from localaws.state.pieces import PIECE
+
+    return {name: value for name, value in loaded.items() if PIECE not in name}
 
 
 def dumps(value: Any, references: References | None = None) -> bytes:

@@ -15,7 +15,13 @@ A snapshot re-pickles only the parts marked here. Marks come from three places:
   service reaches which.
 
 What cannot be attributed (a TTL sweep, a change with no backend named, a request
-with no service) marks everything. A mark is a :data:`Key`:
+with no service) marks everything. Bookkeeping that moto does on every request (an
+access key's and its role's last-used time, :func:`bookkeeping`) is marked *lazily*:
+saved by the next snapshot that saves its backend anyway, or by the first snapshot
+:data:`LAZY_S` or more later, or by the final snapshot of a clean stop (a crash may
+lose it). Marked at once, it
+would re-save IAM (and walk its ~1,300 managed policies) on every snapshot while a
+function calls the endpoint. A mark is a :data:`Key`:
 
 * ``(service, account, region)``: one backend, for DynamoDB with all its tables;
 * ``(service, account, None)``: every region of a service in an account (IAM, STS);
@@ -39,6 +45,8 @@ ITEM_WRITES = frozenset(("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"
                          "TransactWriteItems"))
 # Services whose backends are global, not regional (a request names a signing region).
 GLOBAL_SERVICES = frozenset(("iam", "sts"))
+LAZY_S = 60.0
+"""How long a lazy mark (:func:`bookkeeping`) may wait for a snapshot that saves it."""
 
 
 class DirtyParts:
@@ -131,12 +139,22 @@ class DirtyParts:
             frames[-1]["tables"].setdefault(where, set()).update(names)
 
     # -- taking -------------------------------------------------------------------------
-    def take(self) -> tuple[bool, set[Key]]:
-        """``(everything, keys)`` marked so far, and start afresh (under the gate)."""
+    def take(self, *, lazy: bool = False) -> tuple[bool, set[Key]]:
+        """``(everything, keys)`` marked so far, and start afresh (under the gate).
+
+        Parameters
+        ----------
+        lazy : bool
+            Take the lazy marks (:func:`bookkeeping`) too.
+        """
         with self._lock:
             taken = self._everything, self._keys
             self._everything, self._keys = False, set()
-            return taken
+        if lazy:
+            with _lazy_lock:
+                taken[1].update(_lazy)
+                _lazy.clear()
+        return taken
 
     def put_back(self, taken: tuple[bool, set[Key]]) -> None:
         """Mark again what :meth:`take` returned (its snapshot failed)."""
@@ -164,6 +182,23 @@ class _Recorders(threading.local):
 
 _recorders = _Recorders()
 _installed = False
+_lazy: set[Key] = set()
+_lazy_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def bookkeeping(*keys: Key) -> Iterator[None]:
+    """A change of ``keys`` that may wait for a later snapshot (marked lazily).
+
+    Look-ups made in the block are not recorded: what the block changes is ``keys``.
+    """
+    frames, _recorders.active = _recorders.active, None
+    try:
+        yield
+    finally:
+        _recorders.active = frames
+        with _lazy_lock:
+            _lazy.update(keys)
 
 
 def install() -> None:

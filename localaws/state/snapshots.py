@@ -11,6 +11,9 @@ A snapshot costs what changed: moto's data is cut into parts (one per backend an
 per DynamoDB table, :func:`.backends.capture`) and only those marked changed since
 the last commit (:mod:`.dirty`), new ones, and tables whose stream moved (a read
 rolls shards over and trims them) are pickled; the others keep their stored rows.
+What grows inside a part (a table's items, a shard's records, log events, datapoints)
+is saved as pieces (:mod:`.pieces`): only the changed ones are taken under the gate,
+and pickled after it is released.
 Small changes are pickled in place, under the gate; big ones in a forked child
 (:mod:`.writer`), which pickles from its copy-on-write image while the endpoint goes
 on serving, so the gate is held for the time of a fork. The bytes are committed to
@@ -26,19 +29,23 @@ runs it in a thread whenever something changed, at most every ``interval_s``
 
 from __future__ import annotations
 
+import collections
+import functools
 import hashlib
 import logging
 import os
+import statistics
 import threading
 import time
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from localaws.state import backends, codec
+from localaws.state import backends, codec, dirty
 from localaws.state.backends import PREFIX, SKELETON, MotoParts
 from localaws.state.dirty import DirtyParts
 from localaws.state.gate import RequestGate
+from localaws.state.pieces import Piece, Pieces, Plan
 from localaws.state.store import SavedStateCorruptError, StateStore, how_to_start_empty
 from localaws.state.writer import ForkedSnapshot, SnapshotWriterError
 
@@ -49,6 +56,11 @@ INLINE_BYTES = 256 * 1024
 """Changed parts pickled in place (under the gate) when they were smaller than this last
 time; bigger or new ones go to a forked writer. Pickling 256 KB takes about as long as
 a fork of the endpoint (2-3 ms, quiet machine)."""
+YIELD_S = 0.0001
+"""Pause between two pieces pickled after the gate: the GIL goes to the request
+threads waiting for it, instead of after Python's switch interval (5 ms)."""
+RECENT = 128
+"""How many snapshots' hold breakdowns :class:`SnapshotStats` keeps."""
 
 
 class Part(Protocol):
@@ -76,6 +88,36 @@ class SnapshotStats:
     written_bytes: int = 0  # compressed bytes committed, all snapshots together
     parts: int = 0  # parts in the last snapshot
     parts_written: int = 0  # of which rewritten by it
+    steps: dict[str, float] = field(default_factory=dict)  # the last hold, ms per step
+    recent: collections.deque = field(  # (hold_ms, steps) of the last snapshots
+        default_factory=lambda: collections.deque(maxlen=RECENT))
+
+    def hold_summary(self) -> dict[str, Any]:
+        """Median and largest hold of the recent snapshots, and of each step, in ms."""
+        if not self.recent:
+            return {}
+        holds = sorted(hold for hold, _ in self.recent)
+        names = sorted({name for _, steps in self.recent for name in steps})
+        summary: dict[str, Any] = {"snapshots": len(holds),
+                                   "hold": [round(statistics.median(holds), 3),
+                                            round(holds[-1], 3)]}
+        for name in names:
+            values = [steps.get(name, 0.0) for _, steps in self.recent]
+            summary[name] = [round(statistics.median(values), 3), round(max(values), 3)]
+        return summary
+
+
+class _Steps:
+    """Times the steps of one hold (``mark(name)`` ends the step ``name``)."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+        self.ms: dict[str, float] = {}
+
+    def mark(self, name: str) -> None:
+        now = time.perf_counter()
+        self.ms[name] = self.ms.get(name, 0.0) + (now - self.last) * 1000
+        self.last = now
 
 
 def stream_signature(table: Any) -> tuple[Any, ...] | None:
@@ -94,10 +136,17 @@ class _Captured:
     moto: MotoParts
     names: set[str]
     raw: dict[str, bytes]  # pickled in place
+    plan: Plan = field(default_factory=Plan)
+    encode: Any = None  # pickles one value of this snapshot (a root or a piece)
+    due: set[str] = field(default_factory=set)  # moto's parts pickled by this snapshot
     forked: ForkedSnapshot | None = None
     signatures: dict[str, Any] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)  # pickled bytes of each part
     digests: dict[str, bytes] = field(default_factory=dict)  # of those pickled in place
+
+
+def _encode_value(value: Any, references: codec.References) -> bytes:
+    return codec.dumps(value.value if isinstance(value, Piece) else value, references)
 
 
 class Snapshotter:
@@ -161,6 +210,10 @@ class Snapshotter:
         self._sizes: dict[str, int] = {}
         self._digests: dict[str, bytes] = {}
         self._stored_sizes: dict[str, int] = {}
+        # What of moto's data is saved as pieces (:mod:`.pieces`), and each part's pieces.
+        self.pieces = Pieces()
+        self._pieces_of: dict[str, set[str]] = {}
+        self._lazy_at = time.monotonic()  # when lazy marks were last taken
 
     # -- restoring --------------------------------------------------------------------
     def restore(self) -> bool:
@@ -210,16 +263,23 @@ class Snapshotter:
                                 self.gate_timeout_s)
                     return False
                 held_at = time.perf_counter()
+                steps = _Steps()
                 self.gate.changed.clear()
-                taken = self.dirty.take() if self.dirty is not None else (True, set())
+                lazy = final or time.monotonic() - self._lazy_at >= dirty.LAZY_S
+                taken = (self.dirty.take(lazy=lazy) if self.dirty is not None
+                         else (True, set()))
+                if lazy:
+                    self._lazy_at = time.monotonic()
+                steps.mark("dirty")
                 try:
-                    captured = self._capture(taken, forked=self.fork and not final)
+                    captured = self._capture(taken, steps, forked=self.fork and not final)
                 except BaseException:
                     self._failed(taken)
                     raise
                 if final:
                     self.gate.close()
             paused = time.perf_counter()
+            steps.mark("release")
             try:
                 changed = self._encode(captured)
                 written = self.store.commit(changed, captured.names)
@@ -232,6 +292,9 @@ class Snapshotter:
             self.stats.saved_at = time.time()
             self.stats.pause_ms = (paused - started) * 1000
             self.stats.hold_ms = (paused - held_at) * 1000
+            self.stats.steps = steps.ms
+            steps.ms["wait"] = (held_at - started) * 1000  # for the gate (not held yet)
+            self.stats.recent.append((self.stats.hold_ms, steps.ms))
             self.stats.write_ms = (done - paused) * 1000
             self.stats.written_bytes += written
             self.stats.parts, self.stats.parts_written = len(captured.names), len(changed)
@@ -241,21 +304,24 @@ class Snapshotter:
 
     def _failed(self, taken: tuple[bool, set[Any]]) -> None:
         self.gate.changed.set()  # nothing saved: the next snapshot retries
+        self.pieces.failed()
         if self.dirty is not None:
             self.dirty.put_back(taken)
 
-    def _capture(self, taken: tuple[bool, set[Any]], *, forked: bool) -> _Captured:
+    def _capture(self, taken: tuple[bool, set[Any]], steps: _Steps, *,
+                 forked: bool) -> _Captured:
         acquired = []
         try:
             for lock in self.locks:
                 lock.acquire()
                 acquired.append(lock)
+            steps.mark("locks")
             # Ours first: a checkpoint then never covers an effect moto's copy lacks.
             raw = {name: codec.dumps(part.export_state()) for name, part in self.parts.items()}
+            steps.mark("ours")
             moto = backends.capture()
-            references = codec.References(moto.roots)
-            raw[SKELETON] = codec.dumps(moto.skeleton, references)
-            captured = _Captured(taken, moto, set(raw) | set(moto.roots), raw)
+            steps.mark("moto_parts")
+            captured = _Captured(taken, moto, set(raw) | set(moto.roots) | {SKELETON}, raw)
             captured.signatures = {name: stream_signature(root)
                                    for name, root in moto.roots.items()
                                    if moto.keys[name][3] is not None}
@@ -263,16 +329,30 @@ class Snapshotter:
                 name for name, root in moto.roots.items()
                 if self._roots.get(name) is not root
                 or captured.signatures.get(name) != self._signatures.get(name)}
-            big = sum(self._sizes.get(name, self.inline_bytes) for name in due)
-            if forked and due and big >= self.inline_bytes:
+            captured.due = due
+            steps.mark("due")
+            plan = captured.plan = self.pieces.plan(moto.roots, due)
+            for name in moto.roots:
+                captured.names |= (plan.names.get(name, set()) if name in due
+                                   else self._pieces_of.get(name, set()))
+            steps.mark("plan")
+            references = codec.References(moto.roots, plan)
+            raw[SKELETON] = codec.dumps(moto.skeleton, references)
+            steps.mark("skeleton")
+            values: dict[str, Any] = {name: moto.roots[name] for name in due}
+            # Pieces are pickled once the gate is released (or by the writer): only the
+            # rest counts for whether to fork.
+            big = sum(self._sizes.get(name, self.inline_bytes) for name in values)
+            captured.encode = encode = functools.partial(_encode_value, references=references)
+            if forked and values and big >= self.inline_bytes:
                 try:
-                    captured.forked = ForkedSnapshot(
-                        {name: moto.roots[name] for name in due}, {},
-                        lambda value: codec.dumps(value, references))
+                    captured.forked = ForkedSnapshot(values | plan.dirty, {}, encode,
+                                                     steps=steps)
                     return captured
                 except OSError as exc:  # no memory or processes left: pickle here
                     log.warning("snapshot taken in-process: cannot fork (%s)", exc)
-            raw.update((name, codec.dumps(moto.roots[name], references)) for name in due)
+            raw.update((name, encode(value)) for name, value in values.items())
+            steps.mark("inline")
             return captured
         finally:
             for lock in reversed(acquired):
@@ -284,6 +364,10 @@ class Snapshotter:
         A part pickled in place whose bytes are those stored is not rewritten.
         """
         changed: dict[str, bytes] = {}
+        if captured.forked is None:
+            for name, piece in captured.plan.dirty.items():
+                captured.raw[name] = captured.encode(piece)
+                time.sleep(YIELD_S)
         for name, data in captured.raw.items():
             digest = hashlib.blake2b(data, digest_size=16).digest()
             if self._digests.get(name) != digest:
@@ -299,6 +383,10 @@ class Snapshotter:
         """Note what the stored rows now hold (only once the commit is done)."""
         self._roots = dict(captured.moto.roots)
         self._signatures = captured.signatures
+        self.pieces.committed(captured.plan, captured.names)
+        self._pieces_of = {name: (captured.plan.names.get(name, set()) if name in captured.due
+                                  else self._pieces_of.get(name, set()))
+                           for name in captured.moto.roots}
         self._sizes.update(captured.sizes)
         self._digests.update(captured.digests)
         for name in changed:

@@ -98,12 +98,15 @@ class ForkedSnapshot:
     """
 
     def __init__(self, values: dict[str, Any], done: dict[str, bytes],
-                 encode: Callable[[Any], bytes] = codec.dumps) -> None:
+                 encode: Callable[[Any], bytes] = codec.dumps, *, steps: Any = None) -> None:
+        mark = steps.mark if steps is not None else (lambda name: None)
         codec.dumps(None)  # builds the dispatch table (imports moto) before the fork
         read_fd, write_fd = os.pipe()
+        mark("fork_setup")
         # While the child lives, the parent's collector leaves the objects it shares
         # with the child alone: a full collection would touch (and so copy) them all.
         gc.freeze()
+        mark("gc_freeze")
         try:
             pid = os.fork()
         except OSError:
@@ -114,6 +117,7 @@ class ForkedSnapshot:
         if pid == 0:  # pragma: no cover - the child never returns (coverage cannot see it)
             os.close(read_fd)
             _child(values, done, write_fd, encode)
+        mark("fork")
         os.close(write_fd)
         self.pid = pid
         self.sizes: dict[str, int] = {}  # each part's pickled bytes, once done

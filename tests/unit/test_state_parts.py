@@ -415,3 +415,46 @@ def test_an_item_write_names_its_tables_from_the_parsed_body_or_marks_the_whole_
 def _parsed(body: bytes):
     """The body as ``Call.json_body`` gives it (here: not parsed until asked for)."""
     return lambda: json.loads(body or b"{}")
+
+
+# -- bookkeeping, marked lazily ----------------------------------------------------------
+def test_bookkeeping_is_marked_lazily_and_its_look_ups_are_not_recorded():
+    # given
+    account = _account()
+    d = DirtyParts()
+    d.take(lazy=True)  # lazy marks are process-wide: other tests' ones go
+
+    # when: a request's look-up of IAM for a key's last-used time, as moto does it
+    with d.recording(("sqs", account, REGION)), dirty.bookkeeping(("iam", account, None)):
+        iam_backends[account]["aws"]
+
+    # then: the request's own change now, the bookkeeping only when asked for
+    assert d.take() == (False, {("sqs", account, REGION)})
+    assert d.take(lazy=True) == (False, {("iam", account, None)})
+    assert d.take(lazy=True) == (False, set())
+
+
+def test_bookkeeping_waits_for_a_snapshot_that_saves_it_and_a_clean_stop_saves_it(tmp_path):
+    # given: an IAM user with a key, saved
+    account = _account()
+    d = DirtyParts()
+    with d.changes(("iam", account, None)):
+        iam_backends[account]["aws"].create_user(REGION, "learner", path="/")
+        key = iam_backends[account]["aws"].create_access_key("learner")
+    snapshotter = _snapshotter(tmp_path, d, fork=False)
+    snapshotter.snapshot_once()
+    part = f"moto/moto.iam.models:iam_backends/{account}/aws"
+    saved = snapshotter.store.versions()[part]
+
+    # when: the key is used (its last-used time changes), then a snapshot
+    with dirty.bookkeeping(("iam", account, None)):
+        key.last_used = "used"
+    with d.changes(("sqs", account, REGION)):
+        pass
+    snapshotter.snapshot_once()
+    kept = snapshotter.store.versions()[part]
+    snapshotter.snapshot_once(final=True)
+
+    # then: IAM is not saved again for it until the final snapshot
+    assert kept == saved
+    assert snapshotter.store.versions()[part][0] > saved[0]
