@@ -168,3 +168,16 @@ def sequence_numbers(response: dict[str, Any]) -> list[str]:
 def failed_sequence_numbers() -> Callable[[dict[str, Any]], list[str]]:
     """``failed_sequence_numbers(response)`` lists the reported ``itemIdentifier`` values."""
     return sequence_numbers
+
+
+@pytest.fixture
+def state_hooks() -> Iterator[None]:
+    """The hooks the durable state relies on: streams on moto's tables, look-up records."""
+    from localaws import backends, streams
+    from localaws.state import dirty
+    from localaws.streams.settings import StreamSettings
+
+    streams.install(StreamSettings())
+    dirty.install()
+    yield
+    backends.reset_gate()

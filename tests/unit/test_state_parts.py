@@ -14,7 +14,7 @@ from moto.iam.models import iam_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 
-from localaws import backends, streams
+from localaws import backends
 from localaws.errors import RequestError
 from localaws.state import codec, dirty
 from localaws.state.backends import capture
@@ -22,17 +22,11 @@ from localaws.state.dirty import DirtyParts, item_write_tables, request_keys
 from localaws.state.gate import RequestGate
 from localaws.state.snapshots import Snapshotter
 from localaws.state.store import StateStore
-from localaws.streams.settings import StreamSettings
 
 REGION = "us-east-1"
 
 
-@pytest.fixture(autouse=True)
-def _installed():
-    streams.install(StreamSettings())
-    dirty.install()
-    yield
-    backends.reset_gate()
+pytestmark = pytest.mark.usefixtures("state_hooks")
 
 
 def _account() -> str:

@@ -10,24 +10,17 @@ from moto.cloudwatch.models import cloudwatch_backends
 from moto.dynamodb.models import dynamodb_backends
 from moto.logs.models import logs_backends
 
-from localaws import backends, streams
-from localaws.state import codec, dirty, pieces
+from localaws.state import codec, pieces
 from localaws.state.dirty import DirtyParts
 from localaws.state.gate import RequestGate
 from localaws.state.snapshots import Snapshotter
 from localaws.state.store import StateStore
-from localaws.streams.settings import StreamSettings
 
 REGION = "us-east-1"
 DDB = "moto.dynamodb.models:dynamodb_backends"
 
 
-@pytest.fixture(autouse=True)
-def _installed():
-    streams.install(StreamSettings())
-    dirty.install()
-    yield
-    backends.reset_gate()
+pytestmark = pytest.mark.usefixtures("state_hooks")
 
 
 def _account() -> str:
