@@ -33,6 +33,7 @@ hook gives it a copy to change instead (copy-on-write, :func:`install`).
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import threading
@@ -156,8 +157,6 @@ def _copy_before_update(backend: Any, table_name: str, key: dict[str, Any]) -> N
     The stored item stays as it was for a snapshot that took it (moto changes the copy);
     the dict keeps its order (an existing key is assigned).
     """
-    import copy
-
     from moto.dynamodb.models import DynamoType
 
     table = backend.tables.get(table_name)

@@ -88,7 +88,6 @@ class SnapshotStats:
     written_bytes: int = 0  # compressed bytes committed, all snapshots together
     parts: int = 0  # parts in the last snapshot
     parts_written: int = 0  # of which rewritten by it
-    steps: dict[str, float] = field(default_factory=dict)  # the last hold, ms per step
     recent: collections.deque = field(  # (hold_ms, steps) of the last snapshots
         default_factory=lambda: collections.deque(maxlen=RECENT))
 
@@ -138,7 +137,7 @@ class _Captured:
     raw: dict[str, bytes]  # pickled in place
     plan: Plan = field(default_factory=Plan)
     encode: Any = None  # pickles one value of this snapshot (a root or a piece)
-    due: set[str] = field(default_factory=set)  # moto's parts pickled by this snapshot
+    pieces_of: dict[str, set[str]] = field(default_factory=dict)  # each moto part's pieces
     forked: ForkedSnapshot | None = None
     signatures: dict[str, Any] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)  # pickled bytes of each part
@@ -292,7 +291,6 @@ class Snapshotter:
             self.stats.saved_at = time.time()
             self.stats.pause_ms = (paused - started) * 1000
             self.stats.hold_ms = (paused - held_at) * 1000
-            self.stats.steps = steps.ms
             steps.ms["wait"] = (held_at - started) * 1000  # for the gate (not held yet)
             self.stats.recent.append((self.stats.hold_ms, steps.ms))
             self.stats.write_ms = (done - paused) * 1000
@@ -329,12 +327,12 @@ class Snapshotter:
                 name for name, root in moto.roots.items()
                 if self._roots.get(name) is not root
                 or captured.signatures.get(name) != self._signatures.get(name)}
-            captured.due = due
             steps.mark("due")
             plan = captured.plan = self.pieces.plan(moto.roots, due)
-            for name in moto.roots:
-                captured.names |= (plan.names.get(name, set()) if name in due
-                                   else self._pieces_of.get(name, set()))
+            captured.pieces_of = {name: (plan.names.get(name, set()) if name in due
+                                         else self._pieces_of.get(name, set()))
+                                  for name in moto.roots}
+            captured.names.update(*captured.pieces_of.values())
             steps.mark("plan")
             references = codec.References(moto.roots, plan)
             raw[SKELETON] = codec.dumps(moto.skeleton, references)
@@ -384,9 +382,7 @@ class Snapshotter:
         self._roots = dict(captured.moto.roots)
         self._signatures = captured.signatures
         self.pieces.committed(captured.plan, captured.names)
-        self._pieces_of = {name: (captured.plan.names.get(name, set()) if name in captured.due
-                                  else self._pieces_of.get(name, set()))
-                           for name in captured.moto.roots}
+        self._pieces_of = captured.pieces_of
         self._sizes.update(captured.sizes)
         self._digests.update(captured.digests)
         for name in changed:
