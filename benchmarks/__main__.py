@@ -55,6 +55,8 @@ ROWS: list[Row] = [
     ("cold start (first invoke) p50, ms", ("invocation", "cold_start_ms", "p50"), "<= 500",
      _at_most(500)),
     ("cold start max, ms", ("invocation", "cold_start_ms", "max"), "<= 500", _at_most(500)),
+    ("cold start of a boto3 handler p50, ms", ("invocation", "boto3_cold_start_ms", "p50"),
+     "<= 500", _at_most(500)),
     ("endpoint peak RSS (throughput run), MB", ("throughput", "endpoint_peak_rss_mb"),
      "<= 400", _at_most(400)),
     ("boto3 handler Max Memory Used, MB",

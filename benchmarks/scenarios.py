@@ -49,6 +49,8 @@ def handler(event, context):
 '''
 
 NOOP = "def handler(event, context):\n    return None\n"
+BOTO3_HANDLER = ("import boto3\n_c = boto3.client('dynamodb')\n\n"
+                 "def handler(e, c):\n    return _c.list_tables()['TableNames']\n")
 
 
 def _deploy(backend: Backend, name: str, code: str, role_arn: str, **settings: Any) -> None:
@@ -186,17 +188,22 @@ def invocation(warm_calls: int = 300, cold_functions: int = 5) -> dict[str, Any]
             start = time.perf_counter()
             lam.invoke(FunctionName=f"cold-{k}", Payload=b"{}")
             cold.append((time.perf_counter() - start) * 1000)
+        cold_boto3 = []  # a handler that imports boto3 and makes a client at init
+        for k in range(cold_functions):
+            _deploy(backend, f"cold-boto3-{k}", BOTO3_HANDLER, role_arn)
+            start = time.perf_counter()
+            lam.invoke(FunctionName=f"cold-boto3-{k}", Payload=b"{}")
+            cold_boto3.append((time.perf_counter() - start) * 1000)
         boto3_worker = _boto3_worker_memory(backend, role_arn)
         endpoint_peak = memory_mb(status["pid"], "VmHWM")
     return {"warm_invoke_ms": percentiles(warm), "cold_start_ms": percentiles(cold),
+            "boto3_cold_start_ms": percentiles(cold_boto3),
             "boto3_handler_max_memory_used_mb": boto3_worker,
             "endpoint_peak_rss_mb_after_invokes": endpoint_peak}
 
 
 def _boto3_worker_memory(backend: Backend, role_arn: str) -> int:
-    code = ("import boto3\n_c = boto3.client('dynamodb')\n\n"
-            "def handler(e, c):\n    return _c.list_tables()['TableNames']\n")
-    _deploy(backend, "boto3-user", code, role_arn)
+    _deploy(backend, "boto3-user", BOTO3_HANDLER, role_arn)
     for _ in range(3):
         backend.client("lambda").invoke(FunctionName="boto3-user", Payload=b"{}")
     events = backend.client("logs").filter_log_events(

@@ -274,9 +274,10 @@ class Endpoint:
         self.port = port
         self.url = f"http://{HOST}:{port}"
         self.started = time.time()
-        self.executor = Executor(state_dir(), self.url)
-        self.mappings = MappingService(self.executor)
         self.profile_settings = profile.ProfileSettings.from_env()  # see localaws.profile
+        self.executor = Executor(state_dir(), self.url,
+                                 warm_starts=self.profile_settings.name == "default")
+        self.mappings = MappingService(self.executor)
         self.app = Router(moto_setup.application(), LambdaApi(self.executor, self.mappings),
                           self.status, self.restart_engine, gate=gate)
         active = profile.install(self.profile_settings, self.app)
@@ -384,6 +385,7 @@ class Endpoint:
             "uptime_s": round(time.time() - self.started, 1),
             "functions": stats["functions"],
             "environments": stats["environments"],
+            "warm_starts": self.executor.spawner.warm,  # see localaws.executor.spawner
             "mappings": self.mappings.count(),
             "state": self.state_status(),
             "profile": self.profile_settings.document(),

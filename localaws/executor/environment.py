@@ -17,19 +17,17 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from localaws.errors import EndpointError
 from localaws.executor import sessions
 from localaws.executor.function import FunctionSpec
+from localaws.executor.spawner import Spawner, WorkerProcess, imports_sdk
 
-BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _MEMORY_POLL_S = 0.005
 
@@ -72,9 +70,12 @@ class ExecutionEnvironment:
         The function's settings and code location.
     endpoint_url : str
         What ``AWS_ENDPOINT_URL`` is set to inside the worker.
+    spawner : Spawner, optional
+        Starts the worker process; by default every worker starts from scratch.
     """
 
-    def __init__(self, spec: FunctionSpec, endpoint_url: str) -> None:
+    def __init__(self, spec: FunctionSpec, endpoint_url: str,
+                 spawner: Spawner | None = None) -> None:
         self.spec = spec
         self.id = uuid.uuid4().hex
         today = datetime.now(UTC).strftime("%Y/%m/%d")
@@ -82,7 +83,8 @@ class ExecutionEnvironment:
         self.last_used = time.monotonic()
         self.invocations = 0
         self._endpoint_url = endpoint_url
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._spawner = spawner or Spawner()
+        self._proc: WorkerProcess | None = None
         self._requests = -1
         self._messages = -1
         self._buffer = b""
@@ -126,16 +128,9 @@ class ExecutionEnvironment:
         req_r, req_w = os.pipe()
         msg_r, msg_w = os.pipe()
         try:
-            self._proc = subprocess.Popen(
-                [sys.executable, str(BOOTSTRAP), str(req_r), str(msg_w)],
-                pass_fds=(req_r, msg_w),
-                env=self._environ(),
-                cwd=str(self.spec.task_root),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            self._proc = self._spawner.start(
+                self._environ(), spec.task_root, (req_r, msg_w),
+                forkable=imports_sdk(spec.task_root, spec.handler, spec.environment))
         except OSError as exc:  # ours: the machine would not start the worker
             for fd in (req_w, msg_r):
                 os.close(fd)

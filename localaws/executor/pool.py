@@ -28,6 +28,7 @@ from localaws import telemetry
 from localaws.errors import ServiceError
 from localaws.executor.environment import EnvironmentDiedError, ExecutionEnvironment, Outcome
 from localaws.executor.function import FunctionSpec, resolve
+from localaws.executor.spawner import Spawner
 
 log = logging.getLogger("localaws.executor")
 
@@ -83,7 +84,8 @@ class _FunctionPool:
         self.idle: list[ExecutionEnvironment] = []
         self.busy: set[ExecutionEnvironment] = set()
 
-    def acquire(self, spec: FunctionSpec, endpoint_url: str) -> tuple[ExecutionEnvironment, int]:
+    def acquire(self, spec: FunctionSpec, endpoint_url: str,
+                spawner: Spawner | None = None) -> tuple[ExecutionEnvironment, int]:
         with self.lock:
             # Other settings, or a role session that could expire during the call.
             stale = [e for e in self.idle if e.spec.fingerprint != spec.fingerprint
@@ -102,7 +104,7 @@ class _FunctionPool:
                     break
                 env.kill()
             else:
-                env = cold = ExecutionEnvironment(spec, endpoint_url)
+                env = cold = ExecutionEnvironment(spec, endpoint_url, spawner)
             self.busy.add(env)
             concurrent = len(self.busy)
         if cold is not None:  # spawn outside the lock: cold starts may overlap
@@ -145,11 +147,16 @@ class Executor:
         Where function code is unpacked.
     endpoint_url : str
         The endpoint's URL, given to handlers as ``AWS_ENDPOINT_URL``.
+    warm_starts : bool
+        Fork the workers of handlers that import boto3 from a process that has it
+        imported already (see :mod:`localaws.executor.spawner`); False (the ``aws``
+        profile) starts every worker from scratch.
     """
 
-    def __init__(self, state_dir: Path, endpoint_url: str) -> None:
+    def __init__(self, state_dir: Path, endpoint_url: str, warm_starts: bool = False) -> None:
         self.state_dir = state_dir
         self.endpoint_url = endpoint_url
+        self.spawner = Spawner(warm=warm_starts)
         self._pools: dict[tuple[str, str, str], _FunctionPool] = {}
         self._lock = threading.Lock()
         self._async = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lambda-async")
@@ -185,7 +192,7 @@ class Executor:
         spec = resolve(account_id, region, function, self.state_dir)
         pool = self._pool(spec)
         try:
-            env, concurrent = pool.acquire(spec, self.endpoint_url)
+            env, concurrent = pool.acquire(spec, self.endpoint_url, self.spawner)
         except ServiceError:
             telemetry.put_metrics(account_id, spec.region, spec.name, {"Throttles": 1})
             raise
@@ -281,6 +288,7 @@ class Executor:
             pools = list(self._pools.values())
         for pool in pools:
             pool.close()
+        self.spawner.close()
 
     # -- internals --------------------------------------------------------------------
     def _pool(self, spec: FunctionSpec) -> _FunctionPool:

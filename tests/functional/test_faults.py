@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -242,8 +243,11 @@ def _workers(endpoint: dict[str, Any], function: str) -> list[psutil.Process]:
     found = []
     for proc in psutil.Process(endpoint["pid"]).children(recursive=True):
         try:
-            if (any("bootstrap.py" in part for part in proc.cmdline())
-                    and proc.environ().get("AWS_LAMBDA_FUNCTION_NAME") == function):
+            # Started from scratch (bootstrap.py) or forked warm (by forkserver.py, whose
+            # own working directory is /): a worker runs in its function's code
+            # directory, .../functions/<account>/<region>/<name>/<code hash>.
+            if (any(part.endswith(("bootstrap.py", "forkserver.py")) for part in proc.cmdline())
+                    and Path(proc.cwd()).parent.name == function):
                 found.append(proc)
         except psutil.NoSuchProcess:
             continue

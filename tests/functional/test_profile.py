@@ -40,6 +40,14 @@ def test_the_health_document_publishes_the_profile(aws_profile_endpoint):
                        "max_delay_s": 2.0}
 
 
+def test_under_the_aws_profile_every_worker_starts_from_scratch(aws_profile_endpoint, endpoint):
+    # given / when: an endpoint in the aws profile, and one in the default profile
+    # then: only the default profile forks boto3 handlers' workers warm (Init Duration
+    # keeps the cost of importing boto3 under the aws profile)
+    assert aws_profile_endpoint["warm_starts"] is False
+    assert endpoint["warm_starts"] is True
+
+
 def test_a_plain_boto3_script_sees_every_intermediate_state_in_order(aws_profile_endpoint,
                                                                      capsys):
     # given
