@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -182,10 +183,16 @@ class ForkServer:
                 self._exits[pid] = -9  # ended after the server did: its status is lost
             return pid in self._exits
 
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._changed:
-            if timeout != 0.0:
-                self._changed.wait_for(ended, timeout)
-            return self._exits.pop(pid) if ended() else None
+            while not ended():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return None
+                # Notified when the server reports an exit; once it is gone, look again
+                # every 50 ms (nobody reports any more).
+                self._changed.wait(0.05 if self._gone else left)
+            return self._exits.pop(pid)
 
     def close(self) -> None:
         """Stop the server (its workers are killed by their environments)."""

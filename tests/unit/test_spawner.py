@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import textwrap
 import time
 from pathlib import Path
@@ -110,8 +111,8 @@ def code(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.fixture(params=[True, False], ids=["forked", "from-scratch"])
-def spawner(request):
+@pytest.fixture(scope="module", params=[True, False], ids=["forked", "from-scratch"])
+def spawner(request):  # one fork server for the module's tests (each costs ~0.4 s of CPU)
     spawner = Spawner(warm=request.param)
     yield spawner
     spawner.close()
@@ -164,18 +165,16 @@ def test_a_worker_ends_with_the_same_exit_code_however_it_was_started(spawner, c
     assert worker.process.poll() == code_expected
 
 
-def test_a_running_worker_polls_none_and_wait_times_out(code):
+def test_a_running_worker_polls_none_and_wait_times_out(spawner, code):
     # given
-    spawner = Spawner(warm=True)
     worker = _Worker(spawner, code)
     worker.next_message()
     # when / then
     assert worker.process.poll() is None
-    with pytest.raises(Exception, match="timed out"):
+    with pytest.raises(subprocess.TimeoutExpired, match="timed out"):
         worker.process.wait(timeout=0.05)
     worker.close()
     assert worker.process.wait(timeout=5) == 0
-    spawner.close()
 
 
 def test_when_the_fork_server_dies_its_workers_end_and_a_new_server_forks_the_next(code):
