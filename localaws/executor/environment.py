@@ -1,11 +1,12 @@
 """One execution environment: a warm worker process running a function's handler.
 
-The worker is ``bootstrap.py`` run by the endpoint's Python interpreter in a
-process of its own, so a crashing, hanging or memory-hungry handler never takes
-the endpoint down. The environment enforces the function's timeout (the worker
-is killed and the environment recycled, as AWS does) and its memory size (the
-resident set size is watched while the handler runs; over ``MemorySize`` the
-worker is killed and an out-of-memory error is returned).
+The worker runs ``bootstrap.py``'s runtime in a process of its own (started by a
+:class:`~localaws.executor.spawner.Spawner`: from scratch, or forked warm), so a
+crashing, hanging or memory-hungry handler never takes the endpoint down. The
+environment enforces the function's timeout (the worker is killed and the
+environment recycled, as AWS does) and its memory size (the resident set size is
+watched while the handler runs; over ``MemorySize`` the worker is killed and an
+out-of-memory error is returned).
 """
 
 from __future__ import annotations
