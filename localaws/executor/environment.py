@@ -126,21 +126,14 @@ class ExecutionEnvironment:
         """Assume the role, spawn the worker (the INIT phase begins; see :meth:`invoke`)."""
         spec = self.spec
         self.session = sessions.issue(spec.account_id, spec.region, spec.role, spec.name)
-        req_r, req_w = os.pipe()
-        msg_r, msg_w = os.pipe()
+        forkable = self._spawner.warm and imports_sdk(spec.task_root, spec.handler,
+                                                      spec.environment)
         try:
-            self._proc = self._spawner.start(
-                self._environ(), spec.task_root, (req_r, msg_w),
-                forkable=imports_sdk(spec.task_root, spec.handler, spec.environment))
+            self._proc, self._requests, self._messages = self._spawner.start(
+                self._environ(), spec.task_root, forkable=forkable)
         except OSError as exc:  # ours: the machine would not start the worker
-            for fd in (req_w, msg_r):
-                os.close(fd)
             raise EnvironmentDiedError(
                 f"cannot start the execution environment of {spec.name}: {exc}") from exc
-        finally:
-            os.close(req_r)
-            os.close(msg_w)
-        self._requests, self._messages = req_w, msg_r
 
     def credentials_expire_within(self, seconds: float) -> bool:
         """True when the environment's role session ends within ``seconds``."""

@@ -23,11 +23,13 @@ import logging
 import os
 import queue
 import re
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -74,7 +76,7 @@ def imports_sdk(task_root: Path, handler: str, environment: dict[str, str]) -> b
         return False
     if any((task_root / own).exists() for own in ("boto3", "botocore")):
         return False
-    module = handler.rpartition(".")[0].replace(".", "/").replace("/", os.sep)
+    module = handler.rpartition(".")[0].replace(".", "/")
     if not module:
         return False
     for candidate in (task_root / f"{module}.py", task_root / module / "__init__.py"):
@@ -93,6 +95,23 @@ def _running(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state not in (b"Z", b"X")
+
+
+def _with_pipes(start: Callable[[tuple[int, int]], WorkerProcess],
+                ) -> tuple[WorkerProcess, int, int]:
+    """``start((requests_r, messages_w))`` on two new pipes; our ends with the process."""
+    req_r, req_w = os.pipe()
+    msg_r, msg_w = os.pipe()
+    try:
+        process = start((req_r, msg_w))
+    except BaseException:
+        os.close(req_w)
+        os.close(msg_r)
+        raise
+    finally:
+        os.close(req_r)
+        os.close(msg_w)
+    return process, req_w, msg_r
 
 
 class ForkedWorker:
@@ -167,11 +186,29 @@ class ForkServer:
             try:
                 answer = self._answers.get(timeout=_SPAWN_TIMEOUT_S)
             except queue.Empty:
-                self._gone = True
+                self._abandon()
                 raise OSError("the fork server did not answer") from None
         if "pid" not in answer:
             raise OSError(answer.get("error", "the fork server has exited"))
         return ForkedWorker(answer["pid"], self)
+
+    def _abandon(self) -> None:
+        """Stop a server that did not answer in time, and any worker it forked late.
+
+        The caller then starts the worker from scratch (on pipes of its own).
+        """
+        self._proc.kill()
+        self._proc.wait()
+        self._reader.join(timeout=2)  # it ends at the socket's end of file
+        while True:
+            try:
+                late = self._answers.get_nowait()
+            except queue.Empty:
+                break
+            if "pid" in late:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(late["pid"], signal.SIGKILL)
+        self._gone = True
 
     def take_exit(self, pid: int, timeout: float | None) -> int | None:
         """A forked worker's exit code, waiting up to ``timeout`` s; ``None`` while it runs.
@@ -242,9 +279,18 @@ class Spawner:
         self._lock = threading.Lock()
         self._closed = False
 
-    def start(self, env: dict[str, str], cwd: Path, fds: tuple[int, int],
-              forkable: bool) -> WorkerProcess:
-        """Start a worker that reads requests from ``fds[0]`` and writes to ``fds[1]``.
+    def start(self, env: dict[str, str], cwd: Path,
+              forkable: bool) -> tuple[WorkerProcess, int, int]:
+        """Start a worker with a pipe for its requests and one for its messages.
+
+        A worker forked late by a fork server that did not answer in time would share
+        the pipes of the worker started from scratch instead: each try has new pipes.
+
+        Returns
+        -------
+        tuple
+            The process, the descriptor to write its requests to, and the one to read
+            its messages from.
 
         Raises
         ------
@@ -255,13 +301,13 @@ class Spawner:
             server = self._fork_server()
             if server is not None:
                 try:
-                    return server.spawn(env, str(cwd), fds)
+                    return _with_pipes(lambda fds: server.spawn(env, str(cwd), fds))
                 except OSError as exc:
                     log.warning("fork server unavailable (%s); starting from scratch", exc)
-        return subprocess.Popen(
+        return _with_pipes(lambda fds: subprocess.Popen(
             [sys.executable, str(BOOTSTRAP), str(fds[0]), str(fds[1])],
             pass_fds=fds, env=env, cwd=str(cwd), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
 
     def close(self) -> None:
         """Stop the fork server, if one was started."""

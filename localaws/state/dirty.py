@@ -19,9 +19,9 @@ with no service) marks everything. Bookkeeping that moto does on every request (
 access key's and its role's last-used time, :func:`bookkeeping`) is marked *lazily*:
 saved by the next snapshot that saves its backend anyway, or by the first snapshot
 :data:`LAZY_S` or more later, or by the final snapshot of a clean stop (a crash may
-lose it). Marked at once, it
-would re-save IAM (and walk its ~1,300 managed policies) on every snapshot while a
-function calls the endpoint. A mark is a :data:`Key`:
+lose it). Marked at once, it would re-save IAM (and walk its ~1,300 managed
+policies) on every snapshot while a function calls the endpoint. A mark is a
+:data:`Key`:
 
 * ``(service, account, region)``: one backend, for DynamoDB with all its tables;
 * ``(service, account, None)``: every region of a service in an account (IAM, STS);

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from localaws.executor.spawner import ForkedWorker, Spawner, imports_sdk
@@ -78,16 +80,10 @@ class _Worker:
 
     def __init__(self, spawner: Spawner, root: Path, module: str = "app",
                  **env: str) -> None:
-        req_r, self.requests = os.pipe()
-        self.messages, msg_w = os.pipe()
         environ = {"PATH": os.environ["PATH"], "TZ": ":UTC", "LAMBDA_TASK_ROOT": str(root),
                    "_HANDLER": f"{module}.handler", "AWS_LAMBDA_FUNCTION_NAME": "fn", **env}
-        try:
-            self.process = spawner.start(environ, root, (req_r, msg_w), forkable=True)
-        finally:
-            os.close(req_r)
-            os.close(msg_w)
-        self._reader = os.fdopen(self.messages, "rb")
+        self.process, self.requests, messages = spawner.start(environ, root, forkable=True)
+        self._reader = os.fdopen(messages, "rb")
 
     def next_message(self) -> dict | None:
         line = self._reader.readline()
@@ -198,5 +194,51 @@ def test_when_the_fork_server_dies_its_workers_end_and_a_new_server_forks_the_ne
     assert isinstance(worker.process, ForkedWorker) and spawner._server is not server
     assert worker.next_message()["type"] == "ready"
     worker.close()
+    assert worker.process.wait(timeout=5) == 0
+    spawner.close()
+
+
+def _forked_workers_in(code: Path) -> set[int]:
+    """Live forked workers (wherever they were reparented) running in ``code``."""
+    found = set()
+    for proc in psutil.process_iter():
+        try:
+            if (any(part.endswith("forkserver.py") for part in proc.cmdline())
+                    and proc.cwd() == str(code) and proc.status() != psutil.STATUS_ZOMBIE):
+                found.add(proc.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+class _AnswerJustTooLate(queue.Queue):
+    """The server's answers, as if each came just after the deadline had passed."""
+
+    def get(self, block: bool = True, timeout: float | None = None) -> dict:
+        if timeout is None:
+            return super().get(block)
+        self.put(super().get(timeout=5))  # the fork has happened ...
+        raise queue.Empty  # ... but the spawner stopped waiting
+
+
+def test_a_fork_server_that_answers_late_leaves_the_pipes_to_one_worker(code):
+    # given: a warm fork server whose next answer comes after the deadline
+    spawner = Spawner(warm=True)
+    first = _Worker(spawner, code)
+    assert first.next_message()["type"] == "ready"
+    spawner._server._answers = _AnswerJustTooLate()
+    # when
+    worker = _Worker(spawner, code, X="late")
+    # then: the worker started from scratch on pipes of its own, and the one forked
+    # late is gone
+    assert isinstance(worker.process, subprocess.Popen)
+    assert worker.next_message()["type"] == "ready"
+    assert json.loads(worker.invoke({})["payload"])["x"] == "late"
+    deadline = time.monotonic() + 5
+    while _forked_workers_in(code) != {first.process.pid} and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _forked_workers_in(code) == {first.process.pid}
+    worker.close()
+    first.close()
     assert worker.process.wait(timeout=5) == 0
     spawner.close()
