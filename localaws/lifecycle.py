@@ -1,9 +1,10 @@
 """Start, stop and inspect the local endpoint running in the background.
 
 The endpoint runs as ``python -m localaws serve --port N`` in its own process
-session, writing its pid and log to the state directory (see
-:mod:`localaws.paths`). Nothing here imports moto, so these functions are
-cheap to call from notebooks and the client factory.
+session (forked by :mod:`localaws.launcher` when ``WORKSHOP_ENDPOINT_LAUNCHER`` names
+one), writing its pid and log to the state directory (see :mod:`localaws.paths`).
+Nothing here imports moto, so these functions are cheap to call from notebooks and
+the client factory.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from typing import Any
 
+from localaws import launcher
 from localaws.paths import log_file, pid_file, project_root
 
 HEALTH_PATH = "/_workshop/health"
@@ -119,12 +119,9 @@ def up(port: int, *, state_dir: str | os.PathLike[str] | None = None,
     env = {**os.environ, **(env or {})}
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(project_root()), env.get("PYTHONPATH", "")) if p)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "localaws", *serve_arguments(
-                port, state_dir, ephemeral, allow_hosts, allow_origins)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            cwd=str(project_root()), env=env, start_new_session=True)
+    proc = launcher.start_endpoint(
+        serve_arguments(port, state_dir, ephemeral, allow_hosts, allow_origins),
+        env, project_root(), log_path)
     pid_file(port).write_text(str(proc.pid))
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:

@@ -7,9 +7,12 @@ through boto3 clients built by :mod:`helpers.clients`.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import socket
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +28,30 @@ TIMELINE = ROOT / "build" / "test-timeline.json"
 DURATIONS = TIMELINE.with_name("test-durations.json")  # every file's last measured length
 # Without a previous run's timeline, a module's rank guesses its length (seconds).
 GUESS = {0: float("inf"), 1: 30.0, 2: 5.0, 3: 1.0}
+# Imported before collection, in a thread of their own (see _import_shallow).
+SHALLOW_IMPORTS = ("jsonschema",)
+
+
+def _import_shallow(names: tuple[str, ...]) -> None:
+    """Import ``names`` on a fresh thread, whose interpreter stack starts empty.
+
+    CPython 3.11 keeps each thread's frames in 16 KB chunks and unmaps a chunk as
+    soon as the frame at its start returns. A deeply recursive parser whose depth
+    keeps crossing a chunk boundary therefore maps and unmaps memory on nearly
+    every call. ``import jsonschema`` builds a Lark Earley parser (``rfc3987_syntax``)
+    and, imported by a test module under pytest's deep collection stack, hits that
+    boundary: 363,000 ``mmap``/``munmap`` calls and 7.8 s, against 2.3 s from a
+    shallow stack. Seven test modules import it through nbformat, so every worker
+    would pay it.
+    """
+    for name in names:
+        worker = threading.Thread(target=importlib.import_module, args=(name,),
+                                  name=f"import {name}")
+        worker.start()
+        worker.join()
+
+
+_import_shallow(SHALLOW_IMPORTS)
 
 
 def _rank(item: pytest.Item) -> int:
@@ -117,8 +144,32 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _measuring_coverage() -> bool:
+    coverage = sys.modules.get("coverage")
+    return coverage is not None and coverage.Coverage.current() is not None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def endpoint_launcher() -> Iterator[str | None]:
+    """One :mod:`localaws.launcher` per test process: endpoints start forked, not from scratch.
+
+    Dozens of tests start endpoints of their own; each would spend about 0.8 s of CPU
+    importing and preparing moto. Not under coverage (``make coverage`` measures each
+    endpoint started from scratch), nor when ``WORKSHOP_ENDPOINT_LAUNCHER`` is already
+    set (to a launcher of the caller's, or to nothing, which turns launching off).
+    """
+    from localaws import launcher
+
+    if launcher.ENV_LAUNCHER in os.environ or _measuring_coverage():
+        yield os.environ.get(launcher.ENV_LAUNCHER) or None
+        return
+    with launcher.running() as socket_path:
+        yield socket_path
+
+
 @pytest.fixture(scope="session")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def endpoint(tmp_path_factory: pytest.TempPathFactory,
+             endpoint_launcher: str | None) -> Iterator[dict]:
     """A running local endpoint (health document), stopped after the session."""
     from localaws import lifecycle
 

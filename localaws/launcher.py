@@ -1,0 +1,321 @@
+"""A launcher: one process with the endpoint's modules imported, forking endpoints.
+
+An endpoint started as ``python -m localaws serve`` spends about 0.8 s of CPU before
+it serves: 0.6 s importing moto, botocore, werkzeug and the endpoint, 0.2 s preparing
+moto (:func:`localaws.moto_setup.prepare`). A test suite that starts dozens of
+endpoints (fresh state, restarts, crash tests) pays that every time.
+``python -m localaws.launcher SOCKET`` pays it once, then forks one endpoint per
+request. Each forked endpoint takes its own command line, environment, working
+directory and log file, becomes a session leader, and runs ``python -m localaws``'s
+``main`` to the end as a process started from scratch does.
+
+:func:`localaws.lifecycle.up` asks the launcher whose socket ``WORKSHOP_ENDPOINT_LAUNCHER``
+names. Without that variable, or when the launcher cannot serve a request (it is not
+there, it runs another interpreter, the request sets other ``PYTHON*`` variables), it
+starts ``python -m localaws`` itself, as before. :func:`running` starts a launcher
+for the length of a ``with`` block (``tests/conftest.py`` keeps one per test worker).
+
+Protocol, on a Unix stream socket, one connection per endpoint: the client sends one
+JSON line ``{"argv": [...], "env": {...}, "cwd": str, "log": str, "executable": str}``;
+the launcher answers ``{"pid": int}`` or ``{"error": str}`` and closes. It reaps the
+endpoints it forked as they end, and exits when the process that started it closes
+its standard input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ENV_LAUNCHER = "WORKSHOP_ENDPOINT_LAUNCHER"
+ANSWER_TIMEOUT_S = 10.0
+# The interpreter reads these at start-up: a launcher started with other values would
+# give its endpoints the wrong ones. Read again by the forked endpoint: bytecode writing.
+_STARTUP_VARIABLES = (
+    "PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH", "PYTHONNOUSERSITE", "PYTHONUSERBASE",
+    "PYTHONOPTIMIZE", "PYTHONHASHSEED", "PYTHONWARNINGS", "PYTHONDEVMODE", "PYTHONMALLOC",
+    "PYTHONSTARTUP", "PYTHONIOENCODING", "PYTHONUTF8", "PYTHONTRACEMALLOC",
+    "PYTHONFAULTHANDLER", "PYTHONINSPECT", "PYTHONVERBOSE", "PYTHONNODEBUGRANGES",
+    "PYTHONPLATLIBDIR", "PYTHONUNBUFFERED")
+
+
+class LauncherError(RuntimeError):
+    """The launcher could not fork the endpoint (the caller starts it from scratch)."""
+
+
+# --------------------------------------------------------------------------- the launcher
+
+
+def _preload() -> None:
+    """Import everything an endpoint imports before it serves, and prepare moto."""
+    import waitress.server  # noqa: F401
+
+    import localaws.__main__
+    import localaws.server  # noqa: F401
+    from localaws import alarms, moto_setup, profile, state, streams  # noqa: F401
+    from localaws.esm import service  # noqa: F401
+    from localaws.executor import pool  # noqa: F401
+    from localaws.lambda_api import LambdaApi  # noqa: F401
+    from localaws.streams import settings, ttl  # noqa: F401
+
+    moto_setup.prepare()
+    if threading.active_count() != 1:  # a fork copies only the forking thread
+        raise LauncherError(f"{threading.active_count()} threads after the imports")
+
+
+def _refusal(request: Mapping[str, Any]) -> str | None:
+    """Why this launcher cannot start the endpoint ``request`` describes, if it cannot."""
+    if request.get("executable") != sys.executable:
+        return f"the launcher runs {sys.executable}, not {request.get('executable')}"
+    env = request["env"]
+    for name in _STARTUP_VARIABLES:
+        theirs, ours = env.get(name) or "", os.environ.get(name) or ""
+        if name == "PYTHONPATH":  # the same folders, each once, make the same sys.path
+            theirs, ours = _folders(theirs), _folders(ours)
+        if theirs != ours:
+            return f"{name} differs from the launcher's"
+    return None
+
+
+def _folders(path: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(os.path.abspath(p) for p in path.split(os.pathsep) if p))
+
+
+def _reap() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
+def _become(request: Mapping[str, Any], keep_closed: Sequence[Any]) -> None:
+    """In the forked child: leave the launcher's state and take on the endpoint's."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for thing in keep_closed:
+        thing.close() if hasattr(thing, "close") else os.close(thing)
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDONLY)
+    log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    for fd, target in ((null, 0), (log, 1), (log, 2)):
+        os.dup2(fd, target)
+    os.close(null)
+    os.close(log)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    time.tzset()
+    sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
+    from moto.moto_api._internal import mock_random
+
+    mock_random.seed()  # its own sequence, as a new process draws (random reseeds itself)
+
+
+def serve(listener: socket.socket, owner: int = 0) -> dict[str, Any] | None:
+    """Fork an endpoint for each request until the owner closes ``owner`` (stdin).
+
+    Returns
+    -------
+    dict or None
+        In a forked endpoint, its request (the caller then runs it); in the launcher,
+        ``None`` once the owner has gone.
+    """
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    while True:
+        ready, _, _ = select.select([listener, owner, wake_r], [], [])
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+            _reap()
+        if owner in ready and not os.read(owner, 4096):
+            return None
+        if listener not in ready:
+            continue
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(ANSWER_TIMEOUT_S)
+            try:
+                request = json.loads(_read_line(conn))
+                refusal = _refusal(request)
+                pid = -1 if refusal else os.fork()
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                refusal = f"{type(exc).__name__}: {exc}"
+            if not refusal and pid == 0:
+                _become(request, (listener, conn, wake_r, wake_w))
+                return request
+            with contextlib.suppress(OSError):
+                answer = {"error": refusal} if refusal else {"pid": pid}
+                conn.sendall(json.dumps(answer).encode() + b"\n")
+
+
+def _read_line(sock: socket.socket) -> bytes:
+    """One newline-terminated message (without a file object holding the socket open)."""
+    data = b""
+    while not data.endswith(b"\n"):
+        piece = sock.recv(65536)
+        if not piece:
+            break
+        data += piece
+    return data
+
+
+def _run(request: Mapping[str, Any]) -> int:
+    """Run ``python -m localaws`` with the request's arguments, in this (forked) process."""
+    from localaws.__main__ import __file__ as main_file
+    from localaws.__main__ import main
+
+    sys.argv = [main_file, *request["argv"]]
+    return main(list(request["argv"]))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m localaws.launcher SOCKET``: serve on ``SOCKET`` until stdin closes."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        print("usage: python -m localaws.launcher SOCKET", file=sys.stderr)
+        return 2
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(args[0])
+    listener.listen(64)  # requests made while preloading wait in the backlog
+    _preload()
+    request = serve(listener)
+    if request is None:
+        return 0
+    return _run(request)
+
+
+# --------------------------------------------------------------------------- clients
+
+
+class LaunchedProcess:
+    """An endpoint the launcher forked: a :class:`subprocess.Popen`'s ``pid`` and ``poll``.
+
+    The launcher is its parent and reaps it; ``poll`` can tell that it has ended,
+    not its exit status (it answers ``-1``).
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def poll(self) -> int | None:
+        """``None`` while the process lives, ``-1`` once it has ended."""
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return -1
+        except PermissionError:
+            return None
+        return None
+
+
+def launch(socket_path: str, argv: Sequence[str], env: Mapping[str, str],
+           cwd: str | os.PathLike[str], log: str | os.PathLike[str]) -> LaunchedProcess:
+    """Ask the launcher on ``socket_path`` to fork ``python -m localaws *argv``.
+
+    Raises
+    ------
+    LauncherError
+        Nothing answers, or the launcher refuses (the reason is in the message).
+    """
+    request = {"argv": list(argv), "env": dict(env), "cwd": str(cwd), "log": str(log),
+               "executable": sys.executable}
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(ANSWER_TIMEOUT_S)
+            sock.connect(socket_path)
+            sock.sendall(json.dumps(request).encode() + b"\n")
+            answer = json.loads(_read_line(sock) or b"{}")
+    except (OSError, ValueError) as exc:
+        raise LauncherError(f"no answer from the launcher at {socket_path}: {exc}") from exc
+    if "pid" not in answer:
+        raise LauncherError(answer.get("error", f"unexpected answer {answer!r}"))
+    return LaunchedProcess(int(answer["pid"]))
+
+
+def start_endpoint(argv: Sequence[str], env: Mapping[str, str], cwd: str | os.PathLike[str],
+                   log: str | os.PathLike[str]) -> Any:
+    """Start ``python -m localaws *argv``: forked by the launcher if one is set, else from scratch.
+
+    Returns
+    -------
+    LaunchedProcess or subprocess.Popen
+        Either has ``pid`` and ``poll()``.
+    """
+    socket_path = env.get(ENV_LAUNCHER)
+    if socket_path:
+        try:
+            return launch(socket_path, argv, env, cwd, log)
+        except LauncherError as exc:
+            warnings.warn(f"the endpoint launcher did not fork the endpoint ({exc}); "
+                          f"starting it from scratch", RuntimeWarning, stacklevel=2)
+    with open(log, "ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "localaws", *argv],
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                cwd=str(cwd), env=dict(env), start_new_session=True)
+
+
+@contextlib.contextmanager
+def running(env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """Run a launcher for the length of the block and name it in ``WORKSHOP_ENDPOINT_LAUNCHER``.
+
+    Parameters
+    ----------
+    env : mapping, optional
+        The launcher's environment (default: this process's), with the project on
+        ``PYTHONPATH`` as :func:`localaws.lifecycle.up` gives its endpoints.
+
+    Yields
+    ------
+    str
+        The launcher's socket path. Endpoints started in the block with this
+        process's environment are forked by it; those it already forked keep running
+        after the block, as endpoints started from scratch do.
+    """
+    from localaws.paths import project_root
+
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(project_root()), env.get("PYTHONPATH", "")) if p)
+    folder = Path(tempfile.mkdtemp(prefix="localaws-launcher-"))
+    socket_path = str(folder / "socket")
+    proc = subprocess.Popen([sys.executable, "-m", "localaws.launcher", socket_path],
+                            stdin=subprocess.PIPE, cwd=str(project_root()), env=env)
+    deadline = time.monotonic() + 10.0
+    while not os.path.exists(socket_path) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # bound at once; requests then wait in its backlog while it preloads
+    saved = os.environ.get(ENV_LAUNCHER)
+    os.environ[ENV_LAUNCHER] = socket_path
+    try:
+        yield socket_path
+    finally:
+        if saved is None:
+            os.environ.pop(ENV_LAUNCHER, None)
+        else:
+            os.environ[ENV_LAUNCHER] = saved
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        with contextlib.suppress(OSError):
+            os.unlink(socket_path)
+            folder.rmdir()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Endpoints forked by :mod:`localaws.launcher`, and when they start from scratch instead."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import boto3
+import psutil
+import pytest
+
+from localaws import launcher, lifecycle
+from tests.conftest import ROOT, _free_port
+
+pytestmark = pytest.mark.functional
+
+
+def _up(port: int) -> dict:
+    return lifecycle.up(port, ephemeral=True)
+
+
+def _request_id(url: str) -> str:
+    client = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    return client.list_tables()["ResponseMetadata"]["RequestId"]
+
+
+@pytest.fixture
+def own_launcher(monkeypatch) -> str:
+    """A launcher of this test's own (the session's may have forked others meanwhile)."""
+    monkeypatch.delenv(launcher.ENV_LAUNCHER, raising=False)
+    with launcher.running() as socket_path:
+        yield socket_path
+
+
+def test_an_endpoint_is_forked_by_the_launcher_with_its_own_settings(own_launcher, tmp_path,
+                                                                    monkeypatch):
+    # given
+    port = _free_port()
+    monkeypatch.setenv("WORKSHOP_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("WORKSHOP_LOCAL_PROFILE", "aws")
+    launcher_pid = psutil.Process(os.getpid()).children()[-1].pid
+    # when
+    status = _up(port)
+    try:
+        process = psutil.Process(status["pid"])
+        # then: the launcher's child, in a session of its own, with the settings it was given
+        assert process.ppid() == launcher_pid
+        assert os.getsid(status["pid"]) == status["pid"]
+        assert status["profile"]["name"] == "aws"
+        assert status["warm_starts"] is False
+        assert process.cwd() == str(ROOT)
+        assert f"listening on http://127.0.0.1:{port}" in (tmp_path / f"endpoint-{port}.log"
+                                                          ).read_text()
+        assert _request_id(status["url"])
+    finally:
+        lifecycle.down(port)
+    # then: stopped and reaped at once (no zombie left for ``down`` to wait on)
+    assert not psutil.pid_exists(status["pid"])
+
+
+def test_two_forked_endpoints_draw_different_request_ids(own_launcher, tmp_path, monkeypatch):
+    # given: moto draws request ids from its own random generator, copied by each fork
+    monkeypatch.setenv("WORKSHOP_STATE_DIR", str(tmp_path))
+    ports = [_free_port(), _free_port()]
+    statuses = [_up(port) for port in ports]
+    try:
+        # when
+        ids = [_request_id(status["url"]) for status in statuses]
+        # then
+        assert ids[0] != ids[1]
+    finally:
+        for port in ports:
+            lifecycle.down(port)
+
+
+def test_a_request_the_launcher_cannot_serve_starts_the_endpoint_from_scratch(
+        own_launcher, tmp_path, monkeypatch):
+    # given: the endpoint is to see another PYTHONPATH than the launcher's interpreter has
+    monkeypatch.setenv("WORKSHOP_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    port = _free_port()
+    # when
+    with pytest.warns(RuntimeWarning, match="PYTHONPATH differs"):
+        status = _up(port)
+    try:
+        # then: started as `python -m localaws serve`, by this process
+        process = psutil.Process(status["pid"])
+        assert process.cmdline()[1:4] == ["-m", "localaws", "serve"]
+        assert process.ppid() == os.getpid()
+    finally:
+        lifecycle.down(port)
+
+
+def test_without_a_launcher_the_endpoint_starts_from_scratch(tmp_path, monkeypatch):
+    # given
+    monkeypatch.setenv(launcher.ENV_LAUNCHER, str(tmp_path / "nothing-listens-here"))
+    monkeypatch.setenv("WORKSHOP_STATE_DIR", str(tmp_path))
+    port = _free_port()
+    # when
+    with pytest.warns(RuntimeWarning, match="no answer from the launcher"):
+        status = _up(port)
+    try:
+        # then
+        assert psutil.Process(status["pid"]).cmdline()[1:4] == ["-m", "localaws", "serve"]
+    finally:
+        lifecycle.down(port)
+
+
+def test_the_launcher_exits_with_its_owner_and_leaves_its_endpoints_running(tmp_path,
+                                                                             monkeypatch):
+    # given: a short-lived process that runs a launcher and starts one endpoint with it
+    port = _free_port()
+    monkeypatch.setenv("WORKSHOP_STATE_DIR", str(tmp_path))
+    env = dict(os.environ)
+    env.pop(launcher.ENV_LAUNCHER, None)
+    script = ("import psutil\n"
+              "from localaws import launcher, lifecycle\n"
+              "with launcher.running():\n"
+              f"    endpoint = lifecycle.up({port}, ephemeral=True)['pid']\n"
+              "    print(endpoint, psutil.Process(endpoint).ppid())\n")
+    owner = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, text=True,
+                           capture_output=True, timeout=120)
+    assert owner.returncode == 0, owner.stderr
+    endpoint_pid, launcher_pid = map(int, owner.stdout.split())
+    try:
+        # when: the owner has exited
+        deadline = time.monotonic() + 10
+        while psutil.pid_exists(launcher_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # then: its launcher has gone too; the endpoint it forked still serves
+        assert not psutil.pid_exists(launcher_pid)
+        assert lifecycle.health(port)["pid"] == endpoint_pid
+    finally:
+        lifecycle.down(port)
+
+
+def test_the_launcher_refuses_another_interpreter_or_other_startup_variables(monkeypatch):
+    # given: the launcher's own environment (this process's, for the check)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    base = {"argv": ["serve"], "cwd": "/", "log": "/dev/null",
+            "executable": sys.executable, "env": dict(os.environ)}
+
+    def verdict(**env: str) -> str | None:
+        return launcher._refusal({**base, "env": {**base["env"], **env}})
+
+    # when / then
+    assert verdict() is None
+    assert verdict(PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT)])) is None  # same sys.path
+    assert verdict(PYTHONPATH="/elsewhere") == "PYTHONPATH differs from the launcher's"
+    assert verdict(PYTHONHASHSEED="7") == "PYTHONHASHSEED differs from the launcher's"
+    assert "runs" in launcher._refusal({**base, "executable": "/usr/bin/python3"})
