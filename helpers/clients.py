@@ -26,6 +26,7 @@ the backend.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from typing import Any, TypeVar
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.session
 
 T = TypeVar("T")
 
@@ -46,6 +48,7 @@ LOCAL_SECRET_KEY = "testing"
 LOCAL_ACCOUNT_ID = "123456789012"
 _DUMMY_KEYS = {"testing", "test", "foobar_key", "fake", "dummy"}
 _CLIENTS_LOCK = threading.Lock()
+_LOADER: Any = None  # botocore's data loader, shared by every session new_session makes
 
 ENV_BACKEND = "WORKSHOP_BACKEND"
 ENV_LOCAL_PORT = "WORKSHOP_LOCAL_PORT"
@@ -252,8 +255,44 @@ def local_endpoint_url(port: int | None = None) -> str:
     return f"http://127.0.0.1:{port or local_port()}"
 
 
+def new_session(**kwargs: Any) -> boto3.session.Session:
+    """A boto3 session that reads botocore's data through this process's one loader.
+
+    A new boto3 session reads and parses again the JSON of each service model it
+    makes a client for (5-60 ms of CPU each), and the endpoint data for its region
+    lists. A kernel or a test process makes many sessions (one per backend); with one
+    loader, each file is parsed once per process. Credentials, region, configuration
+    and event handlers stay each session's own.
+
+    Parameters
+    ----------
+    **kwargs
+        Arguments of :class:`boto3.session.Session` (not ``botocore_session``).
+
+    Returns
+    -------
+    boto3.session.Session
+    """
+    global _LOADER
+    core = botocore.session.get_session()
+    with _CLIENTS_LOCK:  # boto3 sessions are not thread-safe, nor the loader's search paths
+        if _LOADER is None:
+            _LOADER = core.get_component("data_loader")
+        else:
+            core.register_component("data_loader", _LOADER)
+        session = boto3.session.Session(botocore_session=core, **kwargs)
+        paths = _LOADER.search_paths  # boto3 adds its data folder for every new session
+        paths[:] = list(dict.fromkeys(paths))
+    return session
+
+
+@functools.cache
+def _dynamodb_regions() -> frozenset[str]:
+    return frozenset(new_session().get_available_regions("dynamodb"))
+
+
 def _check_region(region: str) -> str:
-    regions = boto3.session.Session().get_available_regions("dynamodb")
+    regions = _dynamodb_regions()
     if region not in regions:
         raise BackendConfigError(
             f"region {region!r} is not an AWS region with DynamoDB: use e.g. 'us-east-1'"
@@ -309,7 +348,7 @@ def get_backend(
                 "backend='endpoint' needs an endpoint_url (or AWS_ENDPOINT_URL), "
                 "e.g. 'http://localhost:4566'"
             )
-        session = boto3.session.Session(
+        session = new_session(
             aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", LOCAL_ACCESS_KEY),
             aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", LOCAL_SECRET_KEY),
             region_name=_check_region(region or DEFAULT_REGION),
@@ -322,7 +361,7 @@ def get_backend(
 
 def _aws_backend(region: str | None) -> Backend:
     # A real account must never see the endpoint override meant for local runs.
-    session = boto3.session.Session(region_name=region) if region else boto3.session.Session()
+    session = new_session(region_name=region) if region else new_session()
     if not session.region_name:
         raise BackendConfigError(
             "backend='aws' needs a region: pass region='eu-west-1' or set AWS_REGION"
@@ -351,7 +390,7 @@ def _local_backend(region: str, start_local: bool, port: int) -> Backend:
 
         status = lifecycle.ensure_running(port)
         pacing = Pacing.for_profile(status.get("profile"))
-    session = boto3.session.Session(
+    session = new_session(
         aws_access_key_id=LOCAL_ACCESS_KEY,
         aws_secret_access_key=LOCAL_SECRET_KEY,
         region_name=region,

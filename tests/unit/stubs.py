@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from botocore.stub import Stubber
 
-from helpers.clients import Pacing
+from helpers.clients import Pacing, new_session
 
 #: No waiting between polls, and a wait that is not met at once times out at once.
 INSTANT = Pacing(poll_s=0.0, patience_s=0.0, propagation_s=0.0, quiet_s=0.0)
@@ -30,8 +29,8 @@ class StubBackend:
                  answers_at_once: bool = False) -> None:
         self.pacing = pacing
         self.answers_at_once = answers_at_once
-        session = boto3.session.Session(aws_access_key_id="testing",
-                                        aws_secret_access_key="testing", region_name=self.region)
+        session = new_session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                              region_name=self.region)
         self.clients = {s: session.client(s, endpoint_url=self.endpoint_url) for s in services}
         self.stubs = {s: Stubber(c) for s, c in self.clients.items()}
         for stub in self.stubs.values():

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from helpers import calls, concurrency
-from helpers.clients import Pacing
+from helpers.clients import Pacing, new_session
 from helpers.display import show_error
 
 UUID = "11111111-2222-3333-4444-555555555555"
@@ -36,8 +36,8 @@ class FakeBackend:
 
 @pytest.fixture
 def lam() -> Any:
-    session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x",
-                                    region_name="us-east-1")
+    session = new_session(aws_access_key_id="x", aws_secret_access_key="x",
+                          region_name="us-east-1")
     return session.client("lambda")
 
 

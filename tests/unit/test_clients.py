@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from helpers.clients import BackendConfigError, existed, get_backend
+from helpers.clients import BackendConfigError, existed, get_backend, new_session
 
 
 @pytest.fixture(autouse=True)
@@ -145,3 +145,25 @@ def test_a_backend_copied_for_another_region_makes_clients_of_its_own():
     there = dataclasses.replace(backend, region="eu-west-1").client("cloudwatch")
     # then
     assert here.meta.region_name == "us-east-1" and there.meta.region_name == "eu-west-1"
+
+
+def test_sessions_share_one_data_loader_and_keep_their_own_credentials_and_region():
+    # given
+    first = new_session(aws_access_key_id="first", aws_secret_access_key="x",
+                        region_name="us-east-1")
+    second = new_session(aws_access_key_id="second", aws_secret_access_key="y",
+                         region_name="eu-west-1")
+    third = new_session(aws_access_key_id="third", aws_secret_access_key="z",
+                        region_name="us-east-1")
+    # when
+    loaders = {id(s._session.get_component("data_loader")) for s in (first, second, third)}
+    models = [s.client("dynamodb").meta.service_model for s in (first, second)]
+    paths = first._session.get_component("data_loader").search_paths
+    # then: one loader, whose search paths boto3 does not lengthen at each new session
+    assert len(loaders) == 1
+    assert len(paths) == len(set(paths))
+    assert models[0].service_name == models[1].service_name == "dynamodb"
+    assert [s.get_credentials().access_key for s in (first, second, third)] == [
+        "first", "second", "third"]
+    assert [s.region_name for s in (first, second, third)] == [
+        "us-east-1", "eu-west-1", "us-east-1"]
