@@ -100,7 +100,7 @@ def _reap() -> None:
             pass
 
 
-def _become(request: Mapping[str, Any], keep_closed: Sequence[Any]) -> None:
+def _become(request: Mapping[str, Any], log: int, keep_closed: Sequence[Any]) -> None:
     """In the forked child: leave the launcher's state and take on the endpoint's."""
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -108,7 +108,6 @@ def _become(request: Mapping[str, Any], keep_closed: Sequence[Any]) -> None:
         thing.close() if hasattr(thing, "close") else os.close(thing)
     os.setsid()
     null = os.open(os.devnull, os.O_RDONLY)
-    log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     for fd, target in ((null, 0), (log, 1), (log, 2)):
         os.dup2(fd, target)
     os.close(null)
@@ -148,15 +147,20 @@ def serve(listener: socket.socket, owner: int = 0) -> dict[str, Any] | None:
         conn, _ = listener.accept()
         with conn:
             conn.settimeout(ANSWER_TIMEOUT_S)
+            log = -1
             try:
                 request = json.loads(_read_line(conn))
                 refusal = _refusal(request)
+                if not refusal:  # opened here: a log that cannot be written is refused
+                    log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
                 pid = -1 if refusal else os.fork()
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 refusal = f"{type(exc).__name__}: {exc}"
             if not refusal and pid == 0:
-                _become(request, (listener, conn, wake_r, wake_w))
+                _become(request, log, (listener, conn, wake_r, wake_w))
                 return request
+            if log >= 0:
+                os.close(log)
             with contextlib.suppress(OSError):
                 answer = {"error": refusal} if refusal else {"pid": pid}
                 conn.sendall(json.dumps(answer).encode() + b"\n")

@@ -153,3 +153,18 @@ def test_the_launcher_refuses_another_interpreter_or_other_startup_variables(mon
     assert verdict(PYTHONPATH="/elsewhere") == "PYTHONPATH differs from the launcher's"
     assert verdict(PYTHONHASHSEED="7") == "PYTHONHASHSEED differs from the launcher's"
     assert "runs" in launcher._refusal({**base, "executable": "/usr/bin/python3"})
+
+
+def test_a_log_the_launcher_cannot_open_is_refused_before_anything_is_forked(own_launcher,
+                                                                             tmp_path):
+    # given
+    log = tmp_path / "no-such-folder" / "endpoint.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}  # as lifecycle.up
+    before = psutil.Process(os.getpid()).children(recursive=True)
+    # when
+    with pytest.raises(launcher.LauncherError, match="FileNotFoundError"):
+        launcher.launch(own_launcher, ["serve", "--port", str(_free_port()), "--ephemeral"],
+                        env, ROOT, log)
+    # then: no endpoint was forked
+    assert psutil.Process(os.getpid()).children(recursive=True) == before
