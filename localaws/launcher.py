@@ -41,7 +41,9 @@ from pathlib import Path
 from typing import Any
 
 ENV_LAUNCHER = "WORKSHOP_ENDPOINT_LAUNCHER"
-ANSWER_TIMEOUT_S = 10.0
+ANSWER_TIMEOUT_S = 10.0  # a client waits this long for its answer, then starts from scratch
+READ_TIMEOUT_S = 2.0  # the launcher waits this long for a whole request
+MAX_REQUEST = 1 << 20
 # The interpreter reads these at start-up: a launcher started with other values would
 # give its endpoints the wrong ones. Read again by the forked endpoint: bytecode writing.
 _STARTUP_VARIABLES = (
@@ -49,7 +51,8 @@ _STARTUP_VARIABLES = (
     "PYTHONOPTIMIZE", "PYTHONHASHSEED", "PYTHONWARNINGS", "PYTHONDEVMODE", "PYTHONMALLOC",
     "PYTHONSTARTUP", "PYTHONIOENCODING", "PYTHONUTF8", "PYTHONTRACEMALLOC",
     "PYTHONFAULTHANDLER", "PYTHONINSPECT", "PYTHONVERBOSE", "PYTHONNODEBUGRANGES",
-    "PYTHONPLATLIBDIR", "PYTHONUNBUFFERED")
+    "PYTHONPLATLIBDIR", "PYTHONUNBUFFERED", "PYTHONPYCACHEPREFIX", "PYTHONINTMAXSTRDIGITS",
+    "PYTHONWARNDEFAULTENCODING", "PYTHONCOERCECLOCALE")
 
 
 class LauncherError(RuntimeError):
@@ -76,8 +79,11 @@ def _preload() -> None:
         raise LauncherError(f"{threading.active_count()} threads after the imports")
 
 
-def _refusal(request: Mapping[str, Any]) -> str | None:
+def _refusal(request: Any) -> str | None:
     """Why this launcher cannot start the endpoint ``request`` describes, if it cannot."""
+    if not (isinstance(request, dict) and isinstance(request.get("env"), dict)
+            and isinstance(request.get("argv"), list)):
+        return "a request is a JSON object with an argv list and an env object"
     if request.get("executable") != sys.executable:
         return f"the launcher runs {sys.executable}, not {request.get('executable')}"
     env = request["env"]
@@ -146,15 +152,16 @@ def serve(listener: socket.socket, owner: int = 0) -> dict[str, Any] | None:
             continue
         conn, _ = listener.accept()
         with conn:
-            conn.settimeout(ANSWER_TIMEOUT_S)
             log = -1
             try:
-                request = json.loads(_read_line(conn))
+                request = json.loads(_read_line(conn, time.monotonic() + READ_TIMEOUT_S))
                 refusal = _refusal(request)
                 if not refusal:  # opened here: a log that cannot be written is refused
                     log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                if not refusal and _hung_up(conn):  # it gave up waiting and started its own
+                    refusal = "the client has gone"
                 pid = -1 if refusal else os.fork()
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+            except Exception as exc:  # a bad request is refused; the launcher goes on
                 refusal = f"{type(exc).__name__}: {exc}"
             if not refusal and pid == 0:
                 _become(request, log, (listener, conn, wake_r, wake_w))
@@ -166,15 +173,30 @@ def serve(listener: socket.socket, owner: int = 0) -> dict[str, Any] | None:
                 conn.sendall(json.dumps(answer).encode() + b"\n")
 
 
-def _read_line(sock: socket.socket) -> bytes:
-    """One newline-terminated message (without a file object holding the socket open)."""
+def _read_line(sock: socket.socket, deadline: float) -> bytes:
+    """One newline-terminated message, read by ``deadline`` (no file object holds the socket).
+
+    Raises
+    ------
+    TimeoutError, ValueError
+        The message is not complete by the deadline, or longer than ``MAX_REQUEST``.
+    """
     data = b""
     while not data.endswith(b"\n"):
+        sock.settimeout(max(0.001, deadline - time.monotonic()))
         piece = sock.recv(65536)
         if not piece:
             break
         data += piece
+        if len(data) > MAX_REQUEST:
+            raise ValueError(f"a request longer than {MAX_REQUEST} bytes")
     return data
+
+
+def _hung_up(sock: socket.socket) -> bool:
+    poller = select.poll()
+    poller.register(sock, select.POLLRDHUP | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 def _run(request: Mapping[str, Any]) -> int:
@@ -193,8 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("usage: python -m localaws.launcher SOCKET", file=sys.stderr)
         return 2
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(args[0])
+    listener.bind(args[0] + ".binding")
     listener.listen(64)  # requests made while preloading wait in the backlog
+    os.rename(args[0] + ".binding", args[0])  # the path appears once it is listened on
     _preload()
     request = serve(listener)
     if request is None:
@@ -216,14 +239,13 @@ class LaunchedProcess:
         self.pid = pid
 
     def poll(self) -> int | None:
-        """``None`` while the process lives, ``-1`` once it has ended."""
+        """``None`` while the process lives, ``-1`` once it has ended (a zombie has ended)."""
         try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
+            with open(f"/proc/{self.pid}/stat") as stat:
+                state = stat.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
             return -1
-        except PermissionError:
-            return None
-        return None
+        return -1 if state in ("Z", "X") else None
 
 
 def launch(socket_path: str, argv: Sequence[str], env: Mapping[str, str],
@@ -235,14 +257,15 @@ def launch(socket_path: str, argv: Sequence[str], env: Mapping[str, str],
     LauncherError
         Nothing answers, or the launcher refuses (the reason is in the message).
     """
-    request = {"argv": list(argv), "env": dict(env), "cwd": str(cwd), "log": str(log),
-               "executable": sys.executable}
+    request = {"argv": list(argv), "env": dict(env), "cwd": os.path.abspath(cwd),
+               "log": os.path.abspath(log), "executable": sys.executable}
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            deadline = time.monotonic() + ANSWER_TIMEOUT_S
             sock.settimeout(ANSWER_TIMEOUT_S)
             sock.connect(socket_path)
             sock.sendall(json.dumps(request).encode() + b"\n")
-            answer = json.loads(_read_line(sock) or b"{}")
+            answer = json.loads(_read_line(sock, deadline) or b"{}")
     except (OSError, ValueError) as exc:
         raise LauncherError(f"no answer from the launcher at {socket_path}: {exc}") from exc
     if "pid" not in answer:
@@ -282,6 +305,11 @@ def running(env: Mapping[str, str] | None = None) -> Iterator[str]:
         The launcher's environment (default: this process's), with the project on
         ``PYTHONPATH`` as :func:`localaws.lifecycle.up` gives its endpoints.
 
+    Raises
+    ------
+    LauncherError
+        The launcher did not start listening within 10 s.
+
     Yields
     ------
     str
@@ -300,7 +328,12 @@ def running(env: Mapping[str, str] | None = None) -> Iterator[str]:
                             stdin=subprocess.PIPE, cwd=str(project_root()), env=env)
     deadline = time.monotonic() + 10.0
     while not os.path.exists(socket_path) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)  # bound at once; requests then wait in its backlog while it preloads
+        time.sleep(0.01)  # listening at once; requests then wait in its backlog while it preloads
+    if not os.path.exists(socket_path):
+        proc.kill()
+        proc.wait()
+        folder.rmdir()
+        raise LauncherError(f"the launcher did not start (exit status {proc.returncode})")
     saved = os.environ.get(ENV_LAUNCHER)
     os.environ[ENV_LAUNCHER] = socket_path
     try:
@@ -316,8 +349,10 @@ def running(env: Mapping[str, str] | None = None) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        for leftover in (socket_path, socket_path + ".binding"):
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
         with contextlib.suppress(OSError):
-            os.unlink(socket_path)
             folder.rmdir()
 
 

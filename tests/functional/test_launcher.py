@@ -21,6 +21,21 @@ def _up(port: int) -> dict:
     return lifecycle.up(port, ephemeral=True)
 
 
+def _launcher(socket_path: str) -> psutil.Process:
+    """The launcher listening on ``socket_path`` (a child of this process)."""
+    (found,) = [p for p in psutil.Process(os.getpid()).children()
+                if socket_path in p.cmdline()]
+    return found
+
+
+def _gone(pid: int, timeout: float = 10.0) -> bool:
+    """True once ``pid`` has ended and been reaped (its parent reaps it)."""
+    deadline = time.monotonic() + timeout
+    while psutil.pid_exists(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not psutil.pid_exists(pid)
+
+
 def _request_id(url: str) -> str:
     client = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1",
                           aws_access_key_id="test", aws_secret_access_key="test")
@@ -41,7 +56,7 @@ def test_an_endpoint_is_forked_by_the_launcher_with_its_own_settings(own_launche
     port = _free_port()
     monkeypatch.setenv("WORKSHOP_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("WORKSHOP_LOCAL_PROFILE", "aws")
-    launcher_pid = psutil.Process(os.getpid()).children()[-1].pid
+    launcher_pid = _launcher(own_launcher).pid
     # when
     status = _up(port)
     try:
@@ -57,8 +72,8 @@ def test_an_endpoint_is_forked_by_the_launcher_with_its_own_settings(own_launche
         assert _request_id(status["url"])
     finally:
         lifecycle.down(port)
-    # then: stopped and reaped at once (no zombie left for ``down`` to wait on)
-    assert not psutil.pid_exists(status["pid"])
+    # then: stopped, and reaped by the launcher (no zombie left behind)
+    assert _gone(status["pid"])
 
 
 def test_two_forked_endpoints_draw_different_request_ids(own_launcher, tmp_path, monkeypatch):
@@ -127,11 +142,9 @@ def test_the_launcher_exits_with_its_owner_and_leaves_its_endpoints_running(tmp_
     endpoint_pid, launcher_pid = map(int, owner.stdout.split())
     try:
         # when: the owner has exited
-        deadline = time.monotonic() + 10
-        while psutil.pid_exists(launcher_pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        gone = _gone(launcher_pid)
         # then: its launcher has gone too; the endpoint it forked still serves
-        assert not psutil.pid_exists(launcher_pid)
+        assert gone
         assert lifecycle.health(port)["pid"] == endpoint_pid
     finally:
         lifecycle.down(port)
@@ -161,10 +174,35 @@ def test_a_log_the_launcher_cannot_open_is_refused_before_anything_is_forked(own
     log = tmp_path / "no-such-folder" / "endpoint.log"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}  # as lifecycle.up
-    before = psutil.Process(os.getpid()).children(recursive=True)
+    forked = _launcher(own_launcher)
+    before = forked.children()
     # when
     with pytest.raises(launcher.LauncherError, match="FileNotFoundError"):
         launcher.launch(own_launcher, ["serve", "--port", str(_free_port()), "--ephemeral"],
                         env, ROOT, log)
     # then: no endpoint was forked
-    assert psutil.Process(os.getpid()).children(recursive=True) == before
+    assert forked.children() == before
+
+
+def test_a_malformed_request_is_answered_with_an_error_and_the_launcher_serves_on(
+        own_launcher, tmp_path, monkeypatch):
+    # given
+    import socket
+
+    monkeypatch.setenv("WORKSHOP_STATE_DIR", str(tmp_path))
+    answers = []
+    for line in (b"null\n", b"[]\n", b'{"argv": "serve", "env": {}}\n', b"not json\n"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(10)
+            sock.connect(own_launcher)
+            sock.sendall(line)
+            answers.append(sock.recv(65536))
+    port = _free_port()
+    # when
+    status = _up(port)
+    try:
+        # then: each refused in words, and the next endpoint still forked
+        assert all(b'"error"' in answer for answer in answers)
+        assert psutil.Process(status["pid"]).ppid() == _launcher(own_launcher).pid
+    finally:
+        lifecycle.down(port)
