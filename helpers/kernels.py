@@ -12,19 +12,31 @@ its cells in a kernel of its own.
 A kernel started ahead is used only if the process environment is still the one
 it was started with (a test that sets a variable between two notebooks gets a new
 kernel); otherwise it is shut down and a new one started as papermill would.
+
+Headless kernels talk to their runner over Unix sockets, not TCP ports
+(:class:`IpcKernelManager`, and papermill's kernels through
+:mod:`helpers.papermill_engine`). A TCP kernel's five ports are chosen free by the
+runner and bound by the kernel a second later; on a machine where tests start
+endpoints on free ports at the same time, another process can take one in between,
+and the kernel dies with ``Address already in use``.
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
+import shutil
+import tempfile
 import threading
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager, KernelManager
+from traitlets import default
 
 # Imported in a kernel started ahead: what the notebooks' first cells import.
 WARM_MODULES = (
@@ -39,8 +51,41 @@ WARM_MODULES = (
 STARTUP_TIMEOUT_S = 60.0
 
 
+_SOCKETS: list[Path] = []  # this process's folder of kernel sockets, made when first needed
+_SOCKETS_LOCK = threading.Lock()
+
+
+def _socket_prefix() -> str:
+    """A new path prefix for one kernel's five Unix sockets (``<prefix>-1`` ... ``-5``)."""
+    with _SOCKETS_LOCK:
+        if not _SOCKETS:
+            _SOCKETS.append(Path(tempfile.mkdtemp(prefix="workshop-kernels-")))
+            atexit.register(shutil.rmtree, _SOCKETS[0], True)
+    return str(_SOCKETS[0] / uuid.uuid4().hex[:12])
+
+
+class IpcKernelManager(AsyncKernelManager):
+    """papermill's kernel manager (nbclient's default), over Unix sockets instead of ports."""
+
+    @default("transport")
+    def _default_transport(self) -> str:
+        return "ipc"
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        return _socket_prefix()
+
+
 class TrackedKernelManager(KernelManager):
-    """A kernel manager that remembers the clients it made, to close their channels."""
+    """A kernel manager over Unix sockets that remembers its clients, to close their channels."""
+
+    @default("transport")
+    def _default_transport(self) -> str:
+        return "ipc"
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        return _socket_prefix()
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

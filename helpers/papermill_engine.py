@@ -8,6 +8,10 @@ engine with one difference: a save that comes less than :data:`SAVE_EVERY_S` aft
 the last one is skipped. The copy is still written at the end of the run, failed or
 not, with every output (and, on a failure, with papermill's error cell).
 
+A kernel it starts itself (when it is not given one) talks over Unix sockets
+(:class:`helpers.kernels.IpcKernelManager`), not TCP ports that another process may
+take before the kernel binds them.
+
 ``run_notebook`` uses it through ``papermill.execute_notebook(engine_name=ENGINE_NAME)``.
 """
 
@@ -51,6 +55,9 @@ class WorkshopEngine(NBClientEngine):
                          progress_bar: bool = True, log_output: bool = False,
                          autosave_cell_every: int = 30, **kwargs: Any) -> Any:
         """Execute ``nb`` as :meth:`papermill.engines.Engine.execute_notebook` does."""
+        from helpers.kernels import IpcKernelManager
+
+        kwargs.setdefault("kernel_manager_class", IpcKernelManager)
         manager = SparingSaves(nb, output_path=output_path, progress_bar=progress_bar,
                                log_output=log_output, autosave_cell_every=autosave_cell_every)
         manager.notebook_start()
