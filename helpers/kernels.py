@@ -35,6 +35,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from jupyter_client.connect import ConnectionFileMixin
 from jupyter_client.manager import AsyncKernelManager, KernelManager
 from traitlets import default
 
@@ -64,28 +65,24 @@ def _socket_prefix() -> str:
     return str(_SOCKETS[0] / uuid.uuid4().hex[:12])
 
 
-class IpcKernelManager(AsyncKernelManager):
+class _UnixSockets(ConnectionFileMixin):
+    """Mixed into a kernel manager: its kernel's channels are Unix sockets, not TCP ports."""
+
+    @default("transport")
+    def _default_transport(self) -> str:
+        return "ipc"
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        return _socket_prefix()
+
+
+class IpcKernelManager(_UnixSockets, AsyncKernelManager):
     """papermill's kernel manager (nbclient's default), over Unix sockets instead of ports."""
 
-    @default("transport")
-    def _default_transport(self) -> str:
-        return "ipc"
 
-    @default("ip")
-    def _default_ip(self) -> str:
-        return _socket_prefix()
-
-
-class TrackedKernelManager(KernelManager):
+class TrackedKernelManager(_UnixSockets, KernelManager):
     """A kernel manager over Unix sockets that remembers its clients, to close their channels."""
-
-    @default("transport")
-    def _default_transport(self) -> str:
-        return "ipc"
-
-    @default("ip")
-    def _default_ip(self) -> str:
-        return _socket_prefix()
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
