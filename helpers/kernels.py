@@ -24,6 +24,7 @@ and the kernel dies with ``Address already in use``.
 from __future__ import annotations
 
 import atexit
+import functools
 import importlib
 import os
 import shutil
@@ -52,17 +53,17 @@ WARM_MODULES = (
 STARTUP_TIMEOUT_S = 60.0
 
 
-_SOCKETS: list[Path] = []  # this process's folder of kernel sockets, made when first needed
-_SOCKETS_LOCK = threading.Lock()
+@functools.cache
+def _socket_folder() -> Path:
+    """This process's folder of kernel sockets, removed when the process exits."""
+    folder = Path(tempfile.mkdtemp(prefix="workshop-kernels-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
 def _socket_prefix() -> str:
     """A new path prefix for one kernel's five Unix sockets (``<prefix>-1`` ... ``-5``)."""
-    with _SOCKETS_LOCK:
-        if not _SOCKETS:
-            _SOCKETS.append(Path(tempfile.mkdtemp(prefix="workshop-kernels-")))
-            atexit.register(shutil.rmtree, _SOCKETS[0], True)
-    return str(_SOCKETS[0] / uuid.uuid4().hex[:12])
+    return str(_socket_folder() / uuid.uuid4().hex[:12])
 
 
 class _UnixSockets(ConnectionFileMixin):

@@ -40,19 +40,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from localaws.processes import running as running_process
+
 ENV_LAUNCHER = "WORKSHOP_ENDPOINT_LAUNCHER"
 ANSWER_TIMEOUT_S = 10.0  # a client waits this long for its answer, then starts from scratch
 READ_TIMEOUT_S = 2.0  # the launcher waits this long for a whole request
 MAX_REQUEST = 1 << 20
-# The interpreter reads these at start-up: a launcher started with other values would
-# give its endpoints the wrong ones. Read again by the forked endpoint: bytecode writing.
-_STARTUP_VARIABLES = (
-    "PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH", "PYTHONNOUSERSITE", "PYTHONUSERBASE",
-    "PYTHONOPTIMIZE", "PYTHONHASHSEED", "PYTHONWARNINGS", "PYTHONDEVMODE", "PYTHONMALLOC",
-    "PYTHONSTARTUP", "PYTHONIOENCODING", "PYTHONUTF8", "PYTHONTRACEMALLOC",
-    "PYTHONFAULTHANDLER", "PYTHONINSPECT", "PYTHONVERBOSE", "PYTHONNODEBUGRANGES",
-    "PYTHONPLATLIBDIR", "PYTHONUNBUFFERED", "PYTHONPYCACHEPREFIX", "PYTHONINTMAXSTRDIGITS",
-    "PYTHONWARNDEFAULTENCODING", "PYTHONCOERCECLOCALE")
+# The interpreter reads PYTHON* variables when it starts: a launcher started with other
+# values would give its endpoints the wrong ones. The forked endpoint applies this one
+# itself (bytecode writing), so it may differ.
+_REAPPLIED = ("PYTHONDONTWRITEBYTECODE",)
 
 
 class LauncherError(RuntimeError):
@@ -87,7 +84,8 @@ def _refusal(request: Any) -> str | None:
     if request.get("executable") != sys.executable:
         return f"the launcher runs {sys.executable}, not {request.get('executable')}"
     env = request["env"]
-    for name in _STARTUP_VARIABLES:
+    names = {n for n in (*env, *os.environ) if n.startswith("PYTHON") and n not in _REAPPLIED}
+    for name in sorted(names):
         theirs, ours = env.get(name) or "", os.environ.get(name) or ""
         if name == "PYTHONPATH":  # the same folders, each once, make the same sys.path
             theirs, ours = _folders(theirs), _folders(ours)
@@ -240,12 +238,7 @@ class LaunchedProcess:
 
     def poll(self) -> int | None:
         """``None`` while the process lives, ``-1`` once it has ended (a zombie has ended)."""
-        try:
-            with open(f"/proc/{self.pid}/stat") as stat:
-                state = stat.read().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return -1
-        return -1 if state in ("Z", "X") else None
+        return None if running_process(self.pid) else -1
 
 
 def launch(socket_path: str, argv: Sequence[str], env: Mapping[str, str],
@@ -317,11 +310,10 @@ def running(env: Mapping[str, str] | None = None) -> Iterator[str]:
         process's environment are forked by it; those it already forked keep running
         after the block, as endpoints started from scratch do.
     """
-    from localaws.paths import project_root
+    from localaws.paths import project_root, python_path
 
     env = dict(os.environ if env is None else env)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(project_root()), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = python_path(env.get("PYTHONPATH"))
     folder = Path(tempfile.mkdtemp(prefix="localaws-launcher-"))
     socket_path = str(folder / "socket")
     proc = subprocess.Popen([sys.executable, "-m", "localaws.launcher", socket_path],

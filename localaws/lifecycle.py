@@ -19,7 +19,8 @@ import urllib.request
 from typing import Any
 
 from localaws import launcher
-from localaws.paths import log_file, pid_file, project_root
+from localaws.paths import log_file, pid_file, project_root, python_path
+from localaws.processes import running
 
 HEALTH_PATH = "/_workshop/health"
 START_TIMEOUT_S = 60.0
@@ -117,8 +118,7 @@ def up(port: int, *, state_dir: str | os.PathLike[str] | None = None,
     log_path = log_file(port)
     log_start = log_path.stat().st_size if log_path.exists() else 0
     env = {**os.environ, **(env or {})}
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(project_root()), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = python_path(env.get("PYTHONPATH"))
     proc = launcher.start_endpoint(
         serve_arguments(port, state_dir, ephemeral, allow_hosts, allow_origins),
         env, project_root(), log_path)
@@ -173,9 +173,9 @@ def down(port: int, timeout: float = 15.0) -> bool:
         pid_file(port).unlink(missing_ok=True)
         return False
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and (_alive(pid) or port_in_use(port)):
+    while time.monotonic() < deadline and (running(pid) or port_in_use(port)):
         time.sleep(0.1)
-    if _alive(pid):
+    if running(pid):
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.2)
     pid_file(port).unlink(missing_ok=True)
@@ -187,17 +187,3 @@ def _read_pid(port: int) -> int | None:
         return int(pid_file(port).read_text().strip())
     except (OSError, ValueError):
         return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child of ours counts as gone
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except OSError:
-        return False

@@ -35,6 +35,11 @@ def project_root() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
+def python_path(existing: str | None = None) -> str:
+    """``PYTHONPATH`` for a process of the endpoint: the checkout first, then ``existing``."""
+    return os.pathsep.join(p for p in (str(project_root()), existing or "") if p)
+
+
 def state_dir() -> Path:
     """The state directory: ``WORKSHOP_STATE_DIR`` or ``<checkout>/.workshop`` (gitignored)."""
     configured = os.environ.get(ENV_STATE_DIR)

@@ -7,6 +7,7 @@ through boto3 clients built by :mod:`helpers.clients`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -164,17 +165,13 @@ def endpoint_launcher() -> Iterator[str | None]:
     if launcher.ENV_LAUNCHER in os.environ or _measuring_coverage():
         yield os.environ.get(launcher.ENV_LAUNCHER) or None
         return
-    try:
-        running = launcher.running()
-        socket_path = running.__enter__()
-    except launcher.LauncherError as exc:  # the tests go on, each endpoint from scratch
-        warnings.warn(str(exc), RuntimeWarning, stacklevel=1)
-        yield None
-        return
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            socket_path = stack.enter_context(launcher.running())
+        except launcher.LauncherError as exc:  # the tests go on, each endpoint from scratch
+            warnings.warn(str(exc), RuntimeWarning, stacklevel=1)
+            socket_path = None
         yield socket_path
-    finally:
-        running.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")

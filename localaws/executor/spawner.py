@@ -33,6 +33,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from localaws.processes import running
+
 log = logging.getLogger("localaws.executor")
 
 HERE = Path(__file__).parent
@@ -85,16 +87,6 @@ def imports_sdk(task_root: Path, handler: str, environment: dict[str, str]) -> b
         except OSError:
             continue
     return False
-
-
-def _running(pid: int) -> bool:
-    """True while process ``pid`` runs (neither gone nor a zombie nobody reaps)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            state = stat.read().rpartition(b")")[2].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in (b"Z", b"X")
 
 
 def _with_pipes(start: Callable[[tuple[int, int]], WorkerProcess],
@@ -216,7 +208,7 @@ class ForkServer:
         The code is handed out once (the worker keeps it).
         """
         def ended() -> bool:
-            if pid not in self._exits and self._gone and not _running(pid):
+            if pid not in self._exits and self._gone and not running(pid):
                 self._exits[pid] = -9  # ended after the server did: its status is lost
             return pid in self._exits
 

@@ -12,6 +12,7 @@ import psutil
 import pytest
 
 from localaws import launcher, lifecycle
+from localaws.paths import python_path
 from tests.conftest import ROOT, _free_port
 
 pytestmark = pytest.mark.functional
@@ -172,8 +173,7 @@ def test_a_log_the_launcher_cannot_open_is_refused_before_anything_is_forked(own
                                                                              tmp_path):
     # given
     log = tmp_path / "no-such-folder" / "endpoint.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}  # as lifecycle.up
+    env = {**os.environ, "PYTHONPATH": python_path(os.environ.get("PYTHONPATH"))}  # as up()
     forked = _launcher(own_launcher)
     before = forked.children()
     # when
