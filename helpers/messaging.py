@@ -116,13 +116,14 @@ def receive_messages(
     """
     sqs = backend.client("sqs")
     found: list[Any] = []
-    # Long polls (1 s): a short poll of a small queue may answer empty while messages
-    # are there (AWS samples a subset of its servers). The local endpoint's default
-    # profile answers a short poll with every visible message: reading a queue to
-    # its end there needs no last second-long empty poll.
-    wait_s = 0 if expected is None and backend.answers_at_once else 1
+    # Long polls (1 s) while messages are awaited: one answers as soon as a message
+    # arrives. Reading a queue to its end: on AWS a short poll of a small queue may
+    # answer empty while messages are there (it samples a subset of its servers), so
+    # that takes a last, empty, second-long poll; the local endpoint's default profile
+    # answers a short poll with every visible message, so there it takes none.
+    last_s = 0 if backend.answers_at_once else 1
 
-    def read() -> int:
+    def read(wait_s: int = 1) -> int:
         page = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
                                    WaitTimeSeconds=wait_s, AttributeNames=["SentTimestamp"])
         messages = page.get("Messages", [])
@@ -132,19 +133,16 @@ def receive_messages(
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         return len(messages)
 
-    if expected is None:
-        while read():
-            pass
-        return found
-    wait_for(
-        read,
-        what=f"{expected} message(s) in {queue_url.rsplit('/', 1)[-1]}",
-        timeout=backend.pacing.patience_s if timeout is None else timeout,
-        interval=0.0,
-        until=lambda _: len(found) >= expected,
-        seen=lambda _: f"{len(found)} message(s)",
-    )
-    while read():  # and whatever else is there
+    if expected is not None:
+        wait_for(
+            read,
+            what=f"{expected} message(s) in {queue_url.rsplit('/', 1)[-1]}",
+            timeout=backend.pacing.patience_s if timeout is None else timeout,
+            interval=0.0,
+            until=lambda _: len(found) >= expected,
+            seen=lambda _: f"{len(found)} message(s)",
+        )
+    while read(last_s):  # and whatever else is there
         pass
     return found
 

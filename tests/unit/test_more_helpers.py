@@ -116,6 +116,26 @@ def test_draining_a_queue_counts_what_it_deleted(answers_at_once, wait_s):
     backend.assert_all_used()
 
 
+@pytest.mark.parametrize(("answers_at_once", "last_wait_s"), [(False, 1), (True, 0)])
+def test_awaited_messages_are_long_polled_and_the_last_read_is_short_where_exact(
+        answers_at_once, last_wait_s):
+    # given: the awaited message comes on a long poll; the read to the queue's end is
+    # a short poll where a short poll answers every visible message
+    backend = StubBackend("sqs", answers_at_once=answers_at_once)
+    stub = backend.stub("sqs")
+    poll = {"QueueUrl": QUEUE_URL, "MaxNumberOfMessages": 10,
+            "AttributeNames": ["SentTimestamp"]}
+    stub.add_response("receive_message", {"Messages": [
+        {"MessageId": "m", "ReceiptHandle": "h", "Body": "{}"}]}, {**poll, "WaitTimeSeconds": 1})
+    stub.add_response("delete_message", {})
+    stub.add_response("receive_message", {}, {**poll, "WaitTimeSeconds": last_wait_s})
+    # when
+    found = messaging.receive_messages(backend, QUEUE_URL, expected=1)
+    # then
+    assert found == [{}]
+    backend.assert_all_used()
+
+
 def test_the_stream_summary_counts_open_shards_and_records():
     # given: one closed and one open shard, no records
     backend = StubBackend("dynamodbstreams")

@@ -281,6 +281,44 @@ def test_an_item_is_measured_and_copied_as_moto_measures_and_copies_it(attrs):
             assert ours.attrs[key].value is not value.value
 
 
+def _built(init, attrs):
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    item = Item.__new__(Item)
+    try:
+        init(item, DynamoType({"S": "key"}), None, attrs)
+    except ItemSizeTooLarge:
+        return "ItemSizeTooLarge"
+    return type(item.attrs), item.to_json()
+
+
+@settings(max_examples=200, deadline=None)
+@given(attrs=st.dictionaries(st.text(min_size=1, max_size=4), _attribute_values, max_size=8))
+def test_a_new_item_holds_what_moto_made_of_it(attrs):
+    # given
+    from moto.dynamodb.models.dynamo_type import Item
+
+    wire = {k: _stored(v).to_json() for k, v in attrs.items()}
+    # when / then
+    assert _built(Item.__init__, wire) == _built(_moto(Item, "__init__"), wire)
+
+
+@pytest.mark.parametrize("spare", [-1, 0, 1])
+def test_an_item_over_the_size_limit_is_refused_where_moto_refused_it(spare):
+    # given: three attributes whose sizes add up to the limit, give or take a byte
+    from moto.dynamodb.models.dynamo_type import Item
+
+    third = moto_tuning.ITEM_SIZE_LIMIT // 3
+    attrs = {"a": {"S": "x" * (third - 1)}, "b": {"S": "y" * (third - 1)},
+             "c": {"S": "z" * (moto_tuning.ITEM_SIZE_LIMIT - 2 * third - 1 + spare)}}
+    # when
+    ours, theirs = _built(Item.__init__, attrs), _built(_moto(Item, "__init__"), attrs)
+    # then
+    assert ours == theirs
+    assert (ours == "ItemSizeTooLarge") is (spare > 0)
+
+
 def test_the_endpoint_collects_garbage_less_often():
     # when
     moto_tuning.install()
