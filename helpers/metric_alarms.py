@@ -73,7 +73,7 @@ def wait_for_alarm(
     """Wait until an alarm is in ``state`` (``ALARM``, ``OK``, ``INSUFFICIENT_DATA``).
 
     CloudWatch evaluates alarms once a minute; the local endpoint in its default
-    profile every 2 s.
+    profile every second.
 
     Raises
     ------
@@ -85,7 +85,7 @@ def wait_for_alarm(
         lambda: client.describe_alarms(AlarmNames=[name])["MetricAlarms"][0],
         what=f"alarm {name} {state}",
         timeout=backend.pacing.patience_s if timeout is None else timeout,
-        interval=max(0.5, backend.pacing.poll_s),
+        interval=max(0.25, backend.pacing.poll_s),
         until=lambda alarm: alarm["StateValue"] == state,
         seen=lambda alarm: alarm["StateValue"],
     )
@@ -113,7 +113,7 @@ def wait_for_evaluation(
         lambda: alarms_table(backend, names),
         what="every alarm evaluated once",
         timeout=backend.pacing.patience_s if timeout is None else timeout,
-        interval=max(0.5, backend.pacing.poll_s),
+        interval=max(0.25, backend.pacing.poll_s),
         until=lambda table: not unchecked(table),
         seen=lambda table: "unchecked: " + ", ".join(unchecked(table)),
     )
@@ -176,7 +176,7 @@ def alarm_notifications(
             read,
             what=f"notification that {until[0]} went to {until[1]}",
             timeout=backend.pacing.patience_s if timeout is None else timeout,
-            interval=max(0.5, backend.pacing.poll_s),
+            interval=max(0.25, backend.pacing.poll_s),
             until=lambda got: any((r["alarm"], r["to"]) == tuple(until) for r in got),
             seen=lambda got: f"{len(got)} other notification(s)",
         )

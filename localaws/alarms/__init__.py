@@ -55,7 +55,7 @@ Deliberate differences from CloudWatch in the default profile (the local endpoin
 built for a workshop that must be quick):
 
 * CloudWatch evaluates once a minute, on complete periods only. The local evaluator
-  runs every ``interval_s`` seconds (2 s by default) and the evaluation range ends with
+  runs every ``interval_s`` seconds (1 s by default) and the evaluation range ends with
   the *current, still incomplete* period, so an alarm reacts a few seconds after a
   failure instead of minutes. A statistic of the current period can still change as
   values arrive (a Sum or a Maximum grows during the period).

@@ -50,7 +50,7 @@ class AlarmEvaluator:
         by default the range ends with the current, incomplete period.
     """
 
-    def __init__(self, interval_s: float = 2.0,
+    def __init__(self, interval_s: float = 1.0,
                  clock: Callable[[], datetime] | None = None, *,
                  complete_periods: bool = False) -> None:
         if interval_s <= 0:
