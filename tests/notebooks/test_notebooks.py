@@ -101,6 +101,7 @@ class Execution:
     # role name -> {"inline": {policy name: document}, "managed": [policy ARNs]},
     # read from IAM just before the first cleanup run
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    roles_before: set[str] = field(default_factory=set)  # roles on the endpoint before the run
     # role name -> {"allowed": [actions], "denied": [actions]} the endpoint evaluated
     usage: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     call_log: Path | None = None
@@ -122,6 +123,7 @@ def executed(endpoint: dict, backend: Any,
     """Run every notebook once in order (00 and 99 twice) against the session endpoint."""
     out = tmp_path_factory.mktemp("notebooks")
     result = Execution(call_log=out / "calls.jsonl")
+    result.roles_before = _role_names(backend)  # other test modules share the endpoint
     with pytest.MonkeyPatch.context() as env:
         # every taught call's CLI line is parsed by the AWS CLI into the request it
         # would send, which must be the boto3 call's; each call is logged
@@ -141,7 +143,7 @@ def _run_in_order(out: Path, result: Execution, backend: Any) -> None:
         name, _, suffix = run.partition("#")
         folder = out / (suffix or "first")
         if run == "99_cleanup":
-            result.policies = _role_policies(backend)
+            result.policies = _role_policies(backend, result.roles_before)
         try:
             done = notebook_runs.run_notebook(name, folder, {"backend": "local"}, html=False,
                                               kernels=queues[lane], ahead=ahead)
@@ -166,7 +168,12 @@ def _authorization_usage(port: int) -> dict[str, dict[str, list[str]]]:
     return lifecycle.admin_request(port, "/_workshop/authorization", timeout=10)
 
 
-def _role_policies(backend: Any) -> dict[str, dict[str, Any]]:
+def _role_names(backend: Any) -> set[str]:
+    return {role["RoleName"] for page in backend.client("iam").get_paginator("list_roles")
+            .paginate() for role in page["Roles"]}
+
+
+def _role_policies(backend: Any, before: set[str]) -> dict[str, dict[str, Any]]:
     iam = backend.client("iam")
     roles: dict[str, dict[str, Any]] = {}
     from helpers.naming import WORKSHOP_TAG_KEY, WORKSHOP_TAG_VALUE
@@ -174,6 +181,8 @@ def _role_policies(backend: Any) -> dict[str, dict[str, Any]]:
     for page in iam.get_paginator("list_roles").paginate():
         for role in page["Roles"]:
             name = role["RoleName"]
+            if name in before:
+                continue  # made by another test module on this endpoint, tag or not
             tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]}
             if tags.get(WORKSHOP_TAG_KEY) != WORKSHOP_TAG_VALUE:
                 continue  # not the workshop's (other test modules share the endpoint)
