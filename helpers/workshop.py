@@ -161,6 +161,10 @@ _NEEDS = {
     "stream_processor_function": ("function", "stream_processor_function", "01_lambda_function"),
     "stream_processor_trigger": ("trigger", "stream_processor_function", "02_trigger"),
     "replica_function": ("function", "replica_function", "04_replication_logfile"),
+    # 05 gives the trigger a retry limit and a dead-letter queue; 02 run again removes them
+    "stream_processor_dead_letters": ("on-failure destination of the trigger of",
+                                      "stream_processor_function",
+                                      "05_failures_and_destinations"),
 }
 
 
@@ -175,7 +179,9 @@ def require(backend: Backend, names: Names, *needs: str) -> None:
         The workshop's names.
     *needs : str
         Among ``ecommerce_table``, ``logfile_table``, ``stream_processor_function``,
-        ``stream_processor_trigger`` and ``replica_function``.
+        ``stream_processor_trigger``, ``replica_function`` and
+        ``stream_processor_dead_letters`` (a trigger of the stream processor with an
+        on-failure destination, as 05 leaves it).
 
     Raises
     ------
@@ -229,8 +235,12 @@ def _exists(backend: Backend, kind: str, name: str) -> bool:
         elif kind == "function":
             backend.client("lambda").get_function_configuration(FunctionName=name)
         else:
-            mappings = backend.client("lambda").list_event_source_mappings(FunctionName=name)
-            return bool(mappings["EventSourceMappings"])
+            mappings = backend.client("lambda").list_event_source_mappings(
+                FunctionName=name)["EventSourceMappings"]
+            if kind == "trigger":
+                return bool(mappings)
+            return any(m.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+                       for m in mappings)
     except ClientError:
         return False
     return True
