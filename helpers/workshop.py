@@ -239,6 +239,7 @@ def _exists(backend: Backend, kind: str, name: str) -> bool:
                 FunctionName=name)["EventSourceMappings"]
             if kind == "trigger":
                 return bool(mappings)
+            # the trigger's on-failure destination (stream_processor_dead_letters)
             return any(m.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
                        for m in mappings)
     except ClientError:

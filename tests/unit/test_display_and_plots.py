@@ -163,12 +163,17 @@ def test_a_missing_replicator_sends_the_learner_to_notebook_04():
         workshop.require(backend, Names.with_prefix(""), "replica_function")
 
 
-def test_a_trigger_without_its_dead_letter_queue_sends_the_learner_to_notebook_05():
-    # given: the trigger exists, with 02's settings (02 was run again after 05)
+def _backend_with_a_trigger(on_failure: dict) -> StubBackend:
     backend = StubBackend("sts", "lambda")
     backend.stub("sts").add_response("get_caller_identity", {"Account": "123456789012"})
     backend.stub("lambda").add_response("list_event_source_mappings", {"EventSourceMappings": [
-        {"UUID": "0" * 36, "DestinationConfig": {"OnFailure": {}}}]})
+        {"UUID": "0" * 36, "DestinationConfig": {"OnFailure": on_failure}}]})
+    return backend
+
+
+def test_a_trigger_without_its_dead_letter_queue_sends_the_learner_to_notebook_05():
+    # given: the trigger exists, with 02's settings (02 was run again after 05)
+    backend = _backend_with_a_trigger({})
     # when / then
     with pytest.raises(workshop.PrerequisiteError,
                        match=r"on-failure destination .* run 05_failures_and_destinations"):
@@ -177,11 +182,7 @@ def test_a_trigger_without_its_dead_letter_queue_sends_the_learner_to_notebook_0
 
 def test_a_trigger_with_its_dead_letter_queue_is_what_06_needs():
     # given: the trigger as 05 leaves it
-    backend = StubBackend("sts", "lambda")
-    backend.stub("sts").add_response("get_caller_identity", {"Account": "123456789012"})
-    backend.stub("lambda").add_response("list_event_source_mappings", {"EventSourceMappings": [
-        {"UUID": "0" * 36, "DestinationConfig": {"OnFailure": {
-            "Destination": "arn:aws:sqs:us-east-1:123456789012:q"}}}]})
+    backend = _backend_with_a_trigger({"Destination": "arn:aws:sqs:us-east-1:123456789012:q"})
     # when / then: no error
     workshop.require(backend, Names.with_prefix(""), "stream_processor_dead_letters")
 
