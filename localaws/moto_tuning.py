@@ -60,7 +60,10 @@ Found by profiling PutItem/UpdateItem/BatchWriteItem through the endpoint's WSGI
   cost about 10 µs per message already waiting, 4-5 ms on a queue of 400 (a
   function that sends one message per invocation slowed down as its queue grew).
   The counts and the list of receivable messages now read the clock once and
-  compare each message's times with it, with the same results.
+  compare each message's times with it, with the same results;
+* a ``Scan`` with ``Select=COUNT`` copied and measured every item it counted, as
+  above, only to drop the copies: :mod:`localaws.moto_counts` counts the stored
+  items where they are (0.46 s of CPU for the 6,000-item ``logfile`` table before).
 
 :func:`install` must run before moto's apps are created (:func:`localaws.moto_setup.prepare`
 runs it).
@@ -74,6 +77,8 @@ import threading
 from collections.abc import Callable
 from enum import Enum
 from typing import Any
+
+from localaws import moto_counts
 
 _installed = False
 _lock = threading.Lock()
@@ -94,6 +99,7 @@ def install() -> None:
         _attribute_values_written_directly()
         _items_measured_and_copied_directly()
         _queue_counts_read_the_clock_once()
+        moto_counts.install()
         gc.set_threshold(GC_FIRST_GENERATION, *gc.get_threshold()[1:])
         _installed = True
 

@@ -283,6 +283,8 @@ def test_failures_notebook(executed: Execution) -> None:
     assert figures["partial_dead_letter_records"] == 3
     assert figures["ignored_partial_diagnosis"] == "partial-responses-ignored"
     assert figures["filter_processed"] == 1
+    # the trigger 05 leaves to 06 delivers each write at once (no batching window)
+    assert figures["batching_window_left"] == 0
 
 
 @on_the_executed_run

@@ -355,3 +355,93 @@ def test_a_queue_counts_its_messages_as_moto_counts_them():
     assert (len(ours[0]), ours[1], ours[2]) == (4, 1, 2)
     assert [attributes[f"ApproximateNumberOfMessages{kind}"]
             for kind in ("", "Delayed", "NotVisible")] == ["4", "1", "2"]
+
+
+# --------------------------------------------------------------------------- Select=COUNT
+
+_FILTERS = {  # the parts of a Scan request that decide what is counted
+    "none": {},
+    "has b": {"FilterExpression": "attribute_exists(#b)", "ExpressionAttributeNames": {"#b": "b"}},
+    "n > 1": {"FilterExpression": "n > :one", "ExpressionAttributeValues": {":one": {"N": "1"}}},
+    "scan filter": {"ScanFilter": {"n": {"ComparisonOperator": "LE",
+                                         "AttributeValueList": [{"N": "2"}]}}},
+}
+
+
+def _table_of(app, items: list[dict]) -> str:
+    import uuid
+
+    name = f"counted-{uuid.uuid4().hex[:8]}"
+    _call(app, "CreateTable", {
+        "TableName": name, "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                      {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                                 {"AttributeName": "sk", "AttributeType": "N"}]})
+    for item in items:
+        assert _call(app, "PutItem", {"TableName": name, "Item": item})[0] == 200
+    return name
+
+
+def _pages(app, request: dict) -> list[tuple]:
+    """Every page of a paginated Scan: (Count, ScannedCount, LastEvaluatedKey)."""
+    pages, start = [], None
+    while True:
+        status, body = _call(app, "Scan", {**request, **({"ExclusiveStartKey": start}
+                                                        if start else {})})
+        assert status == 200, body
+        start = body.get("LastEvaluatedKey")
+        pages.append((body["Count"], body["ScannedCount"], start))
+        if not start:
+            return pages
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 3),
+                               st.one_of(st.none(), st.integers(0, 4)), st.booleans()),
+                     max_size=12),
+       limit=st.one_of(st.none(), st.integers(1, 4)), kind=st.sampled_from(sorted(_FILTERS)))
+def test_a_count_scan_pages_and_counts_as_moto_scans_the_items(app, rows, limit, kind):
+    # given a table, and a Scan request with a filter and a page size
+    items = {(pk, sk): {"pk": {"S": pk}, "sk": {"N": str(sk)},
+                        **({"n": {"N": str(n)}} if n is not None else {}),
+                        **({"b": {"BOOL": True}} if has_b else {})}
+             for pk, sk, n, has_b in rows}
+    name = _table_of(app, list(items.values()))
+    request = {"TableName": name, **_FILTERS[kind], **({"Limit": limit} if limit else {})}
+    # when it is counted, and when moto returns the items
+    counted = _pages(app, {**request, "Select": "COUNT"})
+    returned = _pages(app, request)
+    # then the pages end at the same keys with the same counts
+    assert counted == returned
+    _call(app, "DeleteTable", {"TableName": name})
+
+
+def test_a_count_scan_ends_its_pages_at_one_megabyte_as_moto_does(app):
+    # given five items of about 300 KB: a page holds three of them
+    name = _table_of(app, [{"pk": {"S": "p"}, "sk": {"N": str(i)}, "blob": {"S": "x" * 300_000}}
+                           for i in range(5)])
+    # when
+    counted = _pages(app, {"TableName": name, "Select": "COUNT"})
+    returned = _pages(app, {"TableName": name})
+    # then
+    assert counted == returned
+    assert [count for count, _, _ in counted] == [3, 2]
+
+
+def test_a_count_scan_copies_no_item(app, monkeypatch):
+    # given a table of four items, and every item copy counted
+    from moto.dynamodb.models.dynamo_type import Item
+
+    name = _table_of(app, [{"pk": {"S": "p"}, "sk": {"N": str(i)}} for i in range(4)])
+    copies = []
+    copy_item = Item.__deepcopy__
+    monkeypatch.setattr(Item, "__deepcopy__",
+                        lambda self, memo: copies.append(self) or copy_item(self, memo))
+    # when it is counted, then scanned for its items
+    _pages(app, {"TableName": name, "Select": "COUNT"})
+    counted_copies = len(copies)
+    _pages(app, {"TableName": name})
+    # then only the scan that returns items copied them
+    assert counted_copies == 0
+    assert len(copies) == 4
