@@ -245,8 +245,9 @@ def run_notebooks(
     """Execute notebooks in the workshop's order; stops at the first failure (papermill raises).
 
     Notebooks that share nothing run at the same time (the lanes of
-    :data:`helpers.notebook_schedule.STAGES`); the others one after another. Each
-    lane's next kernel starts while its notebook runs, and the HTML copies are
+    :data:`helpers.notebook_schedule.STAGES`); the others one after another. Every
+    lane's first kernel starts at once, each next one while the lane's notebook
+    runs (see :mod:`helpers.kernels`), and the HTML copies are
     written in the background while the next notebooks run.
 
     Returns
@@ -277,6 +278,8 @@ def run_notebooks(
             stack.enter_context(queue)
         converter = stack.enter_context(ThreadPoolExecutor(max_workers=1))
         stack.enter_context(run_environment())
+        for queue in queues:  # forked from one warm parent, an idle kernel costs no CPU
+            queue.prepare()
         try:
             notebook_schedule.run_stages(stages, run_one)
         finally:

@@ -11,6 +11,12 @@ from helpers import notebook_runs
 pytestmark = pytest.mark.timeout(120)
 
 
+@pytest.fixture(autouse=True)
+def _kernelspec(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workshop's kernelspec on ``JUPYTER_PATH``, as a headless run sets it."""
+    monkeypatch.setenv("JUPYTER_PATH", str(notebook_runs.write_kernelspec()))
+
+
 def _ask(kernel, code: str) -> tuple[str, int]:
     client = kernel.client()
     client.start_channels()
@@ -28,8 +34,6 @@ def _ask(kernel, code: str) -> tuple[str, int]:
 def test_a_kernel_started_ahead_has_the_imports_but_no_names_and_is_shut_down_after_use(
         monkeypatch: pytest.MonkeyPatch):
     # given
-    share = notebook_runs.write_kernelspec()
-    monkeypatch.setenv("JUPYTER_PATH", str(share))
     with notebook_runs.kernel_queue() as queue:
         queue.prepare()
         # when
@@ -53,8 +57,6 @@ def test_headless_kernels_take_their_channels_on_unix_sockets_not_on_chosen_port
 
     from helpers.kernels import IpcKernelManager
 
-    share = notebook_runs.write_kernelspec()
-    monkeypatch.setenv("JUPYTER_PATH", str(share))
     channels = ("shell", "iopub", "stdin", "control", "hb")
     with notebook_runs.kernel_queue() as queue:
         queue.prepare()
@@ -80,3 +82,108 @@ def test_headless_kernels_take_their_channels_on_unix_sockets_not_on_chosen_port
             asyncio.run(papermills.shutdown_kernel(now=True))
     # then: each kernel's five channels are socket files it bound, not ports chosen for it
     assert found == [("ipc", True), ("ipc", True)]
+
+
+def _parent_of(pid: int) -> int:
+    import psutil
+
+    return psutil.Process(pid).ppid()
+
+
+def test_a_kernel_started_ahead_is_forked_from_the_warm_parent_in_a_session_of_its_own(
+        monkeypatch: pytest.MonkeyPatch):
+    # given
+    from helpers import kernels
+
+    monkeypatch.setenv("WORKSHOP_TEST_MARK", "forked")
+    with notebook_runs.kernel_queue() as queue:
+        queue.prepare()
+        # when
+        kernel = queue.take()
+        assert kernel is not None
+        pid = kernel.provisioner.process.pid
+        parent = kernels.forker(notebook_runs.KERNEL_NAME)
+        seen, _ = _ask(kernel, "import os, sys; print(os.getsid(0) == os.getpid(),"
+                               " os.environ['WORKSHOP_TEST_MARK'], 'boto3' in sys.modules)")
+        ppid = _parent_of(pid)
+        queue.release(kernel)
+    # then: a child of the parent, with the environment asked for, reaped with status 0
+    assert type(kernel.provisioner).__name__ == "ForkedProvisioner"
+    assert ppid == parent._process.pid
+    assert seen == "True forked True"
+    assert not kernel.is_alive()
+
+
+def test_a_forked_kernel_is_interrupted_as_a_started_one_is(monkeypatch: pytest.MonkeyPatch):
+    # given: a forked kernel busy in a cell
+    with notebook_runs.kernel_queue() as queue:
+        queue.prepare()
+        kernel = queue.take()
+        client = kernel.client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=60)
+            asked = client.execute("import time; time.sleep(60)")
+            time.sleep(0.5)
+            # when
+            kernel.interrupt_kernel()
+            reply = client.get_shell_msg(timeout=30)
+        finally:
+            client.stop_channels()
+            queue.release(kernel)
+    # then
+    assert reply["parent_header"]["msg_id"] == asked
+    assert (reply["content"]["status"], reply["content"]["ename"]) == ("error", "KeyboardInterrupt")
+
+
+def test_a_changed_environment_gets_a_new_warm_parent_and_the_old_one_stops(
+        monkeypatch: pytest.MonkeyPatch):
+    # given
+    from helpers import kernels
+
+    first = kernels.forker(notebook_runs.KERNEL_NAME)
+    # when
+    monkeypatch.setenv("WORKSHOP_TEST_MARK", "changed")
+    second = kernels.forker(notebook_runs.KERNEL_NAME)
+    # then
+    assert second is not first and second.env["WORKSHOP_TEST_MARK"] == "changed"
+    assert first._process.wait(timeout=10) == 0
+    assert kernels.forker(notebook_runs.KERNEL_NAME) is second
+
+
+def test_a_kernel_whose_warm_parent_dies_exits_and_is_seen_to_exit(
+        monkeypatch: pytest.MonkeyPatch):
+    # given: a forked kernel
+    import signal
+
+    from helpers import kernel_forks, kernels
+
+    monkeypatch.setenv("WORKSHOP_TEST_MARK", "orphaned")  # a parent of this test's own
+    with notebook_runs.kernel_queue() as queue:
+        queue.prepare()
+        kernel = queue.take()
+        _ask(kernel, "print(1)")
+        # when: the parent is killed
+        kernels.forker(notebook_runs.KERNEL_NAME)._process.send_signal(signal.SIGKILL)
+        code = kernel.provisioner.process.wait(timeout=30)
+        queue.release(kernel)
+    # then: ipykernel's parent poller ended the kernel, and the runner saw it go
+    assert code == kernel_forks.LOST_STATUS
+    assert not kernel.is_alive()
+
+
+def test_fork_kernels_off_starts_each_kernel_as_a_process_of_its_own(
+        monkeypatch: pytest.MonkeyPatch):
+    # given
+    import os
+
+    monkeypatch.setenv("WORKSHOP_FORK_KERNELS", "0")
+    with notebook_runs.kernel_queue() as queue:
+        queue.prepare()
+        # when
+        kernel = queue.take()
+        ppid = _parent_of(kernel.provisioner.process.pid)
+        queue.release(kernel)
+    # then
+    assert type(kernel.provisioner).__name__ == "LocalProvisioner"
+    assert ppid == os.getpid()

@@ -156,6 +156,8 @@ def _run_in_order(out: Path, result: Execution, backend: Any) -> None:
 
     try:
         with notebook_runs.run_environment():
+            for queue in queues:
+                queue.prepare()
             notebook_schedule.run_stages(STAGES, run_one)
     finally:
         for queue in queues:
