@@ -163,11 +163,12 @@ def test_each_notebook_runs_in_the_kernel_started_while_the_one_before_ran(
     # when
     runs = notebook_runs.run_notebooks(tmp_path / "out", notebooks=["00_setup", "01_next"],
                                        echo=False)
-    # then: the first starts its own kernel, the second takes the one started ahead
-    assert [call["km"] for call in fake.calls] == [None, "kernel-1"]
+    # then: the first takes the kernel started with the run, the second the one
+    # started while the first ran
+    assert [call["km"] for call in fake.calls] == ["kernel-1", "kernel-2"]
     (queue,) = FakeKernelQueue.made
-    assert queue.events == ["take None", "prepare kernel-1", "release None",
-                            "take kernel-1", "release kernel-1", "close"]
+    assert queue.events == ["prepare kernel-1", "take kernel-1", "prepare kernel-2",
+                            "release kernel-1", "take kernel-2", "release kernel-2", "close"]
     # the HTML copies were written in the background, one per notebook
     assert all(run.html is not None and run.html.exists() for run in runs)
 
