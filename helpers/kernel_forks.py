@@ -153,6 +153,11 @@ class KernelForker:
         return answer["process"]  # (its exit may already be recorded: a kernel that crashed)
 
     @property
+    def kernels(self) -> int:
+        """How many of the kernels it forked have not exited yet."""
+        return len(self._kernels)
+
+    @property
     def running(self) -> bool:
         """Whether the parent still serves."""
         return not self._gone and self._process.poll() is None

@@ -61,6 +61,7 @@ STARTUP_TIMEOUT_S = 60.0
 ENV_FORK = "WORKSHOP_FORK_KERNELS"
 _forker_lock = threading.Lock()
 _forkers: list[Any] = []  # the one warm parent in use (helpers.kernel_forks.KernelForker)
+_retired: list[Any] = []  # earlier parents, stopped once their last kernel has exited
 
 
 @functools.cache
@@ -142,8 +143,9 @@ def forker(kernel_name: str, modules: Sequence[str] = WARM_MODULES) -> Any:
     """The warm parent that forks this environment's kernels, started on first use.
 
     One parent serves every kernel queue of the process. When the environment has
-    changed since it started (a test set a variable), it is stopped and a new one
-    started. Returns ``None`` when ``WORKSHOP_FORK_KERNELS=0``.
+    changed since it started (a test set a variable), a new one is started; the old
+    one is stopped once none of its kernels runs (its kernels would exit with it).
+    Returns ``None`` when ``WORKSHOP_FORK_KERNELS=0``.
     """
     if os.environ.get(ENV_FORK, "1") == "0":
         return None
@@ -153,7 +155,10 @@ def forker(kernel_name: str, modules: Sequence[str] = WARM_MODULES) -> Any:
     env = {**os.environ, **spec.env}
     with _forker_lock:
         if _forkers and (_forkers[0].env != env or not _forkers[0].running):
-            _forkers.pop().close()
+            _retired.append(_forkers.pop())
+        for old in [old for old in _retired if not old.kernels]:
+            _retired.remove(old)
+            old.close()
         if not _forkers:
             _forkers.append(KernelForker(env, modules))
         return _forkers[0]
@@ -162,8 +167,10 @@ def forker(kernel_name: str, modules: Sequence[str] = WARM_MODULES) -> Any:
 @atexit.register
 def _close_forkers() -> None:
     with _forker_lock:
-        while _forkers:
-            _forkers.pop().close()
+        for parent in (*_forkers, *_retired):
+            parent.close()
+        _forkers.clear()
+        _retired.clear()
 
 
 class KernelQueue:

@@ -136,19 +136,26 @@ def test_a_forked_kernel_is_interrupted_as_a_started_one_is(monkeypatch: pytest.
     assert (reply["content"]["status"], reply["content"]["ename"]) == ("error", "KeyboardInterrupt")
 
 
-def test_a_changed_environment_gets_a_new_warm_parent_and_the_old_one_stops(
+def test_a_changed_environment_gets_a_new_warm_parent_and_the_old_one_stops_after_its_kernels(
         monkeypatch: pytest.MonkeyPatch):
-    # given
+    # given: a kernel forked by the first parent, still in use
     from helpers import kernels
 
-    first = kernels.forker(notebook_runs.KERNEL_NAME)
-    # when
-    monkeypatch.setenv("WORKSHOP_TEST_MARK", "changed")
-    second = kernels.forker(notebook_runs.KERNEL_NAME)
+    with notebook_runs.kernel_queue() as queue:
+        queue.prepare()
+        kernel = queue.take()
+        first = kernels.forker(notebook_runs.KERNEL_NAME)
+        # when: the environment changes while it runs
+        monkeypatch.setenv("WORKSHOP_TEST_MARK", "changed")
+        second = kernels.forker(notebook_runs.KERNEL_NAME)
+        still, _ = _ask(kernel, "print('still here')")
+        first_ran_on = first.running
+        queue.release(kernel)
+    kernels.forker(notebook_runs.KERNEL_NAME)  # the first has no kernel left now
     # then
     assert second is not first and second.env["WORKSHOP_TEST_MARK"] == "changed"
+    assert (still, first_ran_on) == ("still here", True)
     assert first._process.wait(timeout=10) == 0
-    assert kernels.forker(notebook_runs.KERNEL_NAME) is second
 
 
 def test_a_kernel_whose_warm_parent_dies_exits_and_is_seen_to_exit(

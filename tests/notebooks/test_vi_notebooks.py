@@ -27,7 +27,8 @@ def executed(endpoint: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     """The executed Vietnamese notebooks, by name (a failure stops the run)."""
     out = tmp_path_factory.mktemp("notebooks-vi")
     runs: dict[str, notebook_runs.NotebookRun] = {}
-    with notebook_runs.kernel_queue() as kernels:
+    with notebook_runs.kernel_queue() as kernels, notebook_runs.run_environment():
+        kernels.prepare()
         for number, name in enumerate(RUNS, start=1):
             runs[name] = notebook_runs.run_notebook(name, out, PARAMETERS, html=False,
                                                     language="vi", kernels=kernels,
