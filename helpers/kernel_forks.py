@@ -188,6 +188,8 @@ class KernelForker:
                 self._answer(json.loads(line))
         self._gone = True
         self._ready.set()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(timeout=10)  # reaped here, so that no zombie of it is left
         for asked in list(self._asked.values()):
             asked[1] = {"error": "the parent exited"}
             asked[0].set()

@@ -163,6 +163,8 @@ def test_a_kernel_whose_warm_parent_dies_exits_and_is_seen_to_exit(
     # given: a forked kernel
     import signal
 
+    import psutil
+
     from helpers import kernel_forks, kernels
 
     monkeypatch.setenv("WORKSHOP_TEST_MARK", "orphaned")  # a parent of this test's own
@@ -174,8 +176,12 @@ def test_a_kernel_whose_warm_parent_dies_exits_and_is_seen_to_exit(
         kernels.forker(notebook_runs.KERNEL_NAME)._process.send_signal(signal.SIGKILL)
         code = kernel.provisioner.process.wait(timeout=30)
         queue.release(kernel)
-    # then: ipykernel's parent poller ended the kernel, and the runner saw it go
+    zombies = [child.pid for child in psutil.Process().children()
+               if child.status() == psutil.STATUS_ZOMBIE]
+    # then: ipykernel's parent poller ended the kernel, the runner saw it go, and the
+    # dead parent was reaped (a zombie child breaks the next test that lists children)
     assert code == kernel_forks.LOST_STATUS
+    assert zombies == []
     assert not kernel.is_alive()
 
 
