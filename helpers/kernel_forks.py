@@ -22,6 +22,7 @@ see their parent gone and exit too (ipykernel's parent poller).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gc
 import json
@@ -302,9 +303,8 @@ def _kernel(request: dict[str, Any], fds: Sequence[int]) -> None:
     code = 1
     try:
         signal.set_wakeup_fd(-1)
-        for number in (signal.SIGCHLD, signal.SIGINT):
-            signal.signal(number, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the parent ignores it
         for fd in fds:
             os.close(fd)
         os.setsid()
@@ -329,8 +329,6 @@ def _kernel(request: dict[str, Any], fds: Sequence[int]) -> None:
 
         traceback.print_exc()
     finally:
-        import atexit
-
         atexit._run_exitfuncs()
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):

@@ -36,13 +36,12 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from jupyter_client.connect import ConnectionFileMixin
-from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager, KernelManager
 from traitlets import default
 
@@ -139,8 +138,11 @@ def warm_code(modules: Sequence[str] = WARM_MODULES) -> str:
     return f"__import__('helpers.kernels', fromlist=['warm']).warm({tuple(modules)!r})"
 
 
-def forker(kernel_name: str, modules: Sequence[str] = WARM_MODULES) -> Any:
+def forker(spec_env: Mapping[str, str], modules: Sequence[str] = WARM_MODULES) -> Any:
     """The warm parent that forks this environment's kernels, started on first use.
+
+    ``spec_env`` is the kernelspec's ``env``, which the kernels get on top of
+    ``os.environ``.
 
     One parent serves every kernel queue of the process. When the environment has
     changed since it started (a test set a variable), a new one is started; the old
@@ -151,8 +153,7 @@ def forker(kernel_name: str, modules: Sequence[str] = WARM_MODULES) -> Any:
         return None
     from helpers.kernel_forks import KernelForker
 
-    spec = KernelSpecManager().get_kernel_spec(kernel_name)
-    env = {**os.environ, **spec.env}
+    env = {**os.environ, **spec_env}
     with _forker_lock:
         if _forkers and (_forkers[0].env != env or not _forkers[0].running):
             _retired.append(_forkers.pop())
@@ -243,7 +244,7 @@ class KernelQueue:
 
     def _start_warm(self) -> TrackedKernelManager:
         kernel = TrackedKernelManager(kernel_name=self.kernel_name)
-        parent = forker(self.kernel_name, self.modules)
+        parent = forker(kernel.kernel_spec.env, self.modules)
         if parent is not None:
             from helpers.kernel_forks import ForkedProvisioner
 

@@ -84,6 +84,13 @@ def test_headless_kernels_take_their_channels_on_unix_sockets_not_on_chosen_port
     assert found == [("ipc", True), ("ipc", True)]
 
 
+def _spec_env() -> dict[str, str]:
+    """The workshop kernelspec's ``env``, as a kernel manager reads it."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return KernelSpecManager().get_kernel_spec(notebook_runs.KERNEL_NAME).env
+
+
 def _parent_of(pid: int) -> int:
     import psutil
 
@@ -102,7 +109,7 @@ def test_a_kernel_started_ahead_is_forked_from_the_warm_parent_in_a_session_of_i
         kernel = queue.take()
         assert kernel is not None
         pid = kernel.provisioner.process.pid
-        parent = kernels.forker(notebook_runs.KERNEL_NAME)
+        parent = kernels.forker(_spec_env())
         seen, _ = _ask(kernel, "import os, sys; print(os.getsid(0) == os.getpid(),"
                                " os.environ['WORKSHOP_TEST_MARK'], 'boto3' in sys.modules)")
         ppid = _parent_of(pid)
@@ -144,14 +151,14 @@ def test_a_changed_environment_gets_a_new_warm_parent_and_the_old_one_stops_afte
     with notebook_runs.kernel_queue() as queue:
         queue.prepare()
         kernel = queue.take()
-        first = kernels.forker(notebook_runs.KERNEL_NAME)
+        first = kernels.forker(_spec_env())
         # when: the environment changes while it runs
         monkeypatch.setenv("WORKSHOP_TEST_MARK", "changed")
-        second = kernels.forker(notebook_runs.KERNEL_NAME)
+        second = kernels.forker(_spec_env())
         still, _ = _ask(kernel, "print('still here')")
         first_ran_on = first.running
         queue.release(kernel)
-    kernels.forker(notebook_runs.KERNEL_NAME)  # the first has no kernel left now
+    kernels.forker(_spec_env())  # the first has no kernel left now
     # then
     assert second is not first and second.env["WORKSHOP_TEST_MARK"] == "changed"
     assert (still, first_ran_on) == ("still here", True)
@@ -173,7 +180,7 @@ def test_a_kernel_whose_warm_parent_dies_exits_and_is_seen_to_exit(
         kernel = queue.take()
         _ask(kernel, "print(1)")
         # when: the parent is killed
-        kernels.forker(notebook_runs.KERNEL_NAME)._process.send_signal(signal.SIGKILL)
+        kernels.forker(_spec_env())._process.send_signal(signal.SIGKILL)
         code = kernel.provisioner.process.wait(timeout=30)
         queue.release(kernel)
     zombies = [child.pid for child in psutil.Process().children()
