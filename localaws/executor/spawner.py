@@ -132,6 +132,18 @@ class ForkedWorker:
         return self.returncode
 
 
+def _server_env() -> dict[str, str]:
+    """The fork server's environment: a minimal one, plus coverage.py's own settings.
+
+    Under ``make coverage`` the endpoint has ``COVERAGE_PROCESS_CONFIG``; passing it on
+    lets coverage measure the server (a worker takes on its function's environment).
+    """
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "en_US.UTF-8",
+           "TZ": ":UTC", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1"}
+    env.update((k, v) for k, v in os.environ.items() if k.startswith("COVERAGE_"))
+    return env
+
+
 class ForkServer:
     """The endpoint's side of one fork server process."""
 
@@ -142,8 +154,7 @@ class ForkServer:
             self._proc = subprocess.Popen(
                 [sys.executable, str(FORKSERVER), str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
-                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "en_US.UTF-8",
-                     "TZ": ":UTC", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1"},
+                env=_server_env(),
                 cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, start_new_session=True)
         finally:

@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from localaws.executor import spawner as spawner_module
 from localaws.executor.spawner import ForkedWorker, Spawner, imports_sdk
 
 
@@ -242,3 +243,15 @@ def test_a_fork_server_that_answers_late_leaves_the_pipes_to_one_worker(code):
     first.close()
     assert worker.process.wait(timeout=5) == 0
     spawner.close()
+
+
+def test_the_fork_server_gets_a_minimal_environment_plus_coverage_settings(monkeypatch):
+    # given
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "the endpoint's own")
+    monkeypatch.setenv("COVERAGE_PROCESS_CONFIG", '{"parallel": true}')
+    # when
+    env = spawner_module._server_env()
+    # then
+    assert env["COVERAGE_PROCESS_CONFIG"] == '{"parallel": true}'
+    assert "AWS_SECRET_ACCESS_KEY" not in env
+    assert {"PATH", "LANG", "TZ"} <= env.keys()
