@@ -22,7 +22,9 @@ pytestmark = pytest.mark.functional
 
 
 @pytest.fixture(scope="module")
-def aws_profile_endpoint(tmp_path_factory: pytest.TempPathFactory):
+def aws_profile_endpoint(endpoint: dict):
+    # After the session's endpoint, which sets WORKSHOP_STATE_DIR: the admin token this
+    # endpoint writes at start must be where profile_check reads it later.
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
