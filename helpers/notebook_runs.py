@@ -41,6 +41,26 @@ from helpers.workshop import (
     figures,
 )
 
+# jsonschema, which nbformat and papermill import, imports ``rfc3987_syntax`` when it is
+# installed (JupyterLab's jupyter-events asks for it) for one format checker, "iri". That
+# module builds about thirty Earley parsers as it is imported: 2.1 s of CPU in every
+# process that imports papermill, against 0.6 s for the rest of papermill
+# (python-jsonschema/jsonschema#1428). A headless run validates no IRI.
+IRI_GRAMMAR = "rfc3987_syntax"
+
+
+def without_iri_grammar() -> None:
+    """Keep ``rfc3987_syntax`` out of this process: jsonschema then has no "iri" checker.
+
+    Call it before anything imports jsonschema (``None`` in :data:`sys.modules` makes
+    the import fail, and jsonschema skips that checker, as when the package is absent).
+    A process that has imported it already keeps it.
+    """
+    sys.modules.setdefault(IRI_GRAMMAR, None)
+
+
+without_iri_grammar()
+
 
 @dataclass
 class NotebookRun:

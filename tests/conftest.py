@@ -8,12 +8,10 @@ through boto3 clients built by :mod:`helpers.clients`.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import socket
 import sys
-import threading
 import time
 import uuid
 import warnings
@@ -21,6 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from helpers.notebook_runs import without_iri_grammar
+
+without_iri_grammar()  # before any test module imports nbformat (jsonschema)
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = Path(__file__).with_name("events")
@@ -30,30 +32,6 @@ TIMELINE = ROOT / "build" / "test-timeline.json"
 DURATIONS = TIMELINE.with_name("test-durations.json")  # every file's last measured length
 # Without a previous run's timeline, a module's rank guesses its length (seconds).
 GUESS = {0: float("inf"), 1: 30.0, 2: 5.0, 3: 1.0}
-# Imported before collection, in a thread of their own (see _import_shallow).
-SHALLOW_IMPORTS = ("jsonschema",)
-
-
-def _import_shallow(names: tuple[str, ...]) -> None:
-    """Import ``names`` on a fresh thread, whose interpreter stack starts empty.
-
-    CPython 3.11 keeps each thread's frames in 16 KB chunks and unmaps a chunk as
-    soon as the frame at its start returns. A deeply recursive parser whose depth
-    keeps crossing a chunk boundary therefore maps and unmaps memory on nearly
-    every call. ``import jsonschema`` builds a Lark Earley parser (``rfc3987_syntax``)
-    and, imported by a test module under pytest's deep collection stack, hits that
-    boundary: 363,000 ``mmap``/``munmap`` calls and 7.8 s, against 2.3 s from a
-    shallow stack. Seven test modules import it through nbformat, so every worker
-    would pay it.
-    """
-    for name in names:
-        worker = threading.Thread(target=importlib.import_module, args=(name,),
-                                  name=f"import {name}")
-        worker.start()
-        worker.join()
-
-
-_import_shallow(SHALLOW_IMPORTS)
 
 
 def _rank(item: pytest.Item) -> int:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -336,3 +338,15 @@ def test_lab_refuses_an_edition_that_does_not_exist(workshop_dir: Path, lifecycl
     assert code == 1
     assert "no 'fr' edition" in capsys.readouterr().err
     assert fake.calls == []
+
+
+def test_a_headless_run_never_builds_jsonschemas_iri_grammar():
+    # given: a process that imports the runner, then papermill (and so jsonschema)
+    script = ("import sys, helpers.notebook_runs, papermill, jsonschema\n"
+              "print(sys.modules.get('rfc3987_syntax'),"
+              " 'iri' in jsonschema.FormatChecker.checkers)")
+    # when
+    done = subprocess.run([sys.executable, "-c", script], cwd=workshop.ROOT, capture_output=True,
+                          text=True, check=True, timeout=60)
+    # then: the import was refused, and jsonschema went on without that one checker
+    assert done.stdout.split() == ["None", "False"]
