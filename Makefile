@@ -26,28 +26,40 @@ help:
 	@echo "make coverage   the test suite under coverage.py: per-module table, build/coverage/"
 	@echo "make clean      stop the endpoint; remove build output, caches and its saved state"
 
+# The venv is made without pip: ensurepip takes 6-8 s here, where uv installs the same
+# wheels (the pip and setuptools the interpreter bundles) in under half a second.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --without-pip $(VENV)
 
 # uv installs the pinned set in seconds; it lives beside the venv's packages (in
-# $(VENV)/uv) so that `uv pip sync` never removes it. pip is the fallback.
+# $(VENV)/uv) so that `uv pip sync` never removes it. It is installed with the
+# interpreter's pip, else with the venv's own (ensurepip); pip is the fallback.
 UV_VERSION := 0.13.8
 UV := $(VENV)/uv/bin/uv
+PIP_QUIET := --quiet --disable-pip-version-check
+ENSUREPIP := { $(BIN)/python -m pip --version || $(BIN)/python -m ensurepip --default-pip; } >/dev/null 2>&1
+# The wheels ensurepip would install (pip, and setuptools on 3.11), for `%pip` in the kernels.
+BUNDLED_WHEELS = $$($(BIN)/python -c "import ensurepip, pathlib; \
+	print(*(pathlib.Path(ensurepip.__file__).parent / '_bundled').glob('*.whl'))")
 
 $(UV): | $(BIN)/python
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --target $(VENV)/uv \
-	    uv==$(UV_VERSION) >/dev/null 2>&1 \
+	@{ $(PYTHON) -m pip install $(PIP_QUIET) --target $(VENV)/uv uv==$(UV_VERSION) \
+	   || { $(ENSUREPIP) && $(BIN)/python -m pip install $(PIP_QUIET) --target $(VENV)/uv \
+	        uv==$(UV_VERSION); }; } >/dev/null 2>&1 \
 	  || echo "uv $(UV_VERSION) could not be installed: setup falls back to pip (slower)"
 
 # Reinstall only when the pinned set or the package metadata changes.
 $(STAMP): requirements.lock pyproject.toml | $(BIN)/python $(UV)
 	@if [ -x $(UV) ]; then \
 	    $(UV) pip sync --quiet --python $(BIN)/python requirements.lock \
-	    && $(UV) pip install --quiet --python $(BIN)/python --no-deps -e . ; \
+	    && $(UV) pip install --quiet --python $(BIN)/python --no-deps -e . \
+	    && { $(BIN)/python -m pip --version >/dev/null 2>&1 \
+	         || $(UV) pip install --quiet --python $(BIN)/python $(BUNDLED_WHEELS) \
+	         || $(ENSUREPIP); } ; \
 	else \
-	    $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes \
-	        -r requirements.lock \
-	    && $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . ; \
+	    $(ENSUREPIP) \
+	    && $(BIN)/python -m pip install $(PIP_QUIET) --require-hashes -r requirements.lock \
+	    && $(BIN)/python -m pip install $(PIP_QUIET) --no-deps -e . ; \
 	fi
 	@touch $(STAMP)
 
