@@ -54,8 +54,9 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/python $(UV)
 	    $(UV) pip sync --quiet --python $(BIN)/python requirements.lock \
 	    && $(UV) pip install --quiet --python $(BIN)/python --no-deps -e . \
 	    && { $(BIN)/python -m pip --version >/dev/null 2>&1 \
-	         || $(UV) pip install --quiet --python $(BIN)/python $(BUNDLED_WHEELS) \
-	         || $(ENSUREPIP); } ; \
+	         || $(UV) pip install --quiet --python $(BIN)/python $(BUNDLED_WHEELS) 2>/dev/null \
+	         || $(ENSUREPIP) \
+	         || echo "pip could not be added to $(VENV): %pip will not work in its kernels"; } ; \
 	else \
 	    $(ENSUREPIP) \
 	    && $(BIN)/python -m pip install $(PIP_QUIET) --require-hashes -r requirements.lock \
