@@ -59,7 +59,7 @@ STARTUP_TIMEOUT_S = 60.0
 #: Set to ``0`` to start every kernel as a process of its own instead of a fork of a warm parent.
 ENV_FORK = "WORKSHOP_FORK_KERNELS"
 _forker_lock = threading.Lock()
-_forkers: list[Any] = []  # the one warm parent in use (helpers.kernel_forks.KernelForker)
+_forker: Any = None  # the warm parent in use (helpers.kernel_forks.KernelForker)
 _retired: list[Any] = []  # earlier parents, stopped once their last kernel has exited
 
 
@@ -153,24 +153,28 @@ def forker(spec_env: Mapping[str, str], modules: Sequence[str] = WARM_MODULES) -
         return None
     from helpers.kernel_forks import KernelForker
 
+    global _forker
     env = {**os.environ, **spec_env}
     with _forker_lock:
-        if _forkers and (_forkers[0].env != env or not _forkers[0].running):
-            _retired.append(_forkers.pop())
+        if _forker is not None and (_forker.env != env or not _forker.running):
+            _retired.append(_forker)
+            _forker = None
         for old in [old for old in _retired if not old.kernels]:
             _retired.remove(old)
             old.close()
-        if not _forkers:
-            _forkers.append(KernelForker(env, modules))
-        return _forkers[0]
+        if _forker is None:
+            _forker = KernelForker(env, modules)
+        return _forker
 
 
 @atexit.register
 def _close_forkers() -> None:
+    global _forker
     with _forker_lock:
-        for parent in (*_forkers, *_retired):
-            parent.close()
-        _forkers.clear()
+        for parent in [_forker, *_retired]:
+            if parent is not None:
+                parent.close()
+        _forker = None
         _retired.clear()
 
 
