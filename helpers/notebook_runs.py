@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,6 +261,7 @@ def run_notebooks(
     html: bool = True,
     echo: bool = True,
     language: str = "en",
+    ready: Callable[[], object] | None = None,
 ) -> list[NotebookRun]:
     """Execute notebooks in the workshop's order; stops at the first failure (papermill raises).
 
@@ -269,6 +270,10 @@ def run_notebooks(
     lane's first kernel starts at once, each next one while the lane's notebook
     runs (see :mod:`helpers.kernels`), and the HTML copies are
     written in the background while the next notebooks run.
+
+    ``ready``, if given, is called once the kernels are starting and papermill is
+    imported, before the first notebook: the wait for an endpoint launched
+    alongside (see :func:`_local_endpoint`).
 
     Returns
     -------
@@ -300,6 +305,10 @@ def run_notebooks(
         stack.enter_context(run_environment())
         for queue in queues:  # forked from one warm parent, an idle kernel costs no CPU
             queue.prepare()
+        import papermill  # noqa: F401  (while the kernels and the endpoint start)
+
+        if ready is not None:
+            ready()
         try:
             notebook_schedule.run_stages(stages, run_one)
         finally:
@@ -340,22 +349,29 @@ def _first_line(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def _local_endpoint(backend: str | None) -> Iterator[None]:
-    """Start the local endpoint for a run if it is not running; stop it afterwards if so."""
+def _local_endpoint(backend: str | None) -> Iterator[Callable[[], None]]:
+    """Launch the local endpoint for a run if it is not running; stop it afterwards if so.
+
+    Yields the wait for it to be healthy, so that the caller can start its kernels and
+    import papermill while the endpoint starts (see :func:`run_notebooks`' ``ready``).
+    """
     if backend not in (None, "local"):
-        yield
+        yield lambda: None
         return
     from localaws import lifecycle
 
     port = local_port()
-    started = lifecycle.health(port) is None
-    if started:
-        status = lifecycle.up(port)
-        print(f"local AWS endpoint started at {status['url']}", flush=True)
+    starting = lifecycle.start(port) if lifecycle.health(port) is None else None
+
+    def ready() -> None:
+        if starting is not None:
+            status = starting.wait()
+            print(f"local AWS endpoint started at {status['url']}", flush=True)
+
     try:
-        yield
+        yield ready
     finally:
-        if started:
+        if starting is not None:
             lifecycle.down(port)
             print("local AWS endpoint stopped", flush=True)
 
@@ -366,11 +382,12 @@ def _run_command(args: argparse.Namespace) -> int:
         parameters["backend"] = args.backend
     out_dir = Path(args.out).resolve()
     names = args.only or list(NOTEBOOKS)
-    with _local_endpoint(parameters.get("backend") or os.environ.get("WORKSHOP_BACKEND")):
-        start = time.perf_counter()
+    start = time.perf_counter()
+    backend = parameters.get("backend") or os.environ.get("WORKSHOP_BACKEND")
+    with _local_endpoint(backend) as ready:
         try:
             runs = run_notebooks(out_dir, parameters, names, html=not args.no_html,
-                                 language=args.lang)
+                                 language=args.lang, ready=ready)
             wall_s = time.perf_counter() - start
         except Exception as exc:  # papermill's execution error names the failing cell
             print(f"\nFAILED: {_first_line(exc)}", file=sys.stderr)

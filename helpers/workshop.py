@@ -25,14 +25,15 @@ import sys
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from helpers.clients import Backend, BackendConfigError, get_backend, local_port
-from helpers.display import settings_table
 from helpers.naming import NamePrefixError, Names
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = ROOT / "notebooks"
@@ -144,6 +145,8 @@ def check_parameters(
 
 def where(backend: Backend) -> pd.DataFrame:
     """Where the calls go: backend, region, endpoint and account, as a table."""
+    from helpers.display import settings_table  # pandas: not for the runner, which imports us
+
     info = backend.describe()
     if backend.is_local:
         from localaws import lifecycle

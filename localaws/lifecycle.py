@@ -16,6 +16,8 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from localaws import launcher
@@ -111,6 +113,66 @@ def up(port: int, *, state_dir: str | os.PathLike[str] | None = None,
     status = health(port)
     if status is not None:
         return status
+    return start(port, state_dir=state_dir, ephemeral=ephemeral, env=env,
+                 allow_hosts=allow_hosts, allow_origins=allow_origins).wait()
+
+
+@dataclass
+class Starting:
+    """An endpoint process that :func:`start` launched, not yet known to be healthy."""
+
+    port: int
+    proc: Any  # subprocess.Popen, or the launcher's handle with the same poll()
+    log_path: Path
+    log_start: int
+
+    def wait(self, timeout: float = START_TIMEOUT_S) -> dict[str, Any]:
+        """Wait until the endpoint answers its health route.
+
+        Returns
+        -------
+        dict
+            The health document.
+
+        Raises
+        ------
+        EndpointStartError
+            The process exited, or did not answer within ``timeout`` seconds; the
+            message quotes what it wrote to its log.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = health(self.port, timeout=1.0)
+            if status is not None:
+                return status
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        written = _read_from(self.log_path, self.log_start)
+        refusal = [line[len("error: "):] for line in written.splitlines()
+                   if line.startswith("error: ")]
+        if refusal and self.proc.poll() is not None:
+            raise EndpointStartError("\n".join(refusal))
+        raise EndpointStartError(
+            f"the local endpoint did not start on port {self.port}; log {self.log_path}:\n"
+            f"{written[-2000:]}")
+
+
+def start(port: int, *, state_dir: str | os.PathLike[str] | None = None,
+          ephemeral: bool = False, env: dict[str, str] | None = None,
+          allow_hosts: tuple[str, ...] = (),
+          allow_origins: tuple[str, ...] = ()) -> Starting:
+    """Launch the endpoint in the background and return at once, before it is healthy.
+
+    The parameters are :func:`up`'s. Call :meth:`Starting.wait` before the first
+    request; meanwhile the caller can get on with its own start-up (the notebook
+    runner imports papermill and starts its kernels).
+
+    Raises
+    ------
+    EndpointStartError
+        Something else listens on ``port``.
+    """
     if port_in_use(port):
         raise EndpointStartError(
             f"port {port} is in use by another program: stop it or choose another port "
@@ -123,22 +185,7 @@ def up(port: int, *, state_dir: str | os.PathLike[str] | None = None,
         serve_arguments(port, state_dir, ephemeral, allow_hosts, allow_origins),
         env, project_root(), log_path)
     pid_file(port).write_text(str(proc.pid))
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        status = health(port, timeout=1.0)
-        if status is not None:
-            return status
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    written = _read_from(log_path, log_start)
-    refusal = [line[len("error: "):] for line in written.splitlines()
-               if line.startswith("error: ")]
-    if refusal and proc.poll() is not None:
-        raise EndpointStartError("\n".join(refusal))
-    raise EndpointStartError(
-        f"the local endpoint did not start on port {port}; log {log_path}:\n"
-        f"{written[-2000:]}")
+    return Starting(port, proc, log_path, log_start)
 
 
 def _read_from(path: Any, offset: int) -> str:

@@ -162,15 +162,19 @@ def test_each_notebook_runs_in_the_kernel_started_while_the_one_before_ran(
     fake = FakePapermill()
     monkeypatch.setattr(papermill, "execute_notebook", fake)
     FakeKernelQueue.made.clear()
+    def ready() -> None:  # the wait for an endpoint started with the run
+        FakeKernelQueue.made[0].events.append("endpoint ready")
+
     # when
     runs = notebook_runs.run_notebooks(tmp_path / "out", notebooks=["00_setup", "01_next"],
-                                       echo=False)
+                                       echo=False, ready=ready)
     # then: the first takes the kernel started with the run, the second the one
-    # started while the first ran
+    # started while the first ran; the endpoint is waited for once the first kernel starts
     assert [call["km"] for call in fake.calls] == ["kernel-1", "kernel-2"]
     (queue,) = FakeKernelQueue.made
-    assert queue.events == ["prepare kernel-1", "take kernel-1", "prepare kernel-2",
-                            "release kernel-1", "take kernel-2", "release kernel-2", "close"]
+    assert queue.events == ["prepare kernel-1", "endpoint ready", "take kernel-1",
+                            "prepare kernel-2", "release kernel-1", "take kernel-2",
+                            "release kernel-2", "close"]
     # the HTML copies were written in the background, one per notebook
     assert all(run.html is not None and run.html.exists() for run in runs)
 
@@ -203,6 +207,15 @@ class FakeLifecycle:
         self.calls.append(("up", port))
         return {"url": f"http://127.0.0.1:{port}"}
 
+    def start(self, port: int) -> FakeLifecycle:
+        self.calls.append(("start", port))
+        self.port = port
+        return self
+
+    def wait(self) -> dict[str, Any]:
+        self.calls.append(("wait", self.port))
+        return {"url": f"http://127.0.0.1:{self.port}"}
+
     def down(self, port: int) -> bool:
         self.calls.append(("down", port))
         return True
@@ -214,7 +227,7 @@ def lifecycle(monkeypatch: pytest.MonkeyPatch):
 
     def use(running: bool) -> FakeLifecycle:
         fake = FakeLifecycle(running)
-        for name in ("health", "up", "down"):
+        for name in ("health", "up", "start", "down"):
             monkeypatch.setattr(real, name, getattr(fake, name))
         monkeypatch.setenv("WORKSHOP_LOCAL_PORT", "4621")
         return fake
@@ -223,7 +236,7 @@ def lifecycle(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.mark.parametrize(("backend", "running", "calls"), [
-    ("local", False, [("up", 4621), ("down", 4621)]),
+    ("local", False, [("start", 4621), ("wait", 4621), ("down", 4621)]),
     (None, True, []),
     ("aws", False, []),
 ])
@@ -232,11 +245,13 @@ def test_a_run_starts_the_endpoint_only_when_it_needs_one_that_is_not_running(
     # given
     fake = lifecycle(running)
     # when
-    with notebook_runs._local_endpoint(backend):
+    with notebook_runs._local_endpoint(backend) as ready:
+        launched = list(fake.calls)
+        ready()
         during = list(fake.calls)
-    # then
+    # then: launched at once, waited for only when the run is ready for it
     assert fake.calls == calls
-    assert during == calls[:1]
+    assert launched == calls[:1] and during == calls[:2]
 
 
 def test_the_run_command_passes_parameters_and_prints_the_summary(
@@ -245,7 +260,8 @@ def test_the_run_command_passes_parameters_and_prints_the_summary(
     lifecycle(False)
     asked: list[tuple[Any, ...]] = []
 
-    def run_notebooks(out_dir, parameters, names, *, html, language):
+    def run_notebooks(out_dir, parameters, names, *, html, language, ready):
+        ready()
         asked.append((out_dir, parameters, names, html, language))
         return [notebook_runs.NotebookRun(names[0], out_dir / "a.ipynb", 2.0, {"items": 3})]
 
@@ -277,7 +293,7 @@ def test_a_failed_run_says_which_cell_and_exits_with_one(
     # then
     assert code == 1
     assert "FAILED: KeyError: 'price' (cell In [7])" in capsys.readouterr().err
-    assert fake.calls == [("up", 4621), ("down", 4621)]  # the endpoint it started is stopped
+    assert fake.calls == [("start", 4621), ("down", 4621)]  # the endpoint it started is stopped
 
 
 class FakeLab:
