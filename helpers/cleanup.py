@@ -73,7 +73,8 @@ def known_names(names: Names) -> dict[str, set[str]]:
         "queue": {names.failure_queue, inbox_queue_name(names)},
         "role": {names.stream_processor_role, names.replica_role, names.tumbling_role},
         "policy": set(),  # the workshop makes inline policies only (found by role)
-        "table": {names.ecommerce_table, names.logfile_table, names.replica_table},
+        "table": {names.ecommerce_table, names.logfile_table, names.replica_table,
+                  names.tumbling_table},
     }
     for kind, extra in two_regions.known_names(names).items():  # notebook 08's, in either region
         known[kind] = known[kind] | extra

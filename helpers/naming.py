@@ -22,6 +22,7 @@ STREAM_PROCESSOR_FUNCTION = "demo-dynamodb-stream-processor"
 REPLICA_FUNCTION = "ddbreplica_lambda"
 STREAM_PROCESSOR_ROLE = "demo-stream-processor-role"
 REPLICA_ROLE = "ddbreplica-role"
+TUMBLING_TABLE = "demo-tumbling-orders"
 TUMBLING_FUNCTION = "demo-tumbling-totals"
 TUMBLING_ROLE = "demo-tumbling-totals-role"
 FAILURE_QUEUE = "demo-stream-processor-failures"
@@ -83,6 +84,7 @@ class Names:
     replica_function: str = REPLICA_FUNCTION
     stream_processor_role: str = STREAM_PROCESSOR_ROLE
     replica_role: str = REPLICA_ROLE
+    tumbling_table: str = TUMBLING_TABLE
     tumbling_function: str = TUMBLING_FUNCTION
     tumbling_role: str = TUMBLING_ROLE
     failure_queue: str = FAILURE_QUEUE
