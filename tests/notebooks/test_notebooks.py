@@ -310,6 +310,15 @@ def test_monitoring_notebook(executed: Execution) -> None:
 
 
 @on_the_executed_run
+def test_tumbling_windows_notebook(executed: Execution) -> None:
+    figures = executed.figures("07_tumbling_windows")
+    # then: each window's final state counts its own orders only (3 = 19.99 + 5.00 + 17.11)
+    assert figures["tumbling_windows_closed"] == 2
+    assert figures["tumbling_window_orders"] == [3, 2]
+    assert figures["tumbling_window_revenue"] == ["42.10", "10.50"]
+
+
+@on_the_executed_run
 def test_replication_notebook(executed: Execution) -> None:
     figures = executed.figures("04_replication_logfile")
     assert figures["logfile_items"] == 6000
