@@ -21,6 +21,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -102,7 +103,13 @@ def write_kernelspec(build_dir: Path = BUILD_DIR) -> Path:
         },
         "metadata": {"debugger": False},
     }
-    (folder / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    text = json.dumps(spec, indent=1)
+    target = folder / "kernel.json"
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        # Whole or not at all: a kernel starting in another lane reads it meanwhile.
+        partial = folder / f".kernel.json.{os.getpid()}.{threading.get_ident()}"
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, target)
     return share
 
 

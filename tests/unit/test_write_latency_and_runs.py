@@ -125,3 +125,21 @@ def test_the_kernelspec_runs_this_interpreter_with_the_project_importable(tmp_pa
     spec = json.loads((share / "kernels" / notebook_runs.KERNEL_NAME / "kernel.json").read_text())
     assert spec["argv"][1:3] == ["-m", "ipykernel_launcher"]
     assert str(notebook_runs.ROOT) in spec["env"]["PYTHONPATH"]
+
+
+def test_the_kernelspec_is_replaced_whole_and_only_when_it_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # given: a kernelspec written once (a kernel of another lane may be reading it)
+    spec_file = notebook_runs.write_kernelspec(tmp_path) / "kernels" / notebook_runs.KERNEL_NAME \
+        / "kernel.json"
+    first = spec_file.stat().st_ino
+    # when: written again with the same content, then with another PYTHONPATH
+    notebook_runs.write_kernelspec(tmp_path)
+    unchanged = spec_file.stat().st_ino
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    notebook_runs.write_kernelspec(tmp_path)
+    # then: left alone, then a new file put in place at once (never truncated and rewritten)
+    assert unchanged == first
+    assert spec_file.stat().st_ino != first
+    assert "/elsewhere" in json.loads(spec_file.read_text())["env"]["PYTHONPATH"]
+    assert [p.name for p in spec_file.parent.iterdir()] == ["kernel.json"]
