@@ -391,15 +391,15 @@ def _run_command(args: argparse.Namespace) -> int:
     names = args.only or list(NOTEBOOKS)
     start = time.perf_counter()
     backend = parameters.get("backend") or os.environ.get("WORKSHOP_BACKEND")
-    with _local_endpoint(backend) as ready:
-        try:
+    try:
+        with _local_endpoint(backend) as ready:
             runs = run_notebooks(out_dir, parameters, names, html=not args.no_html,
                                  language=args.lang, ready=ready)
             wall_s = time.perf_counter() - start
-        except Exception as exc:  # papermill's execution error names the failing cell
-            print(f"\nFAILED: {_first_line(exc)}", file=sys.stderr)
-            print(f"the executed notebooks are in {out_dir}", file=sys.stderr)
-            return 1
+    except Exception as exc:  # papermill's execution error names the failing cell
+        print(f"\nFAILED: {_first_line(exc)}", file=sys.stderr)
+        print(f"the executed notebooks are in {out_dir}", file=sys.stderr)
+        return 1
     print()
     print(summary(runs, wall_s))
     print(f"\nexecuted notebooks: {out_dir}")

@@ -296,6 +296,25 @@ def test_a_failed_run_says_which_cell_and_exits_with_one(
     assert fake.calls == [("start", 4621), ("down", 4621)]  # the endpoint it started is stopped
 
 
+def test_an_endpoint_that_cannot_start_fails_the_run_in_one_line(
+        lifecycle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys):
+    # given: the port is taken by another program
+    from localaws import lifecycle as real
+
+    fake = lifecycle(False)
+
+    def start(port: int) -> None:
+        raise real.EndpointStartError(f"port {port} is in use by another program: stop it")
+
+    monkeypatch.setattr(real, "start", start)
+    # when
+    code = notebook_runs.main(["run", "--out", str(tmp_path), "--no-html"])
+    # then: no traceback, and nothing to stop
+    assert code == 1
+    assert "FAILED: port 4621 is in use by another program" in capsys.readouterr().err
+    assert fake.calls == []
+
+
 class FakeLab:
     """Stands for ``subprocess.Popen`` of ``jupyter lab``: Ctrl-C, then a SIGTERM, then done."""
 
