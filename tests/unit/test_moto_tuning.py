@@ -445,3 +445,46 @@ def test_a_count_scan_copies_no_item(app, monkeypatch):
     # then only the scan that returns items copied them
     assert counted_copies == 0
     assert len(copies) == 4
+
+
+# -- update expressions ------------------------------------------------------------------------
+
+def _update(app, name: str, expression: str, values: dict, names: dict | None = None):
+    request = {"TableName": name, "Key": {"pk": {"S": "p"}, "sk": {"N": "1"}},
+               "UpdateExpression": expression, "ExpressionAttributeValues": values,
+               "ReturnValues": "ALL_NEW"}
+    if names:
+        request["ExpressionAttributeNames"] = names
+    return _call(app, "UpdateItem", request)
+
+
+def test_an_update_expression_is_parsed_once_and_its_tree_stays_as_parsed(app):
+    # given an item, and the tree moto parsed for an expression
+    import pickle
+
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    name = _table_of(app, [{"pk": {"S": "p"}, "sk": {"N": "1"}, "n": {"N": "0"}}])
+    text = "SET n = n + :one, #s = :s"
+    tree = UpdateExpressionParser.make(text)
+    before = pickle.dumps(tree)
+    # when the same expression updates the item three times, with other values each time
+    answers = [_update(app, name, text, {":one": {"N": "1"}, ":s": {"S": status}}, {"#s": "status"})
+               for status in ("PENDING", "SHIPPED", "DELIVERED")]
+    # then each update used its own values, and the kept tree was never changed
+    assert [a[1]["Attributes"]["n"] for a in answers] == [{"N": "1"}, {"N": "2"}, {"N": "3"}]
+    assert answers[-1][1]["Attributes"]["status"] == {"S": "DELIVERED"}
+    assert UpdateExpressionParser.make(text) is tree
+    assert pickle.dumps(tree) == before
+
+
+def test_an_update_expression_that_does_not_parse_is_refused_every_time(app):
+    # given
+    name = _table_of(app, [{"pk": {"S": "p"}, "sk": {"N": "1"}}])
+    # when the same malformed expression is sent twice
+    first, second = (_update(app, name, "SET n = = :one", {":one": {"N": "1"}})
+                     for _ in range(2))
+    # then both get moto's ValidationException, word for word
+    assert first == second
+    assert first[0] == 400 and first[1]["__type"].endswith("ValidationException")
+    assert "Invalid UpdateExpression: Syntax error" in first[1]["message"]
